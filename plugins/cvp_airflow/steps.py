@@ -1,0 +1,98 @@
+"""Bodies of the DAG's tasks: each one calls the domain and delivers the mails it queued.
+
+Every step is idempotent, because Airflow may run a task more than once.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from cvp_airflow.hooks import RecordsHook, publisher_for
+
+log = logging.getLogger(__name__)
+
+
+def _office():
+    return RecordsHook().office()
+
+
+def _need(office, context: dict[str, Any]):
+    return office.need_by_run(context["run_id"])
+
+
+def identify_need(context: dict[str, Any]) -> str:
+    """Activity 1: record the need; branch on whether it is a one-off action (→ 5) or not (→ 2)."""
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from cvp.errors import InvalidInput
+
+    office = _office()
+    dag_run = context["dag_run"]
+    actor = getattr(dag_run, "triggering_user_name", None) or "sistema"
+    try:
+        need = office.register_need(dict(context["params"]), actor, run_id=context["run_id"])
+    except InvalidInput as exc:
+        raise AirflowFailException(str(exc)) from None
+    log.info("Need %s registered for run %s (one-off: %s)", need.id, context["run_id"], need.one_off)
+    return "producir_contenidos" if need.one_off else "reunion_equipo"
+
+
+def request_red_distrital(context: dict[str, Any]) -> None:
+    office = _office()
+    need = _need(office, context)
+    office.request_red_distrital(need.id)
+    office.deliver_pending(need_id=need.id)
+
+
+def present(context: dict[str, Any], kind: str) -> int:
+    """Activities 6 and 11: the first revision goes to the head by institutional e-mail."""
+    office = _office()
+    need = _need(office, context)
+    rev = office.present_first(need.id, kind)
+    office.deliver_pending(need_id=need.id)
+    return rev.number
+
+
+def hand_off_to_technician(context: dict[str, Any]) -> None:
+    office = _office()
+    need = _need(office, context)
+    office.hand_off_to_technician(need.id)
+    office.deliver_pending(need_id=need.id)
+
+
+def deliver_final(context: dict[str, Any]) -> list[str]:
+    """Activity 13; returns the channels to publish on (one mapped task each)."""
+    office = _office()
+    need = _need(office, context)
+    final = office.deliver_final(need.id)
+    office.deliver_pending(need_id=need.id)
+    log.info("Final piece of need %s: %s", need.id, final)
+    return list(need.channels)
+
+
+def publish(channel: str, context: dict[str, Any]) -> dict:
+    """Activity 14 on one channel, through the ledger: never twice."""
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from cvp import publishing
+    from cvp.publishers.base import AuthError, MediaRejected
+
+    office = _office()
+    need = _need(office, context)
+    try:
+        row = publishing.publish_once(office, publisher_for(channel), need.id, channel)
+    except (publishing.Unconfirmed, AuthError, MediaRejected) as exc:
+        # A person must act: retrying would not help (or could post twice).
+        raise AirflowFailException(exc.message) from None
+    return {"canal": channel, "estado": row.state, "url": row.url}
+
+
+def log_metrics(context: dict[str, Any]) -> dict:
+    from cvp import metrics
+
+    office = _office()
+    need = _need(office, context)
+    data = metrics.log_metrics(office, need.id)
+    office.deliver_pending(need_id=need.id)
+    return data

@@ -1,0 +1,222 @@
+"""Command line of the domain package: `python -m cvp ...` (also installed as `cvp`).
+
+Writes the same records the web forms write, with the same rules, so the office (and the tests)
+can act on a need without a browser. Messages are in Spanish; errors exit with status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from cvp import procedure as P
+
+
+def _office(args):
+    from cvp.config import settings
+    from cvp.mail import mailer_from_env
+    from cvp.office import Office
+
+    cfg = settings()
+    return Office(args.url, cfg=cfg, mailer=mailer_from_env(cfg.mailbox_dir))
+
+
+def _json_arg(value: str) -> dict:
+    path = Path(value)
+    text = path.read_text(encoding="utf-8") if not value.lstrip().startswith("{") and path.exists() else value
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise SystemExit(f"Error: el JSON no es válido ({exc.msg}, línea {exc.lineno}).") from None
+    if not isinstance(data, dict):
+        raise SystemExit("Error: se esperaba un objeto JSON ({...}).")
+    return data
+
+
+def _print(obj) -> None:
+    print(json.dumps(obj, ensure_ascii=False, indent=2, default=str))
+
+
+def cmd_db(args) -> None:
+    from cvp.config import settings
+    from cvp.records.db import current_revision, migrate
+
+    url = args.url or settings().default_records_url
+    migrate(url)
+    print(f"Base de registros al día (migración {current_revision(url)}).")
+
+
+def cmd_register(args) -> None:
+    office = _office(args)
+    need = office.register_need(_json_arg(args.datos), args.como)
+    print(f"Necesidad n.º {need.id} registrada.")
+
+
+def cmd_meeting(args) -> None:
+    office = _office(args)
+    office.team.require(args.como, P.HEAD, P.PROFESSIONAL)
+    doc = office.record_meeting(args.necesidad, args.como, _json_arg(args.datos))
+    office.deliver_pending(need_id=args.necesidad)
+    print(f"Registro de reunión {P.MEETING_FORM_CODE} guardado (documento {doc.id}).")
+
+
+def cmd_plan(args) -> None:
+    office = _office(args)
+    office.team.require(args.como, P.HEAD, P.PROFESSIONAL, P.TECHNICIAN)
+    doc = office.record_content_plan(args.necesidad, args.como, _json_arg(args.datos))
+    print(f"Plan de contenidos guardado (documento {doc.id}).")
+
+
+def cmd_drafts(args) -> None:
+    _print(_office(args).drafts(args.necesidad))
+
+
+def cmd_submit_text(args) -> None:
+    office = _office(args)
+    office.team.require(args.como, P.PROFESSIONAL)
+    texts = dict(_json_arg(args.textos)) if args.textos else office.drafts(args.necesidad)
+    rev = office.submit_text(args.necesidad, args.como, texts, note=args.nota or "")
+    office.deliver_pending(need_id=args.necesidad)
+    print(f"Texto presentado: revisión {rev.number} (id {rev.id}).")
+
+
+def cmd_submit_design(args) -> None:
+    office = _office(args)
+    office.team.require(args.como, P.TECHNICIAN)
+    path = Path(args.archivo)
+    if not path.is_file():
+        raise SystemExit(f"Error: no existe el archivo {path}.")
+    rev = office.submit_design(args.necesidad, args.como, path, path.name, alt_text=args.alt or "", note=args.nota or "")
+    office.deliver_pending(need_id=args.necesidad)
+    print(f"Diseño cargado: revisión {rev.number} (id {rev.id}, SHA-256 {rev.sha256}).")
+
+
+def cmd_decide(args) -> None:
+    from datetime import datetime
+
+    from cvp.config import TIMEZONE
+
+    office = _office(args)
+    office.team.require(args.como, P.HEAD)
+    kind = P.CONTROL_POINT_KIND.get(args.punto)
+    revision_id = args.revision
+    if revision_id is None and kind:
+        current = office.current_revision(args.necesidad, kind)
+        if current is None:
+            raise SystemExit("Error: no hay revisión presentada para decidir.")
+        revision_id = current.id
+    publish_at = None
+    if args.publicar_en:
+        publish_at = datetime.fromisoformat(args.publicar_en)
+        publish_at = publish_at if publish_at.tzinfo else publish_at.replace(tzinfo=TIMEZONE)
+    out = office.decide(args.necesidad, revision_id, args.punto, args.decision, args.como, args.comentario or "",
+                        publish_at=publish_at)
+    office.deliver_pending(need_id=args.necesidad)
+    note = " (ya estaba registrada)" if out.already_recorded else ""
+    print(f"Decisión «{out.decision.decision}» registrada en el punto de control {args.punto}{note}.")
+
+
+def cmd_history(args) -> None:
+    office = _office(args)
+    for e in office.events(args.necesidad):
+        print(f"{e.at:%Y-%m-%d %H:%M:%S}Z  {e.activity:>2}. {e.action:<28} {e.actor:<14} {e.summary}")
+
+
+def cmd_export(args) -> None:
+    from cvp import export
+
+    office = _office(args)
+    if args.formato == "json":
+        _print(export.record(office, args.necesidad))
+    else:
+        sys.stdout.write(export.record_html(office, args.necesidad))
+
+
+def cmd_publication(args) -> None:
+    from cvp import publishing
+
+    office = _office(args)
+    office.team.require(args.como, P.PROFESSIONAL, P.HEAD)
+    if args.accion == "confirmar":
+        if not args.url:
+            raise SystemExit("Error: indique --url de la publicación encontrada.")
+        row = publishing.confirm(office, args.id, args.url, args.remote_id or args.url, args.como)
+    else:
+        row = publishing.allow_retry(office, args.id, args.como)
+    print(f"Registro de publicación {row.id}: {row.state}.")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="cvp", description="Procedimiento 208-COM-Pr-04: registros de la OAC.")
+    p.add_argument("--url", help="URL SQLAlchemy de la base de registros (por defecto CVP_RECORDS_URL o SQLite local)")
+    sub = p.add_subparsers(dest="cmd", required=True)
+
+    sp = sub.add_parser("db", help="crear o actualizar el esquema de la base de registros")
+    sp.set_defaults(fn=cmd_db)
+
+    def need_cmd(name, fn, help_, *, actor=True):
+        sp = sub.add_parser(name, help=help_)
+        sp.add_argument("necesidad", type=int, help="número de la necesidad")
+        if actor:
+            sp.add_argument("--como", required=True, help="usuario que actúa (su rol se verifica)")
+        sp.set_defaults(fn=fn)
+        return sp
+
+    sp = sub.add_parser("necesidad", help="registrar una necesidad (actividad 1) fuera de Airflow")
+    sp.add_argument("datos", help="JSON (o archivo) con los campos del formulario de Airflow")
+    sp.add_argument("--como", required=True)
+    sp.set_defaults(fn=cmd_register)
+    need_cmd("reunion", cmd_meeting, "actividad 2: registro de reunión (208-SADM-Ft-54)").add_argument(
+        "datos", help='JSON: {"temas": [...], "fuentes": [...], "productos": [...], "canales": [...], "asistentes": [...]}')
+    need_cmd("plan", cmd_plan, "actividad 3: contenidos y acciones con las dependencias").add_argument(
+        "datos", help='JSON: {"contenidos": [...], "enlaces": [...]}')
+    need_cmd("borradores", cmd_drafts, "borradores por canal desde las plantillas", actor=False)
+    sp = need_cmd("texto", cmd_submit_text, "actividades 5/8: presentar el texto (por canal)")
+    sp.add_argument("--textos", help='JSON {"x": "...", "facebook": "..."}; sin él, los borradores')
+    sp.add_argument("--nota", help="qué cambió respecto de la revisión anterior")
+    sp = need_cmd("diseno", cmd_submit_design, "actividad 10: cargar el diseño (imagen, PDF o video)")
+    sp.add_argument("archivo")
+    sp.add_argument("--alt", help="texto alternativo (obligatorio para imágenes)")
+    sp.add_argument("--nota")
+    sp = need_cmd("decidir", cmd_decide, "actividades 7/12: decisión de la Jefe OAC")
+    sp.add_argument("--punto", type=int, required=True, choices=sorted(P.CONTROL_POINTS))
+    sp.add_argument("--decision", required=True, choices=[P.APPROVED, P.REJECTED])
+    sp.add_argument("--revision", type=int, help="id de la revisión vista (por defecto la vigente)")
+    sp.add_argument("--comentario")
+    sp.add_argument("--publicar-en", help="fecha y hora de publicación (ISO, hora de Bogotá), punto 12")
+    need_cmd("historial", cmd_history, "trazabilidad de la necesidad", actor=False)
+    sp = need_cmd("exportar", cmd_export, "expediente (Ley 1712) en JSON o HTML", actor=False)
+    sp.add_argument("--formato", choices=["json", "html"], default="json")
+    sp = sub.add_parser("publicacion", help="resolver una publicación sin confirmar")
+    sp.add_argument("accion", choices=["confirmar", "reintentar"])
+    sp.add_argument("id", type=int)
+    sp.add_argument("--url")
+    sp.add_argument("--remote-id")
+    sp.add_argument("--como", required=True)
+    sp.set_defaults(fn=cmd_publication)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    from sqlalchemy.exc import OperationalError
+
+    from cvp.errors import CvpError
+
+    args = build_parser().parse_args(argv)
+    try:
+        args.fn(args)
+    except CvpError as exc:
+        print(f"Error: {exc}", file=sys.stderr)
+        return 2
+    except OperationalError as exc:
+        if "no such table" in str(exc) or "does not exist" in str(exc):
+            print("Error: la base de registros no tiene su esquema: ejecute `python -m cvp db`.", file=sys.stderr)
+            return 2
+        raise
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

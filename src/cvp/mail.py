@@ -1,0 +1,96 @@
+"""Delivery of the institutional e-mails kept in the records.
+
+Two transports: SMTP (settings from Airflow's SMTP connection, handed in by the Airflow side) and
+a local mailbox folder for the embedded default, so that no mail is ever lost.
+"""
+
+from __future__ import annotations
+
+import logging
+import smtplib
+import ssl
+import time
+import uuid
+from dataclasses import dataclass
+from email.message import EmailMessage
+from email.utils import format_datetime, make_msgid
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Protocol
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class OutgoingMail:
+    recipients: tuple[str, ...]
+    subject: str
+    body: str
+    sender: str
+    reference: str  # stable id of the record, also the Message-ID's left part
+
+    def message(self) -> EmailMessage:
+        msg = EmailMessage()
+        msg["From"] = self.sender
+        msg["To"] = ", ".join(self.recipients)
+        msg["Subject"] = self.subject
+        msg["Date"] = format_datetime(datetime.now(timezone.utc))
+        msg["Message-ID"] = make_msgid(idstring=self.reference, domain="cvp.local")
+        msg.set_content(self.body, charset="utf-8")
+        return msg
+
+
+class Mailer(Protocol):
+    description: str
+
+    def send(self, mail: OutgoingMail) -> None: ...
+
+
+class MailboxMailer:
+    """Writes each mail as an .eml file, atomically, in a folder (Maildir-like 'new/')."""
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+        self.description = f"buzón local {folder}"
+
+    def send(self, mail: OutgoingMail) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        name = f"{time.time_ns()}-{mail.reference}.eml"
+        tmp = self.folder / f".{uuid.uuid4().hex}.tmp"
+        tmp.write_bytes(bytes(mail.message()))
+        tmp.rename(self.folder / name)
+
+
+class SmtpMailer:
+    """Plain SMTP with STARTTLS or SSL; a bounded timeout, no retries here (pending mails are retried later)."""
+
+    def __init__(self, host: str, port: int = 587, *, user: str = "", password: str = "",
+                 starttls: bool = True, use_ssl: bool = False, timeout: float = 20.0):
+        self.host, self.port, self.user, self.password = host, port, user, password
+        self.starttls, self.use_ssl, self.timeout = starttls, use_ssl, timeout
+        self.description = f"SMTP {host}:{port}"
+
+    def send(self, mail: OutgoingMail) -> None:
+        context = ssl.create_default_context()
+        if self.use_ssl:
+            client = smtplib.SMTP_SSL(self.host, self.port, timeout=self.timeout, context=context)
+        else:
+            client = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
+        with client:
+            if self.starttls and not self.use_ssl:
+                client.starttls(context=context)
+            if self.user:
+                client.login(self.user, self.password)
+            client.send_message(mail.message())
+
+
+def mailer_from_env(mailbox: Path) -> Mailer:
+    """The command line's transport: SMTP when CVP_SMTP_HOST is set, else the local mailbox."""
+    import os
+
+    host = os.environ.get("CVP_SMTP_HOST")
+    if not host:
+        return MailboxMailer(mailbox)
+    return SmtpMailer(host, int(os.environ.get("CVP_SMTP_PORT", "587")), user=os.environ.get("CVP_SMTP_USER", ""),
+                      password=os.environ.get("CVP_SMTP_PASSWORD", ""),
+                      starttls=os.environ.get("CVP_SMTP_STARTTLS", "1") == "1")

@@ -1,0 +1,551 @@
+"""The procedure's actions on the records: what each activity writes, and the rules that guard it.
+
+Every action is one transaction: its records, its audit event and its e-mails are written together
+or not at all. Callers (DAG tasks, the web forms, the command line) check who may act through the
+Team and pass the actor's username; this module enforces the procedure's own rules (order of
+activities, current revision, nobody approves their own work).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import mimetypes
+import os
+import shutil
+import uuid
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Iterator
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from cvp import procedure as P
+from cvp.config import Settings, settings as load_settings
+from cvp.errors import Conflict, InvalidInput, NotFound
+from cvp.mail import Mailer, OutgoingMail
+from cvp.needs import NeedInput, parse_need
+from cvp.records.db import engine_for
+from cvp.records.models import Decision, Document, Event, Need, Notification, Publication, Revision, utcnow
+from cvp.rendering import Renderer
+from cvp.team import Team
+
+log = logging.getLogger(__name__)
+
+UPLOAD_TYPES = {
+    "image/png": ".png", "image/jpeg": ".jpg", "image/gif": ".gif", "image/webp": ".webp",
+    "application/pdf": ".pdf", "video/mp4": ".mp4", "video/quicktime": ".mov",
+}
+SUBMITTED = "presentado"
+
+
+def sniff_media_type(head: bytes) -> str | None:
+    """Media type from the file's first bytes: the name and the browser's word are not trusted."""
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "image/png"
+    if head.startswith(b"\xff\xd8\xff"):
+        return "image/jpeg"
+    if head[:6] in (b"GIF87a", b"GIF89a"):
+        return "image/gif"
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "image/webp"
+    if head.startswith(b"%PDF-"):
+        return "application/pdf"
+    if head[4:8] == b"ftyp":
+        return "video/quicktime" if head[8:10] == b"qt" else "video/mp4"
+    return None
+
+
+@dataclass
+class DecisionOutcome:
+    decision: Decision
+    already_recorded: bool = False
+
+
+class Office:
+    """The records of the procedure and the actions on them."""
+
+    def __init__(self, url: str | None = None, *, cfg: Settings | None = None, mailer: Mailer | None = None):
+        self.cfg = cfg or load_settings()
+        self.url = url or self.cfg.default_records_url
+        self.engine = engine_for(self.url)
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self.renderer = Renderer(self.cfg.templates_dir)
+        self.mailer = mailer
+
+    # --- plumbing -----------------------------------------------------------------------------
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        with self._sessions() as s, s.begin():
+            yield s
+
+    @property
+    def team(self) -> Team:
+        return Team.load(self.cfg.team_file)
+
+    def link(self, need_id: int) -> str:
+        return f"{self.cfg.base_url}/cvp/necesidades/{need_id}"
+
+    def _event(self, s: Session, need_id: int, activity: int, action: str, actor: str, summary: str,
+               **detail) -> Event:
+        ev = Event(need_id=need_id, activity=activity, action=action, actor=actor, summary=summary,
+                   detail=detail, at=utcnow())
+        s.add(ev)
+        return ev
+
+    def _has_event(self, s: Session, need_id: int, activity: int, action: str) -> bool:
+        return s.scalar(select(Event.id).where(Event.need_id == need_id, Event.activity == activity,
+                                               Event.action == action).limit(1)) is not None
+
+    def _queue_mail(self, s: Session, need: Need, activity: int, key: str, recipients: list[str],
+                    template: str, **context) -> None:
+        """Keep the mail as a record in this transaction; delivery happens after commit (deliver_pending)."""
+        dedupe = f"{need.id}:{activity}:{key}"
+        if s.scalar(select(Notification.id).where(Notification.dedupe_key == dedupe)) is not None:
+            return
+        mail = self.renderer.mail(template, necesidad=need, enlace=self.link(need.id), **context)
+        s.add(Notification(need_id=need.id, activity=activity, dedupe_key=dedupe, recipients=recipients,
+                           subject=mail.subject, body=mail.body))
+
+    def deliver_pending(self, mailer: Mailer | None = None, need_id: int | None = None) -> int:
+        """Send every mail not yet sent; a failure stays pending with its error, to be retried."""
+        mailer = mailer or self.mailer
+        if mailer is None:
+            return 0
+        with self.session() as s:
+            q = select(Notification).where(Notification.sent_at.is_(None)).order_by(Notification.id)
+            if need_id is not None:
+                q = q.where(Notification.need_id == need_id)
+            pending = list(s.scalars(q))
+        sent = 0
+        for n in pending:
+            out = OutgoingMail(tuple(n.recipients), n.subject, n.body, self.cfg.mail_from, f"cvp-{n.id}")
+            try:
+                mailer.send(out)
+            except Exception as exc:  # noqa: BLE001 - any transport failure leaves the mail pending
+                log.warning("Mail %s not delivered through %s: %s", n.id, mailer.description, exc)
+                with self.session() as s:
+                    s.get(Notification, n.id).error = str(exc)[:2000]
+                continue
+            with self.session() as s:
+                row = s.get(Notification, n.id)
+                row.sent_at, row.transport, row.error = utcnow(), mailer.description, ""
+            sent += 1
+        return sent
+
+    def _need(self, s: Session, need_id: int, *, for_update: bool = False) -> Need:
+        q = select(Need).where(Need.id == need_id)
+        if for_update:
+            q = q.with_for_update()
+        need = s.scalar(q)
+        if need is None:
+            raise NotFound(f"No existe la necesidad de comunicación n.º {need_id}.")
+        return need
+
+    def need(self, need_id: int) -> Need:
+        with self.session() as s:
+            return self._need(s, need_id)
+
+    def need_by_run(self, run_id: str) -> Need:
+        with self.session() as s:
+            need = s.scalar(select(Need).where(Need.run_id == run_id))
+        if need is None:
+            raise NotFound(f"La ejecución {run_id} no tiene necesidad registrada (actividad 1).")
+        return need
+
+    # --- activity 1 ---------------------------------------------------------------------------
+
+    def register_need(self, conf: dict | NeedInput, actor: str, run_id: str | None = None) -> Need:
+        """Activity 1: record the need; idempotent per run, so a retried task writes nothing twice."""
+        data = conf if isinstance(conf, NeedInput) else parse_need(conf)
+        with self.session() as s:
+            if run_id is not None:
+                existing = s.scalar(select(Need).where(Need.run_id == run_id))
+                if existing is not None:
+                    return existing
+            need = Need(run_id=run_id, title=data.title, description=data.description, source=data.source,
+                        source_reference=data.source_reference, audiences=list(data.audiences),
+                        channels=list(data.channels), one_off=data.one_off, deadline=data.deadline,
+                        department=data.department, requested_by=actor, publish_at=data.publish_at,
+                        created_at=utcnow())
+            s.add(need)
+            s.flush()
+            route = "acción puntual: continúa en la actividad 5" if data.one_off else \
+                "requiere planeación: continúa en la actividad 2"
+            self._event(s, need.id, 1, "necesidad_registrada", actor,
+                        f"Necesidad registrada ({P.SOURCES[data.source]}); {route}.",
+                        fuente=data.source, fecha_limite=data.deadline.isoformat(), accion_puntual=data.one_off)
+            return need
+
+    # --- activities 2, 3, 4 -------------------------------------------------------------------
+
+    def _add_document(self, need_id: int, activity: int, kind: str, data: dict, actor: str, template: str,
+                      action: str, summary: str, *, once: bool = True) -> Document:
+        with self.session() as s:
+            need = self._need(s, need_id)
+            if once:
+                prev = s.scalar(select(Document).where(Document.need_id == need_id, Document.kind == kind))
+                if prev is not None:
+                    raise Conflict(f"La necesidad n.º {need_id} ya tiene {summary.lower()} "
+                                   f"(registrado por {prev.author}).")
+            rendered = self.renderer.render(template, necesidad=need, datos=data, autor=actor, fecha=utcnow())
+            doc = Document(need_id=need_id, activity=activity, kind=kind, data=data, rendered=rendered,
+                           author=actor, created_at=utcnow())
+            s.add(doc)
+            s.flush()
+            self._event(s, need_id, activity, action, actor, summary, documento=doc.id)
+            return doc
+
+    def record_meeting(self, need_id: int, actor: str, data: dict) -> Document:
+        """Activity 2: the team meeting, recorded on form 208-SADM-Ft-54."""
+        required = {"temas": "Temas a tratar", "fuentes": "Fuentes a consultar", "productos": "Productos a realizar",
+                    "canales": "Medios de difusión", "asistentes": "Asistentes"}
+        errors = [f"«{label}» es obligatorio." for key, label in required.items() if not _filled(data.get(key))]
+        if errors:
+            raise InvalidInput("El registro de reunión está incompleto:", details=errors)
+        return self._add_document(need_id, 2, "registro_reunion", data, actor, "registros/registro_reunion.html.j2",
+                                  "reunion_registrada", f"Registro de reunión {P.MEETING_FORM_CODE}")
+
+    def record_content_plan(self, need_id: int, actor: str, data: dict) -> Document:
+        """Activity 3: contents and actions agreed with the departments' liaisons."""
+        errors = []
+        if not _filled(data.get("contenidos")):
+            errors.append("«Contenidos» es obligatorio: al menos un contenido con su acción.")
+        if not _filled(data.get("enlaces")):
+            errors.append("«Enlaces de las dependencias» es obligatorio.")
+        if errors:
+            raise InvalidInput("El plan de contenidos está incompleto:", details=errors)
+        return self._add_document(need_id, 3, "plan_contenidos", data, actor, "registros/plan_contenidos.html.j2",
+                                  "plan_contenidos_registrado", "Plan de contenidos y acciones")
+
+    def request_red_distrital(self, need_id: int) -> None:
+        """Activity 4: the joint-action request to the Red Distrital, as a record and an e-mail."""
+        with self.session() as s:
+            need = self._need(s, need_id)
+            if self._has_event(s, need_id, 4, "solicitud_red_distrital"):
+                return
+            plan = s.scalar(select(Document).where(Document.need_id == need_id, Document.kind == "plan_contenidos"))
+            data = {"destinatario": self.cfg.red_distrital_email, "plan": plan.data if plan else {}}
+            rendered = self.renderer.render("registros/solicitud_red_distrital.txt.j2", necesidad=need, datos=data)
+            s.add(Document(need_id=need_id, activity=4, kind="solicitud_red_distrital", data=data,
+                           rendered=rendered, author=P.SYSTEM, created_at=utcnow()))
+            self._queue_mail(s, need, 4, "red", [self.cfg.red_distrital_email], "red_distrital",
+                             plan=data["plan"])
+            self._event(s, need_id, 4, "solicitud_red_distrital", P.SYSTEM,
+                        f"Solicitud de acciones conjuntas enviada a la Red Distrital ({self.cfg.red_distrital_email}).")
+
+    # --- activities 5 to 8: the text ----------------------------------------------------------
+
+    def drafts(self, need_id: int) -> dict[str, str]:
+        """Per-channel drafts pre-rendered from the templates, for the professional to edit."""
+        need = self.need(need_id)
+        return {ch: self.renderer.render(f"canales/{ch}.txt.j2", necesidad=need).strip() for ch in need.channels}
+
+    def prepare_drafts(self, need_id: int) -> Document:
+        with self.session() as s:
+            prev = s.scalar(select(Document).where(Document.need_id == need_id, Document.kind == "borradores"))
+            if prev is not None:
+                return prev
+        drafts = self.drafts(need_id)
+        with self.session() as s:
+            doc = Document(need_id=need_id, activity=5, kind="borradores", data=drafts,
+                           rendered="\n\n".join(f"[{P.CHANNELS[c]}]\n{t}" for c, t in drafts.items()),
+                           author=P.SYSTEM, created_at=utcnow())
+            s.add(doc)
+            self._event(s, need_id, 5, "borradores_preparados", P.SYSTEM,
+                        "Borradores por canal preparados desde las plantillas.", canales=list(drafts))
+            return doc
+
+    def _current(self, s: Session, need_id: int, kind: str) -> Revision | None:
+        return s.scalar(select(Revision).where(Revision.need_id == need_id, Revision.kind == kind)
+                        .order_by(Revision.number.desc()).limit(1))
+
+    def current_revision(self, need_id: int, kind: str) -> Revision | None:
+        with self.session() as s:
+            return self._current(s, need_id, kind)
+
+    def _next_revision_number(self, s: Session, need: Need, kind: str, gate_kind: str | None) -> int:
+        """Check that a new revision of ``kind`` may be submitted now; return its number."""
+        if need.status != "en_curso":
+            raise Conflict(f"La necesidad n.º {need.id} ya no está en curso ({need.status}).")
+        if gate_kind is not None:
+            gate = self._current(s, need.id, gate_kind)
+            if gate is None or gate.state != P.APPROVED:
+                raise Conflict("El diseño solo se puede cargar cuando el texto está aprobado (actividad 7).")
+        current = self._current(s, need.id, kind)
+        if current is not None:
+            if current.state == SUBMITTED:
+                raise Conflict(f"La revisión {current.number} está pendiente de decisión de la Jefe OAC: "
+                               "espere su revisión antes de presentar otra.")
+            if current.state == P.APPROVED:
+                raise Conflict(f"La revisión {current.number} ya fue aprobada: no se presentan más versiones.")
+        return (current.number if current else 0) + 1
+
+    def submit_text(self, need_id: int, actor: str, texts: dict[str, str], *, title: str = "", note: str = "",
+                    checks: list | None = None) -> Revision:
+        """Activity 5 (first version) or 8 (adjustments after a return); resubmissions are presented (6) here."""
+        with self.session() as s:
+            need = self._need(s, need_id, for_update=True)
+            missing = [P.CHANNELS[c] for c in need.channels if not (texts.get(c) or "").strip()]
+            extra = [c for c in texts if c not in need.channels]
+            if missing or extra:
+                details = [f"Falta el texto para {m}." for m in missing]
+                details += [f"El canal «{c}» no fue pedido en la necesidad." for c in extra]
+                raise InvalidInput("El texto no se puede presentar:", details=details)
+            number = self._next_revision_number(s, need, P.TEXT, None)
+            rev = Revision(need_id=need_id, kind=P.TEXT, number=number, author=actor, title=title or need.title,
+                           texts={c: texts[c].strip() for c in need.channels}, note=note, checks=checks or [],
+                           created_at=utcnow())
+            s.add(rev)
+            s.flush()
+            if number == 1:
+                self._event(s, need_id, 5, "texto_producido", actor, "Texto de la pieza producido (revisión 1).",
+                            revision=rev.id, numero=1)
+            else:
+                self._event(s, need_id, 8, "ajustes_realizados", actor,
+                            f"Ajustes realizados tras la devolución (revisión {number}).", revision=rev.id,
+                            numero=number, nota=note)
+                self._present(s, need, rev, actor)
+            return rev
+
+    def _present(self, s: Session, need: Need, rev: Revision, actor: str) -> None:
+        activity = 6 if rev.kind == P.TEXT else 11
+        what = "Contenidos presentados" if rev.kind == P.TEXT else "Diseño presentado"
+        self._queue_mail(s, need, activity, f"{rev.kind}-{rev.number}", self.team.emails_for(P.HEAD),
+                         f"presentar_{rev.kind}", revision=rev)
+        self._event(s, need.id, activity, f"{rev.kind}_presentado", actor,
+                    f"{what} para aprobación de la Jefe OAC (revisión {rev.number}).",
+                    revision=rev.id, numero=rev.number)
+
+    def present_first(self, need_id: int, kind: str) -> Revision:
+        """Activity 6 or 11 for revision 1: the hand-off mail to the head (idempotent).
+
+        Later revisions are presented by the resubmission itself (see submit_text, submit_design).
+        """
+        with self.session() as s:
+            need = self._need(s, need_id)
+            rev = s.scalar(select(Revision).where(Revision.need_id == need_id, Revision.kind == kind,
+                                                  Revision.number == 1))
+            if rev is None:
+                raise Conflict("No hay revisión que presentar.")
+            activity = 6 if kind == P.TEXT else 11
+            key = f"{need_id}:{activity}:{kind}-1"
+            if s.scalar(select(Notification.id).where(Notification.dedupe_key == key)) is None:
+                self._present(s, need, rev, rev.author)
+            return rev
+
+    # --- control points 7 and 12 --------------------------------------------------------------
+
+    def decide(self, need_id: int, revision_id: int, control_point: int, decision: str, actor: str,
+               comment: str = "", publish_at: datetime | None = None) -> DecisionOutcome:
+        """Record the head's decision on exactly the revision she saw; stale or repeated decisions change nothing."""
+        if control_point not in P.CONTROL_POINTS:
+            raise InvalidInput(f"Punto de control desconocido: {control_point}. Son 7 (contenidos) y 12 (diseño).")
+        if decision not in (P.APPROVED, P.REJECTED):
+            raise InvalidInput(f"Decisión desconocida {decision!r}: use «{P.APPROVED}» o «{P.REJECTED}».")
+        comment = (comment or "").strip()
+        if decision == P.REJECTED and not comment:
+            raise InvalidInput("Para devolver se requiere un comentario que explique los ajustes.")
+        kind = P.CONTROL_POINT_KIND[control_point]
+        try:
+            with self.session() as s:
+                need = self._need(s, need_id, for_update=True)
+                rev = s.get(Revision, revision_id)
+                if rev is None or rev.need_id != need_id or rev.kind != kind:
+                    raise NotFound(f"La revisión {revision_id} no es un {'texto' if kind == P.TEXT else 'diseño'} "
+                                   f"de la necesidad n.º {need_id}.")
+                if rev.decision is not None:
+                    prev = rev.decision
+                    if prev.decision == decision and prev.decided_by == actor:
+                        return DecisionOutcome(prev, already_recorded=True)
+                    raise Conflict(f"La revisión {rev.number} ya fue decidida ({prev.decision}) por {prev.decided_by}; "
+                                   "no se cambia una decisión registrada.")
+                current = self._current(s, need_id, kind)
+                if current.id != rev.id:
+                    raise Conflict(f"La revisión {rev.number} ya no es la vigente: la vigente es la {current.number}. "
+                                   "Recargue la página y decida sobre la versión actual.")
+                if rev.author == actor:
+                    raise Conflict("Nadie aprueba ni devuelve su propio trabajo: esta revisión es suya.")
+                if need.status != "en_curso":
+                    raise Conflict(f"La necesidad n.º {need_id} ya no está en curso ({need.status}).")
+                dec = Decision(need_id=need_id, revision_id=rev.id, control_point=control_point, decision=decision,
+                               comment=comment, decided_by=actor, decided_at=utcnow(), publish_at=publish_at)
+                s.add(dec)
+                rev.state = decision
+                if publish_at is not None and decision == P.APPROVED:
+                    need.publish_at = publish_at
+                s.flush()
+                verb = "aprobado" if decision == P.APPROVED else "devuelto con comentarios"
+                label = "Texto" if kind == P.TEXT else "Diseño"
+                self._event(s, need_id, control_point, f"{kind}_{decision}", actor,
+                            f"{label} {verb} (revisión {rev.number}). Control: {P.CONTROL_POINTS[control_point]}.",
+                            revision=rev.id, numero=rev.number, comentario=comment)
+                if decision == P.REJECTED:
+                    role = P.PROFESSIONAL if kind == P.TEXT else P.TECHNICIAN
+                    self._queue_mail(s, need, control_point, f"devuelto-{rev.id}", self.team.emails_for(role),
+                                     f"devuelto_{kind}", revision=rev, comentario=comment)
+                return DecisionOutcome(dec)
+        except IntegrityError:  # a concurrent click won the race on the unique revision_id
+            with self.session() as s:
+                prev = s.scalar(select(Decision).where(Decision.revision_id == revision_id))
+            if prev is not None and prev.decision == decision and prev.decided_by == actor:
+                return DecisionOutcome(prev, already_recorded=True)
+            raise Conflict("Otra decisión sobre esta revisión se registró al mismo tiempo; recargue la página.") \
+                from None
+
+    # --- activities 9 to 13: the design -------------------------------------------------------
+
+    def hand_off_to_technician(self, need_id: int) -> None:
+        """Activity 9: the approved text goes to the technician for design."""
+        with self.session() as s:
+            need = self._need(s, need_id)
+            if self._has_event(s, need_id, 9, "material_entregado"):
+                return
+            text = self._current(s, need_id, P.TEXT)
+            self._queue_mail(s, need, 9, "tecnico", self.team.emails_for(P.TECHNICIAN), "entregar_material",
+                             revision=text)
+            self._event(s, need_id, 9, "material_entregado", text.author,
+                        f"Material entregado al Técnico Operativo para diseño (texto aprobado, revisión {text.number}).",
+                        revision=text.id)
+
+    def submit_design(self, need_id: int, actor: str, source: Path | bytes, filename: str, *,
+                      alt_text: str = "", note: str = "", max_bytes: int | None = None,
+                      checks: list | None = None) -> Revision:
+        """Activity 10 (design or redesign): store the file under a generated name with its checksum."""
+        max_bytes = max_bytes or int(os.environ.get("CVP_MAX_UPLOAD_MB", "512")) * 1024 * 1024
+        data_path = Path(source) if not isinstance(source, bytes) else None
+        size = data_path.stat().st_size if data_path else len(source)
+        if size == 0:
+            raise InvalidInput("El archivo está vacío.")
+        if size > max_bytes:
+            raise InvalidInput(f"El archivo pesa {size / 1048576:.1f} MB; el máximo es {max_bytes / 1048576:.0f} MB.")
+        head = data_path.open("rb").read(64) if data_path else source[:64]
+        media_type = sniff_media_type(head)
+        if media_type not in UPLOAD_TYPES:
+            guessed = mimetypes.guess_type(filename)[0] or "desconocido"
+            raise InvalidInput(f"Tipo de archivo no admitido ({guessed}). Se admiten imágenes PNG, JPEG, GIF o WebP, "
+                               "documentos PDF y videos MP4 o MOV.")
+        if media_type.startswith("image/") and not alt_text.strip():
+            raise InvalidInput("Toda imagen necesita un texto alternativo (descripción para lectores de pantalla).")
+        dest_dir = self.cfg.uploads_dir / str(need_id)
+        dest_dir.mkdir(parents=True, exist_ok=True)
+        dest = dest_dir / f"{uuid.uuid4().hex}{UPLOAD_TYPES[media_type]}"
+        digest = hashlib.sha256()
+        tmp = dest.with_suffix(".part")
+        with tmp.open("wb") as out:
+            if data_path:
+                with data_path.open("rb") as src:
+                    while chunk := src.read(1 << 20):
+                        digest.update(chunk)
+                        out.write(chunk)
+            else:
+                digest.update(source)
+                out.write(source)
+        tmp.rename(dest)
+        try:
+            with self.session() as s:
+                need = self._need(s, need_id, for_update=True)
+                number = self._next_revision_number(s, need, P.DESIGN, P.TEXT)
+                rev = Revision(need_id=need_id, kind=P.DESIGN, number=number, author=actor, title=need.title,
+                               filename=Path(filename).name[:255], stored_path=str(dest), media_type=media_type,
+                               size=size, sha256=digest.hexdigest(), alt_text=alt_text.strip(), note=note,
+                               checks=checks or [], created_at=utcnow())
+                s.add(rev)
+                s.flush()
+                what = "Diseño elaborado" if number == 1 else "Rediseño elaborado tras la devolución"
+                self._event(s, need_id, 10, "diseno_cargado", actor,
+                            f"{what} (revisión {number}, {media_type}, {size} bytes).", revision=rev.id,
+                            numero=number, sha256=rev.sha256)
+                if number > 1:
+                    self._present(s, need, rev, actor)
+                return rev
+        except Exception:
+            dest.unlink(missing_ok=True)  # nothing written half: no orphan file without its record
+            raise
+
+    def deliver_final(self, need_id: int) -> Path:
+        """Activity 13: the approved design is delivered to the professional as the final file."""
+        with self.session() as s:
+            need = self._need(s, need_id)
+            design = self._current(s, need_id, P.DESIGN)
+            if design is None or design.state != P.APPROVED:
+                raise Conflict("La pieza definitiva requiere un diseño aprobado (actividad 12).")
+            final_dir = self.cfg.data_dir / "definitivas" / str(need_id)
+            final = final_dir / f"pieza-{need_id}-d{design.number}{Path(design.stored_path).suffix}"
+            if not final.exists():
+                final_dir.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(design.stored_path, final.with_suffix(".part"))
+                final.with_suffix(".part").rename(final)
+            if not self._has_event(s, need_id, 13, "pieza_entregada"):
+                self._queue_mail(s, need, 13, "profesional", self.team.emails_for(P.PROFESSIONAL), "entregar_pieza",
+                                 revision=design, archivo=final.name)
+                self._event(s, need_id, 13, "pieza_entregada", design.author,
+                            f"Pieza definitiva entregada al Profesional Universitario ({final.name}).",
+                            revision=design.id, archivo=str(final), sha256=design.sha256)
+            return final
+
+    # --- what the sensors wait for ------------------------------------------------------------
+
+    def condition_met(self, need_id: int, condition: str) -> dict | None:
+        """Return a small summary when the waited-for record exists, else None (one cheap query)."""
+        with self.session() as s:
+            if condition in (P.WAIT_MEETING, P.WAIT_CONTENT_PLAN):
+                kind = "registro_reunion" if condition == P.WAIT_MEETING else "plan_contenidos"
+                doc = s.scalar(select(Document).where(Document.need_id == need_id, Document.kind == kind))
+                return {"document_id": doc.id, "author": doc.author} if doc else None
+            kind = P.TEXT if condition in (P.WAIT_TEXT_SUBMITTED, P.WAIT_TEXT_APPROVED) else P.DESIGN
+            rev = self._current(s, need_id, kind)
+            if rev is None:
+                return None
+            if condition in (P.WAIT_TEXT_APPROVED, P.WAIT_DESIGN_APPROVED) and rev.state != P.APPROVED:
+                return None
+            rounds = s.scalar(select(func.count(Decision.id)).join(Revision, Revision.id == Decision.revision_id)
+                              .where(Revision.need_id == need_id, Revision.kind == kind))
+            return {"revision_id": rev.id, "number": rev.number, "author": rev.author, "rounds": rounds}
+
+    # --- reading ------------------------------------------------------------------------------
+
+    def events(self, need_id: int) -> list[Event]:
+        with self.session() as s:
+            return list(s.scalars(select(Event).where(Event.need_id == need_id).order_by(Event.id)))
+
+    def revisions(self, need_id: int, kind: str | None = None) -> list[Revision]:
+        with self.session() as s:
+            q = select(Revision).where(Revision.need_id == need_id).order_by(Revision.kind, Revision.number)
+            if kind:
+                q = q.where(Revision.kind == kind)
+            revs = list(s.scalars(q))
+            for r in revs:
+                _ = r.decision  # load while the session is open
+            return revs
+
+    def documents(self, need_id: int) -> list[Document]:
+        with self.session() as s:
+            return list(s.scalars(select(Document).where(Document.need_id == need_id).order_by(Document.id)))
+
+    def notifications(self, need_id: int) -> list[Notification]:
+        with self.session() as s:
+            return list(s.scalars(select(Notification).where(Notification.need_id == need_id)
+                                  .order_by(Notification.id)))
+
+    def publications(self, need_id: int) -> list[Publication]:
+        with self.session() as s:
+            return list(s.scalars(select(Publication).where(Publication.need_id == need_id)
+                                  .order_by(Publication.id)))
+
+
+def _filled(value) -> bool:
+    if isinstance(value, str):
+        return bool(value.strip())
+    if isinstance(value, (list, tuple)):
+        return any(_filled(v) for v in value)
+    return value is not None and value != {}
+
+
+def now() -> datetime:
+    return datetime.now(timezone.utc)

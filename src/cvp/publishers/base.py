@@ -1,0 +1,129 @@
+"""The publisher interface every channel implements.
+
+A publisher posts one approved piece to one channel. It never decides whether to post: the
+publication ledger (``cvp.publishing``) does, so that a retried task never posts twice. What a
+publisher must offer the ledger is ``find_published``: a way to recognise, among the account's
+recent posts, the one carrying this piece, after a call whose outcome is unknown.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+
+@dataclass(frozen=True)
+class MediaFile:
+    """A design file approved at control point 12."""
+
+    path: Path
+    media_type: str  # MIME type, e.g. "image/png", "video/mp4", "application/pdf"
+    size: int
+    sha256: str
+    alt_text: str = ""
+
+    @property
+    def is_image(self) -> bool:
+        return self.media_type.startswith("image/")
+
+    @property
+    def is_video(self) -> bool:
+        return self.media_type.startswith("video/")
+
+
+@dataclass(frozen=True)
+class Piece:
+    """What is published on one channel: the approved text for that channel and the approved design."""
+
+    need_id: int
+    channel: str
+    text: str
+    title: str = ""
+    media: tuple[MediaFile, ...] = ()
+    tags: tuple[str, ...] = ()
+    text_revision: int = 0
+    design_revision: int = 0
+    extra: dict = field(default_factory=dict, hash=False, compare=False)
+
+    @property
+    def fingerprint(self) -> str:
+        """Stable digest of what is posted: the key used to recognise the post on the platform."""
+        h = hashlib.sha256()
+        h.update(self.channel.encode())
+        h.update(b"\0")
+        h.update(self.text.strip().encode())
+        for m in self.media:
+            h.update(b"\0")
+            h.update(m.sha256.encode())
+        return h.hexdigest()
+
+
+@dataclass(frozen=True)
+class PublishResult:
+    remote_id: str
+    url: str
+    published_at: datetime | None = None
+
+
+class PublishError(Exception):
+    """A failure with a message in Spanish that a person can act on.
+
+    ``retryable`` says whether sending again is safe and may succeed (5xx, timeouts before the
+    post was accepted); ``outcome_unknown`` that the platform may have accepted the post.
+    """
+
+    retryable = False
+    outcome_unknown = False
+
+    def __init__(self, message: str, *, channel: str = "", detail: str = ""):
+        super().__init__(message)
+        self.message = message
+        self.channel = channel
+        self.detail = detail
+
+
+class AuthError(PublishError):
+    """Expired or revoked credentials: the message names the Airflow Connection to renew."""
+
+
+class RateLimited(PublishError):
+    """The platform asked to wait; ``reset_at`` is when it said the limit resets (UTC), if it said."""
+
+    retryable = True
+
+    def __init__(self, message: str, *, reset_at: datetime | None = None, **kw):
+        super().__init__(message, **kw)
+        self.reset_at = reset_at
+
+
+class TransientError(PublishError):
+    """5xx or a network failure before the post could have been accepted: safe to retry."""
+
+    retryable = True
+
+
+class OutcomeUnknown(PublishError):
+    """The post call may have reached the platform (timeout after sending): never resend blindly."""
+
+    outcome_unknown = True
+
+
+class MediaRejected(PublishError):
+    """The media does not fit the channel (size, format, count): refused before any upload."""
+
+
+@runtime_checkable
+class Publisher(Protocol):
+    channel: str
+
+    def validate(self, piece: Piece) -> None:
+        """Raise MediaRejected if the piece cannot go to this channel; no network."""
+
+    def publish(self, piece: Piece) -> PublishResult:
+        """Post the piece once. Uploads may be retried inside; the post call itself is not."""
+
+    def find_published(self, piece: Piece) -> PublishResult | None:
+        """Look for the post carrying this piece among the account's recent posts."""

@@ -1,0 +1,176 @@
+"""Activity 14 exactly once: the publication ledger around every platform call.
+
+Airflow runs a task at least once. A retry after a timeout that in fact reached the platform would
+post twice, so each (need, approved text, approved design, channel) has one ledger row whose state
+is written before and after the call: pendiente → enviando → publicado | sin_confirmar | fallido.
+A row found in 'enviando' on a later attempt is reconciled against the platform before anything is
+sent again; what cannot be reconciled becomes 'sin_confirmar' and waits for a person.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from cvp import procedure as P
+from cvp.errors import Conflict
+from cvp.office import Office
+from cvp.publishers.base import MediaFile, OutcomeUnknown, Piece, PublishError, Publisher, PublishResult
+from cvp.records.models import Publication, Revision, utcnow
+
+log = logging.getLogger(__name__)
+
+PENDING, SENDING, PUBLISHED, UNCONFIRMED, FAILED = "pendiente", "enviando", "publicado", "sin_confirmar", "fallido"
+
+
+class Unconfirmed(PublishError):
+    """The platform may hold the post but it could not be found: a person must confirm before any resend."""
+
+    outcome_unknown = True
+
+
+def build_piece(office: Office, need_id: int, channel: str) -> tuple[Piece, int, int]:
+    """The approved text for ``channel`` and the approved design, as a Piece."""
+    with office.session() as s:
+        need = office._need(s, need_id)
+        text = office._current(s, need_id, P.TEXT)
+        design = office._current(s, need_id, P.DESIGN)
+        if text is None or text.state != P.APPROVED or design is None or design.state != P.APPROVED:
+            raise Conflict("Solo se publica una pieza con texto y diseño aprobados (actividades 7 y 12).")
+        if channel not in need.channels:
+            raise Conflict(f"El canal «{channel}» no fue pedido en la necesidad n.º {need_id}.")
+        media = (MediaFile(Path(design.stored_path), design.media_type, design.size, design.sha256, design.alt_text),)
+        piece = Piece(need_id=need_id, channel=channel, text=text.texts[channel], title=text.title,
+                      media=media, text_revision=text.number, design_revision=design.number)
+        return piece, text.id, design.id
+
+
+def publish_once(office: Office, publisher: Publisher, need_id: int, channel: str, actor: str = P.SYSTEM
+                 ) -> Publication:
+    """Publish the need's approved piece on one channel, never twice whatever the retries."""
+    piece, text_id, design_id = build_piece(office, need_id, channel)
+    row = _claim(office, need_id, text_id, design_id, channel, piece.fingerprint)
+    if row.state == PUBLISHED:
+        log.info("Need %s already published on %s (%s): nothing sent", need_id, channel, row.url)
+        return row
+    if row.state == UNCONFIRMED:
+        raise Unconfirmed(_unconfirmed_message(channel, row), channel=channel)
+    if row.state == SENDING:
+        # A previous attempt died during the call: ask the platform before sending anything.
+        return _reconcile(office, publisher, piece, row, actor)
+    publisher.validate(piece)
+    _update(office, row.id, state=SENDING, attempts=row.attempts + 1, error="")
+    try:
+        result = publisher.publish(piece)
+    except OutcomeUnknown as exc:
+        log.warning("Outcome unknown on %s for need %s: reconciling", channel, need_id)
+        return _reconcile(office, publisher, piece, _get(office, row.id), actor, cause=exc)
+    except PublishError as exc:
+        _update(office, row.id, state=FAILED, error=exc.message)
+        _event(office, need_id, channel, "publicacion_fallida", actor, f"No se publicó en {P.CHANNELS[channel]}: "
+               f"{exc.message}", error=exc.message)
+        raise
+    except Exception as exc:
+        # Unknown failure after SENDING was written: we cannot tell whether the post went out.
+        _update(office, row.id, error=f"{type(exc).__name__}: {exc}")
+        raise
+    return _mark_published(office, row.id, need_id, channel, result, actor)
+
+
+def _claim(office: Office, need_id, text_id, design_id, channel, fingerprint) -> Publication:
+    with office.session() as s:
+        row = s.scalar(select(Publication).where(
+            Publication.need_id == need_id, Publication.text_revision_id == text_id,
+            Publication.design_revision_id == design_id, Publication.channel == channel))
+        if row is not None:
+            return row
+    try:
+        with office.session() as s:
+            row = Publication(need_id=need_id, text_revision_id=text_id, design_revision_id=design_id,
+                              channel=channel, state=PENDING, fingerprint=fingerprint)
+            s.add(row)
+            s.flush()
+            return row
+    except IntegrityError:  # another worker claimed it first
+        return _claim(office, need_id, text_id, design_id, channel, fingerprint)
+
+
+def _reconcile(office: Office, publisher: Publisher, piece: Piece, row: Publication, actor: str,
+               cause: Exception | None = None) -> Publication:
+    try:
+        found = publisher.find_published(piece)
+    except PublishError as exc:
+        found, why = None, exc.message
+    else:
+        why = "no se encontró la publicación entre las recientes de la cuenta"
+    if found is not None:
+        log.info("Reconciled need %s on %s: post %s exists", piece.need_id, piece.channel, found.remote_id)
+        return _mark_published(office, row.id, piece.need_id, piece.channel, found, actor, reconciled=True)
+    _update(office, row.id, state=UNCONFIRMED, error=why)
+    message = _unconfirmed_message(piece.channel, row)
+    _event(office, piece.need_id, piece.channel, "publicacion_sin_confirmar", actor, message, error=why)
+    raise Unconfirmed(message, channel=piece.channel, detail=str(cause or why))
+
+
+def _unconfirmed_message(channel: str, row: Publication) -> str:
+    return (f"No se pudo confirmar si la pieza quedó publicada en {P.CHANNELS[channel]} (registro de publicación "
+            f"n.º {row.id}). Revise la cuenta: si la publicación existe, regístrela con "
+            f"`python -m cvp publicacion confirmar {row.id} --url URL`; si no existe, autorice el reenvío con "
+            f"`python -m cvp publicacion reintentar {row.id}`. No se reenvía automáticamente para no duplicarla.")
+
+
+def _mark_published(office: Office, row_id: int, need_id: int, channel: str, result: PublishResult, actor: str,
+                    reconciled: bool = False) -> Publication:
+    now = utcnow()
+    _update(office, row_id, state=PUBLISHED, remote_id=result.remote_id, url=result.url,
+            published_at=result.published_at or now, error="")
+    how = " (confirmada al reconciliar)" if reconciled else ""
+    _event(office, need_id, channel, "publicado", actor, f"Publicado en {P.CHANNELS[channel]}{how}: {result.url}",
+           url=result.url, remote_id=result.remote_id)
+    return _get(office, row_id)
+
+
+def confirm(office: Office, row_id: int, url: str, remote_id: str, actor: str) -> Publication:
+    """A person confirms that an unconfirmed publication exists on the platform."""
+    row = _get(office, row_id)
+    if row.state not in (UNCONFIRMED, SENDING):
+        raise Conflict(f"El registro de publicación {row_id} está «{row.state}»: no requiere confirmación.")
+    return _mark_published(office, row_id, row.need_id, row.channel, PublishResult(remote_id, url), actor,
+                           reconciled=True)
+
+
+def allow_retry(office: Office, row_id: int, actor: str) -> Publication:
+    """A person checked the platform and found nothing: the next attempt may send again."""
+    row = _get(office, row_id)
+    if row.state != UNCONFIRMED:
+        raise Conflict(f"El registro de publicación {row_id} está «{row.state}»: solo se reintenta uno sin confirmar.")
+    _update(office, row_id, state=PENDING, error="")
+    _event(office, row.need_id, row.channel, "reenvio_autorizado", actor,
+           f"Reenvío autorizado en {P.CHANNELS[row.channel]} tras verificar que no se publicó.")
+    return _get(office, row_id)
+
+
+def _get(office: Office, row_id: int) -> Publication:
+    with office.session() as s:
+        return s.get(Publication, row_id)
+
+
+def _update(office: Office, row_id: int, **values) -> None:
+    with office.session() as s:
+        row = s.get(Publication, row_id)
+        for k, v in values.items():
+            setattr(row, k, v)
+        row.updated_at = utcnow()
+
+
+def _event(office: Office, need_id: int, channel: str, action: str, actor: str, summary: str, **detail) -> None:
+    with office.session() as s:
+        office._event(s, need_id, 14, action, actor, summary, canal=channel, **detail)
+
+
+def approved_revisions(office: Office, need_id: int) -> tuple[Revision, Revision]:
+    with office.session() as s:
+        return office._current(s, need_id, P.TEXT), office._current(s, need_id, P.DESIGN)

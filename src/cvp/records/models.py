@@ -1,0 +1,197 @@
+"""Tables of the records database (separate from Airflow's metadata).
+
+What Ley 1712 of 2014 asks the office to keep: the need, every revision of every text and design,
+every decision at a control point, every publication, every e-mail sent, and an append-only trail
+of events (who, what, when). Nothing here is ever overwritten: a rejected revision stays as it was.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timezone
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+class UTCDateTime(TypeDecorator):
+    """Store naive UTC, return aware UTC: SQLite keeps no time zone, PostgreSQL would shift it."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the records database")
+        return value.astimezone(timezone.utc).replace(tzinfo=None)
+
+    def process_result_value(self, value, dialect):
+        return value.replace(tzinfo=timezone.utc) if value is not None else None
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Need(Base):
+    """A communication need: one run of the procedure (activity 1)."""
+
+    __tablename__ = "needs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    run_id: Mapped[str | None] = mapped_column(String(250), unique=True)
+    title: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text)
+    source: Mapped[str] = mapped_column(String(40))
+    source_reference: Mapped[str] = mapped_column(String(250), default="")
+    audiences: Mapped[list] = mapped_column(JSON, default=list)
+    channels: Mapped[list] = mapped_column(JSON, default=list)
+    one_off: Mapped[bool] = mapped_column(Boolean)
+    deadline: Mapped[date] = mapped_column(Date)
+    department: Mapped[str] = mapped_column(String(60))
+    requested_by: Mapped[str] = mapped_column(String(120))
+    publish_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    status: Mapped[str] = mapped_column(String(30), default="en_curso")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    revisions: Mapped[list[Revision]] = relationship(back_populates="need", order_by="Revision.id")
+
+
+class Document(Base):
+    """A record produced by an activity: meeting record (Ft-54), content plan, Red Distrital request, drafts, metrics."""
+
+    __tablename__ = "documents"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    need_id: Mapped[int] = mapped_column(ForeignKey("needs.id"), index=True)
+    activity: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(40))
+    data: Mapped[dict] = mapped_column(JSON, default=dict)
+    rendered: Mapped[str] = mapped_column(Text, default="")
+    author: Mapped[str] = mapped_column(String(120))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Revision(Base):
+    """One submitted version of the text (kind 'texto') or of the design (kind 'diseno')."""
+
+    __tablename__ = "revisions"
+    __table_args__ = (UniqueConstraint("need_id", "kind", "number", name="uq_revision_number"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    need_id: Mapped[int] = mapped_column(ForeignKey("needs.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(10))
+    number: Mapped[int] = mapped_column(Integer)
+    state: Mapped[str] = mapped_column(String(20), default="presentado")
+    author: Mapped[str] = mapped_column(String(120))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    texts: Mapped[dict] = mapped_column(JSON, default=dict)  # channel -> text (kind 'texto')
+    title: Mapped[str] = mapped_column(String(200), default="")
+    note: Mapped[str] = mapped_column(Text, default="")  # what the author says changed
+    checks: Mapped[list] = mapped_column(JSON, default=list)
+    filename: Mapped[str] = mapped_column(String(255), default="")  # design: original name
+    stored_path: Mapped[str] = mapped_column(String(500), default="")  # design: generated name
+    media_type: Mapped[str] = mapped_column(String(100), default="")
+    size: Mapped[int] = mapped_column(BigInteger, default=0)
+    sha256: Mapped[str] = mapped_column(String(64), default="")
+    alt_text: Mapped[str] = mapped_column(Text, default="")
+
+    need: Mapped[Need] = relationship(back_populates="revisions")
+    decision: Mapped[Decision | None] = relationship(back_populates="revision", uselist=False)
+
+
+class Decision(Base):
+    """The head's decision at a control point (7: text, 12: design). One per revision, never changed."""
+
+    __tablename__ = "decisions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    need_id: Mapped[int] = mapped_column(ForeignKey("needs.id"), index=True)
+    revision_id: Mapped[int] = mapped_column(ForeignKey("revisions.id"), unique=True)
+    control_point: Mapped[int] = mapped_column(Integer)
+    decision: Mapped[str] = mapped_column(String(20))
+    comment: Mapped[str] = mapped_column(Text, default="")
+    decided_by: Mapped[str] = mapped_column(String(120))
+    decided_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    publish_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    revision: Mapped[Revision] = relationship(back_populates="decision")
+
+
+class Publication(Base):
+    """Ledger of publications: one row per (need, approved text, approved design, channel).
+
+    Written before and after each platform call so that a retried task never posts twice.
+    """
+
+    __tablename__ = "publications"
+    __table_args__ = (
+        UniqueConstraint("need_id", "text_revision_id", "design_revision_id", "channel", name="uq_publication"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    need_id: Mapped[int] = mapped_column(ForeignKey("needs.id"), index=True)
+    text_revision_id: Mapped[int] = mapped_column(ForeignKey("revisions.id"))
+    design_revision_id: Mapped[int] = mapped_column(ForeignKey("revisions.id"))
+    channel: Mapped[str] = mapped_column(String(30))
+    state: Mapped[str] = mapped_column(String(20), default="pendiente")
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    remote_id: Mapped[str] = mapped_column(String(200), default="")
+    url: Mapped[str] = mapped_column(String(500), default="")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    published_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class Notification(Base):
+    """Every institutional e-mail, kept as a record and delivered from here (never lost)."""
+
+    __tablename__ = "notifications"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    need_id: Mapped[int] = mapped_column(ForeignKey("needs.id"), index=True)
+    activity: Mapped[int] = mapped_column(Integer)
+    dedupe_key: Mapped[str] = mapped_column(String(200), unique=True)
+    recipients: Mapped[list] = mapped_column(JSON)
+    subject: Mapped[str] = mapped_column(String(300))
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    transport: Mapped[str] = mapped_column(String(200), default="")
+    error: Mapped[str] = mapped_column(Text, default="")
+
+
+class Event(Base):
+    """The append-only audit trail: one row per act of the procedure (the database refuses updates)."""
+
+    __tablename__ = "events"
+    __table_args__ = (Index("ix_events_need_at", "need_id", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    need_id: Mapped[int] = mapped_column(ForeignKey("needs.id"))
+    activity: Mapped[int] = mapped_column(Integer)
+    action: Mapped[str] = mapped_column(String(40))
+    actor: Mapped[str] = mapped_column(String(120))
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    summary: Mapped[str] = mapped_column(Text, default="")
+    detail: Mapped[dict] = mapped_column(JSON, default=dict)

@@ -1,0 +1,75 @@
+"""Who is who in the office: the mapping from Airflow users to the procedure's roles and addresses.
+
+Kept as a YAML file the office edits without code; read again when it changes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from cvp.errors import InvalidInput, PermissionDenied
+from cvp.procedure import HEAD, PROFESSIONAL, READER, ROLE_NAMES, TECHNICIAN
+
+ROLES = (HEAD, PROFESSIONAL, TECHNICIAN, READER)
+
+
+@dataclass(frozen=True)
+class Member:
+    username: str
+    role: str
+    name: str
+    email: str
+
+
+@dataclass(frozen=True)
+class Team:
+    members: dict[str, Member]
+    team_emails: tuple[str, ...] = ()
+
+    @classmethod
+    def load(cls, path: Path) -> Team:
+        try:
+            mtime = path.stat().st_mtime_ns
+        except FileNotFoundError:
+            raise InvalidInput(f"No existe el archivo del equipo {path} (variable CVP_TEAM_FILE).") from None
+        return _load(path, mtime)
+
+    def role_of(self, username: str) -> str | None:
+        m = self.members.get(username)
+        return m.role if m else None
+
+    def emails_for(self, role: str) -> list[str]:
+        return [m.email for m in self.members.values() if m.role == role and m.email]
+
+    def require(self, username: str, *roles: str) -> Member:
+        """Refuse, in Spanish, an action by someone whose role is not among ``roles``."""
+        member = self.members.get(username)
+        if member is None:
+            raise PermissionDenied(f"El usuario «{username}» no está en el equipo de la OAC "
+                                   "(archivo del equipo): pida que lo registren con su rol.")
+        if member.role not in roles:
+            wanted = " o ".join(ROLE_NAMES[r] for r in roles)
+            raise PermissionDenied(f"Esta acción corresponde a: {wanted}. Su rol es {ROLE_NAMES[member.role]}.")
+        return member
+
+
+_cache: dict[tuple[str, int], Team] = {}
+
+
+def _load(path: Path, mtime: int) -> Team:
+    key = (str(path), mtime)
+    if key not in _cache:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        members = {}
+        for username, info in (raw.get("usuarios") or {}).items():
+            role = (info or {}).get("rol")
+            if role not in ROLES:
+                raise InvalidInput(f"Archivo del equipo {path}: el usuario «{username}» tiene un rol "
+                                   f"desconocido {role!r}; use uno de {', '.join(ROLES)}.")
+            members[str(username)] = Member(str(username), role, info.get("nombre", username), info.get("correo", ""))
+        _cache.clear()
+        _cache[key] = Team(members, tuple(raw.get("correo_equipo") or ()))
+    return _cache[key]
