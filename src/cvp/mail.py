@@ -12,6 +12,7 @@ import ssl
 import time
 import uuid
 from dataclasses import dataclass
+from email import policy
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 from datetime import datetime, timezone
@@ -19,6 +20,8 @@ from pathlib import Path
 from typing import Protocol
 
 log = logging.getLogger(__name__)
+# Long Spanish subjects were refolded with lost and doubled spaces under the default 78-column policy.
+_POLICY = policy.SMTP.clone(max_line_length=998)
 
 
 @dataclass(frozen=True)
@@ -30,7 +33,7 @@ class OutgoingMail:
     reference: str  # stable id of the record, also the Message-ID's left part
 
     def message(self) -> EmailMessage:
-        msg = EmailMessage()
+        msg = EmailMessage(policy=_POLICY)
         msg["From"] = self.sender
         msg["To"] = ", ".join(self.recipients)
         msg["Subject"] = self.subject

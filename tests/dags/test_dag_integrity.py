@@ -1,0 +1,115 @@
+"""Every DAG parses, follows the office's conventions, and stays cheap to parse."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+DAG_FILES = sorted((ROOT / "dags").glob("*.py"))
+HEAVY = ("pandas", "tweepy", "googleapiclient", "airflow.providers.google", "sqlalchemy.orm", "jinja2", "alembic")
+
+
+@pytest.fixture(scope="module")
+def dagbag():
+    from airflow.dag_processing.dagbag import DagBag
+
+    return DagBag(dag_folder=str(ROOT / "dags"))
+
+
+def test_no_import_errors(dagbag):
+    assert dagbag.import_errors == {}
+    assert len(dagbag.dags) == len(DAG_FILES)
+
+
+def test_conventions(dagbag):
+    for dag_id, dag in dagbag.dags.items():
+        assert dag.doc_md and len(dag.doc_md) > 200, dag_id
+        assert dag.tags and "cvp" in dag.tags, dag_id
+        assert dag.catchup is False, dag_id
+        for t in dag.tasks:
+            assert t.owner == "oac", (dag_id, t.task_id)
+            assert t.retries >= 1, (dag_id, t.task_id)
+            assert t.task_display_name != t.task_id, f"{dag_id}.{t.task_id} needs a Spanish display name"
+
+
+def test_necesidad_follows_the_procedure(dagbag):
+    from cvp import procedure as P
+
+    dag = dagbag.dags["necesidad_comunicacion"]
+    numbers = sorted({int(t.task_display_name.split(".")[0]) for t in dag.tasks})
+    assert numbers == [n for n in range(1, 15) if n != 8]  # 8 lives inside the wait of 7 (see doc_md)
+    assert "8. Ajustes" in dag.doc_md or "| 8. Ajustes" in dag.doc_md
+    assert dag.get_task("revisar_contenidos").task_display_name == "7. Revisar los contenidos"
+    assert set(dag.get_task("identificar_necesidad").downstream_task_ids) == {"reunion_equipo", "producir_contenidos"}
+    assert dag.get_task("producir_contenidos").trigger_rule == "none_failed_min_one_success"
+    for sensor_id in ("reunion_equipo", "definir_contenidos", "producir_contenidos", "revisar_contenidos",
+                      "elaborar_diseno", "revisar_diseno"):
+        assert type(dag.get_task(sensor_id)).__name__.endswith("Sensor"), sensor_id
+    for name, param in dag.params.items():
+        schema = param.schema if hasattr(param, "schema") else dag.params.get_param(name).schema
+        assert schema.get("title"), name
+    required = {k for k in dag.params if not dag.params.get_param(k).has_value}
+    assert required == {"titulo", "necesidad", "fecha_limite"}  # the form cannot be sent without them
+    assert set(P.CHANNELS) == set(dag.params.get_param("canales").schema["items"]["enum"])
+
+
+def test_invalid_params_are_refused_before_a_run(dagbag):
+    import copy
+
+    from airflow.sdk.exceptions import ParamValidationError
+
+    dag = dagbag.dags["necesidad_comunicacion"]
+    good = {"titulo": "Entrega de títulos", "necesidad": "Divulgar la entrega de títulos.",
+            "fecha_limite": "2099-01-01", "canales": ["x"]}
+
+    def validate(conf):
+        params = copy.deepcopy(dag.params)
+        params.update(conf)
+        return params.validate()
+
+    assert validate(good)["canales"] == ["x"]
+    for bad in ({"titulo": "x"}, {"canales": ["tiktok"]}, {"canales": []}, {"fuente": "rumor"},
+                {"necesidad": None}):
+        with pytest.raises(ParamValidationError):
+            validate(dict(good, **bad))
+
+
+EMPTY_DAG = """
+from datetime import datetime
+from airflow.sdk import DAG, task
+with DAG("vacio", schedule=None, start_date=datetime(2026, 1, 1)) as dag:
+    @task
+    def t():
+        pass
+    t()
+"""
+
+
+def _modules_after_parse(path: Path) -> set[str]:
+    code = f"import sys, runpy; runpy.run_path({str(path)!r}); print('\\n'.join(sorted(sys.modules)))"
+    env = dict(os.environ, PYTHONPATH=str(ROOT / "plugins"))
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=ROOT)
+    assert out.returncode == 0, out.stderr[-2000:]
+    return set(out.stdout.split())
+
+
+@pytest.fixture(scope="module")
+def empty_dag_modules(tmp_path_factory) -> set[str]:
+    path = tmp_path_factory.mktemp("vacio") / "vacio.py"
+    path.write_text(EMPTY_DAG)
+    return _modules_after_parse(path)
+
+
+@pytest.mark.parametrize("path", DAG_FILES, ids=lambda p: p.name)
+def test_module_level_is_cheap(path, empty_dag_modules):
+    """Parsing imports nothing heavy beyond what an empty DAG imports (bench/bench_parse.py times it)."""
+    extra = _modules_after_parse(path) - empty_dag_modules
+    heavy = sorted(m for m in extra if m.startswith(HEAVY) or m.startswith(("sqlalchemy", "yaml", "httpx", "requests")))
+    assert heavy == []
+    assert len(extra) < 40, sorted(extra)

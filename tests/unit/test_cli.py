@@ -1,0 +1,46 @@
+"""The domain's command line: the same rules as the forms, messages in Spanish, exit 2 on refusal."""
+
+from __future__ import annotations
+
+import json
+
+from cvp.__main__ import main
+from tests.conftest import NEED, tiny_png
+
+
+def run(capsys, *args):
+    code = main(list(args))
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def test_a_need_through_the_command_line(sqlite_url, tmp_path, capsys):
+    u = ["--url", sqlite_url]
+    assert run(capsys, *u, "necesidad", json.dumps(NEED), "--como", "jefe")[0] == 0
+    code, out, _ = run(capsys, *u, "borradores", "1")
+    drafts = json.loads(out)
+    assert set(drafts) == {"x", "facebook"} and NEED["titulo"] in drafts["x"]
+    assert run(capsys, *u, "texto", "1", "--como", "profesional")[0] == 0
+
+    code, _, err = run(capsys, *u, "decidir", "1", "--punto", "7", "--decision", "aprobado", "--como", "profesional")
+    assert code == 2 and "corresponde a: Jefe Oficina Asesora de Comunicaciones" in err
+    code, _, err = run(capsys, *u, "decidir", "1", "--punto", "7", "--decision", "devuelto", "--como", "jefe")
+    assert code == 2 and "se requiere un comentario" in err
+    assert run(capsys, *u, "decidir", "1", "--punto", "7", "--decision", "aprobado", "--como", "jefe")[0] == 0
+
+    png = tmp_path / "afiche.png"
+    png.write_bytes(tiny_png())
+    code, out, _ = run(capsys, *u, "diseno", "1", str(png), "--alt", "Afiche", "--como", "tecnico")
+    assert code == 0 and "revisión 1" in out
+    code, out, _ = run(capsys, *u, "historial", "1")
+    assert "texto_aprobado" in out and "diseno_cargado" in out
+    code, out, _ = run(capsys, *u, "exportar", "1", "--formato", "json")
+    assert json.loads(out)["necesidad"]["title"] == NEED["titulo"]
+
+
+def test_unknown_user_and_missing_schema_are_explained(cvp_env, tmp_path, capsys):
+    url = f"sqlite:///{tmp_path / 'vacia.db'}"
+    code, _, err = run(capsys, "--url", url, "historial", "1")
+    assert code == 2 and "python -m cvp db" in err
+    code, _, err = run(capsys, "--url", url, "reunion", "1", "--como", "intruso", "{}")
+    assert code == 2 and "no está en el equipo" in err

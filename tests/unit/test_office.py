@@ -1,0 +1,230 @@
+"""The procedure's actions on the records: order, revisions, decisions, files and mails (no Airflow)."""
+
+from __future__ import annotations
+
+import email
+import email.header
+from email import policy
+import sys
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
+
+from cvp import procedure as P
+from cvp.errors import Conflict, InvalidInput, NotFound
+from cvp.office import Office
+from tests.conftest import NEED, tiny_png
+
+MEETING = {"temas": ["Entrega de títulos"], "fuentes": ["Dirección de Urbanizaciones"], "productos": ["Post"],
+           "canales": ["x"], "asistentes": ["Jefe OAC", "Profesional"]}
+TEXTS = {"x": "Hoy entregamos 120 títulos en Ciudad Bolívar.", "facebook": "Hoy entregamos 120 títulos de propiedad."}
+
+
+def approved_text(office: Office) -> int:
+    need = office.register_need(NEED, "jefe", run_id="r1")
+    rev = office.submit_text(need.id, "profesional", TEXTS)
+    office.decide(need.id, rev.id, 7, P.APPROVED, "jefe")
+    return need.id
+
+
+def test_register_need_records_event_and_is_idempotent_per_run(office):
+    need = office.register_need(NEED, "jefe", run_id="run-1")
+    again = office.register_need(NEED, "jefe", run_id="run-1")
+    assert again.id == need.id
+    events = office.events(need.id)
+    assert [(e.activity, e.action, e.actor) for e in events] == [(1, "necesidad_registrada", "jefe")]
+    assert "continúa en la actividad 2" in events[0].summary
+
+
+def test_invalid_need_lists_every_problem_in_spanish_and_writes_nothing(office):
+    bad = dict(NEED, titulo="", canales=[], fecha_limite="2020-01-01", fuente="rumor")
+    with pytest.raises(InvalidInput) as exc:
+        office.register_need(bad, "jefe", run_id="bad")
+    text_ = str(exc.value)
+    assert "«Título» es obligatorio" in text_
+    assert "Canales" in text_ and "al menos 1" in text_
+    assert "ya pasó" in text_
+    assert "Fuente de la necesidad" in text_
+    with pytest.raises(NotFound):
+        office.need_by_run("bad")
+
+
+def test_meeting_record_is_rendered_escaped_and_recorded_once(office):
+    need = office.register_need(NEED, "jefe", run_id="r")
+    with pytest.raises(InvalidInput, match="incompleto"):
+        office.record_meeting(need.id, "jefe", {"temas": ["x"]})
+    doc = office.record_meeting(need.id, "jefe", dict(MEETING, temas=["<script>alert(1)</script>"]))
+    assert "208-SADM-Ft-54" in doc.rendered
+    assert "<script>" not in doc.rendered and "&lt;script&gt;" in doc.rendered
+    assert office.condition_met(need.id, P.WAIT_MEETING) == {"document_id": doc.id, "author": "jefe"}
+    with pytest.raises(Conflict):
+        office.record_meeting(need.id, "jefe", MEETING)
+
+
+def test_text_loop_keeps_every_revision_and_comment(office):
+    need = office.register_need(NEED, "jefe", run_id="r")
+    assert office.condition_met(need.id, P.WAIT_TEXT_SUBMITTED) is None
+    with pytest.raises(InvalidInput, match="Falta el texto para Facebook"):
+        office.submit_text(need.id, "profesional", {"x": "solo X"})
+    rev1 = office.submit_text(need.id, "profesional", TEXTS)
+    with pytest.raises(Conflict, match="pendiente de decisión"):
+        office.submit_text(need.id, "profesional", TEXTS)
+    with pytest.raises(InvalidInput, match="comentario"):
+        office.decide(need.id, rev1.id, 7, P.REJECTED, "jefe", "  ")
+    office.decide(need.id, rev1.id, 7, P.REJECTED, "jefe", "Precisar la cifra de títulos")
+    assert office.condition_met(need.id, P.WAIT_TEXT_APPROVED) is None
+    rev2 = office.submit_text(need.id, "profesional", dict(TEXTS, x="Hoy entregamos 118 títulos."), note="cifra")
+    office.decide(need.id, rev2.id, 7, P.APPROVED, "jefe")
+    met = office.condition_met(need.id, P.WAIT_TEXT_APPROVED)
+    assert met["revision_id"] == rev2.id and met["rounds"] == 2
+
+    revs = office.revisions(need.id, P.TEXT)
+    assert [(r.number, r.state) for r in revs] == [(1, P.REJECTED), (2, P.APPROVED)]
+    assert revs[0].texts["x"] == TEXTS["x"]  # the rejected revision is never overwritten
+    assert revs[0].decision.comment == "Precisar la cifra de títulos"
+    actions = [(e.activity, e.action) for e in office.events(need.id)]
+    assert actions[1:] == [(5, "texto_producido"), (7, "texto_devuelto"), (8, "ajustes_realizados"),
+                           (6, "texto_presentado"), (7, "texto_aprobado")]
+
+
+def test_stale_and_repeated_decisions_change_nothing(office):
+    need = office.register_need(NEED, "jefe", run_id="r")
+    rev1 = office.submit_text(need.id, "profesional", TEXTS)
+    office.decide(need.id, rev1.id, 7, P.REJECTED, "jefe", "Ajustar")
+    rev2 = office.submit_text(need.id, "profesional", TEXTS)
+    before = len(office.events(need.id))
+    with pytest.raises(Conflict, match="ya fue decidida"):
+        office.decide(need.id, rev1.id, 7, P.APPROVED, "jefe")
+    first = office.decide(need.id, rev2.id, 7, P.APPROVED, "jefe")
+    double_click = office.decide(need.id, rev2.id, 7, P.APPROVED, "jefe")
+    assert not first.already_recorded and double_click.already_recorded
+    assert double_click.decision.id == first.decision.id
+    with pytest.raises(Conflict, match="no se cambia"):
+        office.decide(need.id, rev2.id, 7, P.REJECTED, "jefe", "cambio de opinión")
+    assert len(office.events(need.id)) == before + 1
+
+
+def test_decision_on_a_revision_that_is_not_current_is_refused(office):
+    need = office.register_need(NEED, "jefe", run_id="r")
+    rev1 = office.submit_text(need.id, "profesional", TEXTS)
+    office.decide(need.id, rev1.id, 7, P.REJECTED, "jefe", "Ajustar")
+    office.submit_text(need.id, "profesional", TEXTS)
+    with office.session() as s:  # a rev1 with no decision cannot exist through the API; force staleness
+        s.execute(text("DELETE FROM decisions WHERE revision_id = :r"), {"r": rev1.id})
+    with pytest.raises(Conflict, match="ya no es la vigente: la vigente es la 2"):
+        office.decide(need.id, rev1.id, 7, P.APPROVED, "jefe")
+
+
+def test_nobody_approves_their_own_work_and_control_points_match_kind(office):
+    need = office.register_need(NEED, "jefe", run_id="r")
+    rev = office.submit_text(need.id, "profesional", TEXTS)
+    with pytest.raises(Conflict, match="propio trabajo"):
+        office.decide(need.id, rev.id, 7, P.APPROVED, "profesional")
+    with pytest.raises(NotFound):
+        office.decide(need.id, rev.id, 12, P.APPROVED, "jefe")
+    with pytest.raises(InvalidInput):
+        office.decide(need.id, rev.id, 9, P.APPROVED, "jefe")
+
+
+def test_design_requires_approved_text_and_checks_the_file(office, tmp_path):
+    need = office.register_need(NEED, "jefe", run_id="r")
+    png = tiny_png()
+    with pytest.raises(Conflict, match="texto está aprobado"):
+        office.submit_design(need.id, "tecnico", png, "afiche.png", alt_text="Afiche")
+    rev = office.submit_text(need.id, "profesional", TEXTS)
+    office.decide(need.id, rev.id, 7, P.APPROVED, "jefe")
+    with pytest.raises(InvalidInput, match="Tipo de archivo no admitido"):
+        office.submit_design(need.id, "tecnico", b"MZ\x90\x00 not an image", "afiche.png", alt_text="x")
+    with pytest.raises(InvalidInput, match="texto alternativo"):
+        office.submit_design(need.id, "tecnico", png, "afiche.png")
+    with pytest.raises(InvalidInput, match="máximo"):
+        office.submit_design(need.id, "tecnico", png, "afiche.png", alt_text="x", max_bytes=10)
+    uploads = office.cfg.uploads_dir / str(need.id)
+    assert not uploads.exists() or not any(uploads.iterdir())  # nothing written half
+    design = office.submit_design(need.id, "tecnico", png, "../../etc/afiche.png", alt_text="Afiche de la entrega")
+    import hashlib
+
+    assert design.sha256 == hashlib.sha256(png).hexdigest()
+    assert design.filename == "afiche.png"
+    stored = office.cfg.uploads_dir / str(need.id)
+    assert [p.read_bytes() for p in stored.iterdir()] == [png]
+    assert design.stored_path.startswith(str(stored)) and "afiche" not in design.stored_path
+
+
+def test_design_loop_and_final_delivery(office):
+    need_id = approved_text(office)
+    d1 = office.submit_design(need_id, "tecnico", tiny_png(), "a.png", alt_text="Afiche")
+    office.decide(need_id, d1.id, 12, P.REJECTED, "jefe", "Logo institucional más grande")
+    with pytest.raises(Conflict, match="diseño aprobado"):
+        office.deliver_final(need_id)
+    d2 = office.submit_design(need_id, "tecnico", tiny_png(16, 16), "b.png", alt_text="Afiche")
+    office.decide(need_id, d2.id, 12, P.APPROVED, "jefe")
+    final = office.deliver_final(need_id)
+    assert final.read_bytes() == tiny_png(16, 16)
+    assert office.deliver_final(need_id) == final
+    actions = [(e.activity, e.action) for e in office.events(need_id)]
+    assert actions[-5:] == [(10, "diseno_cargado"), (12, "diseno_devuelto"), (10, "diseno_cargado"),
+                            (11, "diseno_presentado"), (12, "diseno_aprobado")] or \
+        actions[-6:-1] == [(10, "diseno_cargado"), (12, "diseno_devuelto"), (10, "diseno_cargado"),
+                           (11, "diseno_presentado"), (12, "diseno_aprobado")]
+    assert actions.count((13, "pieza_entregada")) == 1
+
+
+def test_mails_are_records_and_a_failed_transport_loses_nothing(office):
+    need = office.register_need(NEED, "jefe", run_id="r")
+    office.submit_text(need.id, "profesional", TEXTS)
+    office.present_first(need.id, P.TEXT)
+    office.present_first(need.id, P.TEXT)  # a retried task 6 sends one mail
+
+    class Down:
+        description = "SMTP caído"
+
+        def send(self, mail):
+            raise ConnectionRefusedError("sin servidor")
+
+    assert office.deliver_pending(Down()) == 0
+    [pending] = office.notifications(need.id)
+    assert pending.sent_at is None and "sin servidor" in pending.error
+    assert office.deliver_pending() == 1
+    [sent] = office.notifications(need.id)
+    assert sent.sent_at is not None and sent.transport.startswith("buzón local")
+    [eml] = list(office.cfg.mailbox_dir.iterdir())
+    msg = email.message_from_bytes(eml.read_bytes(), policy=policy.default)
+    assert msg["To"] == "jefe.oac@cajaviviendapopular.gov.co"
+    assert "Contenidos para aprobación" in msg["Subject"]
+    assert f"/cvp/necesidades/{need.id}" in msg.get_content()
+
+
+def test_audit_trail_is_append_only(records_url):
+    office = Office(records_url)
+    need = office.register_need(NEED, "jefe", run_id="r")
+    with pytest.raises(DBAPIError):
+        with office.session() as s:
+            s.execute(text("UPDATE events SET actor = 'otro' WHERE need_id = :n"), {"n": need.id})
+    with pytest.raises(DBAPIError):
+        with office.session() as s:
+            s.execute(text("DELETE FROM events WHERE need_id = :n"), {"n": need.id})
+    assert [e.actor for e in office.events(need.id)] == ["jefe"]
+
+
+def test_concurrent_double_click_records_one_decision_on_postgres(pg_url):
+    from concurrent.futures import ThreadPoolExecutor
+
+    office = Office(pg_url)
+    need = office.register_need(NEED, "jefe", run_id="r")
+    rev = office.submit_text(need.id, "profesional", TEXTS)
+    with ThreadPoolExecutor(4) as pool:
+        outcomes = list(pool.map(lambda _: office.decide(need.id, rev.id, 7, P.APPROVED, "jefe"), range(4)))
+    assert len({o.decision.id for o in outcomes}) == 1
+    assert sum(not o.already_recorded for o in outcomes) == 1
+    assert [e.action for e in office.events(need.id)].count("texto_aprobado") == 1
+
+
+def test_domain_imports_no_airflow():
+    import subprocess
+
+    code = ("import sys, cvp.office, cvp.publishing, cvp.metrics, cvp.export, cvp.__main__; "
+            "print([m for m in sys.modules if m.startswith('airflow')])")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
