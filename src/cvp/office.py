@@ -286,20 +286,42 @@ class Office:
                 raise Conflict(f"La revisión {current.number} ya fue aprobada: no se presentan más versiones.")
         return (current.number if current else 0) + 1
 
-    def submit_text(self, need_id: int, actor: str, texts: dict[str, str], *, title: str = "", note: str = "",
-                    checks: list | None = None) -> Revision:
-        """Activity 5 (first version) or 8 (adjustments after a return); resubmissions are presented (6) here."""
+    def check_texts(self, need_id: int, texts: dict[str, str], title: str = "") -> dict:
+        """Run the pre-review checks on each channel's text; media are checked at activity 10, not here."""
+        from cvp.checks import check_text
+
+        need = self.need(need_id)
+        reports = {}
+        for channel in need.channels:
+            report = check_text(channel, texts.get(channel) or "", title=title or need.title)
+            report.findings[:] = [f for f in report.findings if not f.code.startswith("media.")]
+            reports[channel] = report
+        return reports
+
+    def submit_text(self, need_id: int, actor: str, texts: dict[str, str], *, title: str = "", note: str = ""
+                    ) -> Revision:
+        """Activity 5 (first version) or 8 (adjustments after a return); resubmissions are presented (6) here.
+
+        Blocking check findings refuse the submission; warnings are kept with the revision for the head.
+        """
+        need = self.need(need_id)
+        missing = [P.CHANNELS[c] for c in need.channels if not (texts.get(c) or "").strip()]
+        extra = [c for c in texts if c not in need.channels]
+        if missing or extra:
+            details = [f"Falta el texto para {m}." for m in missing]
+            details += [f"El canal «{c}» no fue pedido en la necesidad." for c in extra]
+            raise InvalidInput("El texto no se puede presentar:", details=details)
+        reports = self.check_texts(need_id, texts, title)
+        blocking = [f"{P.CHANNELS[ch]}: {f.message}" for ch, r in reports.items() for f in r.findings
+                    if f.severity == "error"]
+        if blocking:
+            raise InvalidInput("El texto tiene errores que impiden presentarlo a la Jefe OAC:", details=blocking)
+        checks = [dict(f.to_dict(), channel=ch) for ch, r in reports.items() for f in r.findings]
         with self.session() as s:
             need = self._need(s, need_id, for_update=True)
-            missing = [P.CHANNELS[c] for c in need.channels if not (texts.get(c) or "").strip()]
-            extra = [c for c in texts if c not in need.channels]
-            if missing or extra:
-                details = [f"Falta el texto para {m}." for m in missing]
-                details += [f"El canal «{c}» no fue pedido en la necesidad." for c in extra]
-                raise InvalidInput("El texto no se puede presentar:", details=details)
             number = self._next_revision_number(s, need, P.TEXT, None)
             rev = Revision(need_id=need_id, kind=P.TEXT, number=number, author=actor, title=title or need.title,
-                           texts={c: texts[c].strip() for c in need.channels}, note=note, checks=checks or [],
+                           texts={c: texts[c].strip() for c in need.channels}, note=note, checks=checks,
                            created_at=utcnow())
             s.add(rev)
             s.flush()
@@ -414,8 +436,7 @@ class Office:
                         revision=text.id)
 
     def submit_design(self, need_id: int, actor: str, source: Path | bytes, filename: str, *,
-                      alt_text: str = "", note: str = "", max_bytes: int | None = None,
-                      checks: list | None = None) -> Revision:
+                      alt_text: str = "", note: str = "", max_bytes: int | None = None) -> Revision:
         """Activity 10 (design or redesign): store the file under a generated name with its checksum."""
         max_bytes = max_bytes or int(os.environ.get("CVP_MAX_UPLOAD_MB", "512")) * 1024 * 1024
         data_path = Path(source) if not isinstance(source, bytes) else None
@@ -448,13 +469,14 @@ class Office:
                 out.write(source)
         tmp.rename(dest)
         try:
+            checks = self._check_design(need_id, dest, alt_text)
             with self.session() as s:
                 need = self._need(s, need_id, for_update=True)
                 number = self._next_revision_number(s, need, P.DESIGN, P.TEXT)
                 rev = Revision(need_id=need_id, kind=P.DESIGN, number=number, author=actor, title=need.title,
                                filename=Path(filename).name[:255], stored_path=str(dest), media_type=media_type,
                                size=size, sha256=digest.hexdigest(), alt_text=alt_text.strip(), note=note,
-                               checks=checks or [], created_at=utcnow())
+                               checks=checks, created_at=utcnow())
                 s.add(rev)
                 s.flush()
                 what = "Diseño elaborado" if number == 1 else "Rediseño elaborado tras la devolución"
@@ -467,6 +489,18 @@ class Office:
         except Exception:
             dest.unlink(missing_ok=True)  # nothing written half: no orphan file without its record
             raise
+
+    def _check_design(self, need_id: int, path: Path, alt_text: str) -> list[dict]:
+        """Media limits of every channel of the need; a blocking finding refuses the upload."""
+        from cvp.checks import check_media, probe_media
+
+        need = self.need(need_id)
+        info = probe_media(path, alt_text=alt_text or None)
+        findings = [(ch, f) for ch in need.channels for f in check_media(ch, [info])]
+        blocking = [f"{P.CHANNELS[ch]}: {f.message}" for ch, f in findings if f.severity == "error"]
+        if blocking:
+            raise InvalidInput("El diseño no cumple los requisitos de los canales pedidos:", details=blocking)
+        return [dict(f.to_dict(), channel=ch) for ch, f in findings]
 
     def deliver_final(self, need_id: int) -> Path:
         """Activity 13: the approved design is delivered to the professional as the final file."""

@@ -228,3 +228,23 @@ def test_domain_imports_no_airflow():
             "print([m for m in sys.modules if m.startswith('airflow')])")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_checks_block_errors_and_keep_warnings_with_the_revision(office):
+    need = office.register_need(NEED, "jefe", run_id="r")
+    too_long = "Entrega de títulos " * 20
+    with pytest.raises(InvalidInput, match="X \\(Twitter\\): .*280"):
+        office.submit_text(need.id, "profesional", dict(TEXTS, x=too_long))
+    assert office.revisions(need.id) == []
+    rev = office.submit_text(need.id, "profesional", dict(TEXTS, x="Invitamos a los ciudadanos de Usme."))
+    inclusive = [c for c in rev.checks if c["code"] == "lang.inclusive"]
+    assert inclusive and inclusive[0]["channel"] == "x" and "ciudadanía" in inclusive[0]["suggestion"]
+
+
+def test_design_checked_against_every_requested_channel(office):
+    need = office.register_need(dict(NEED, canales=["x"]), "jefe", run_id="r")
+    rev = office.submit_text(need.id, "profesional", {"x": TEXTS["x"]})
+    office.decide(need.id, rev.id, 7, P.APPROVED, "jefe")
+    with pytest.raises(InvalidInput, match="requisitos de los canales"):
+        office.submit_design(need.id, "tecnico", b"%PDF-1.4\n%%EOF\n", "pieza.pdf")
+    assert not any((office.cfg.uploads_dir / str(need.id)).iterdir())
