@@ -19,7 +19,7 @@ de la Caja de la Vivienda Popular, de su identificación (actividad 1) a su publ
 | 11. Enviar diseño para aprobación | Técnico Operativo | Correo a la Jefe OAC |
 | 12. Revisar el diseño (punto de control) | Jefe OAC | Espera la aprobación; devuelto → rediseño (10) |
 | 13. Entregar la pieza definitiva | Técnico Operativo | Archivo definitivo y correo al Profesional |
-| 14. Publicar | Profesional Universitario | Una tarea por canal, sin duplicados; luego métricas |
+| 14. Publicar | Profesional Universitario | Espera la fecha y hora de publicación, si la hay (sin ocupar un trabajador); una tarea por canal, sin duplicados; luego métricas |
 
 Los pasos humanos esperan en el *triggerer* (no ocupan un trabajador) a que exista el registro
 correspondiente, escrito desde los formularios en `/cvp` o con `python -m cvp`.
@@ -34,7 +34,7 @@ from airflow.sdk import DAG, Param, TriggerRule, get_current_context, task
 
 from cvp import procedure as P
 from cvp_airflow import steps
-from cvp_airflow.sensors import RecordSensor, TextProductionSensor
+from cvp_airflow.sensors import PublicationTimeSensor, RecordSensor, TextProductionSensor
 
 with DAG(
     dag_id="necesidad_comunicacion",
@@ -73,6 +73,10 @@ with DAG(
                               description="Fecha en que la pieza debe estar publicada (hora de Bogotá)."),
         "dependencia": Param("comunicaciones", type="string", enum=list(P.DEPARTMENTS),
                              values_display=P.DEPARTMENTS, title="Dependencia solicitante"),
+        "publicar_en": Param(None, type=["null", "string"], format="date-time",
+                             title="Fecha y hora de publicación (opcional)",
+                             description="Si se indica, la pieza aprobada espera hasta ese momento (hora de Bogotá). "
+                                         "La Jefe OAC también puede fijarla al aprobar el diseño."),
     },
 ) as dag:
 
@@ -118,7 +122,11 @@ with DAG(
     def entregar_pieza(**context):
         return steps.deliver_final(context)
 
-    @task(task_id="publicar_pieza", task_display_name=P.display_name(14), map_index_template="{{ canal }}")
+    esperar = PublicationTimeSensor(task_id="esperar_publicacion",
+                                    task_display_name="14. Esperar la fecha y hora de publicación")
+
+    @task(task_id="publicar_pieza", task_display_name=P.display_name(14), map_index_template="{{ canal }}",
+          retries=6, retry_exponential_backoff=2.0, max_retry_delay=timedelta(hours=1))
     def publicar_pieza(canal: str):
         context = get_current_context()
         context["canal"] = P.CHANNELS.get(canal, canal)
@@ -135,4 +143,5 @@ with DAG(
     reunion >> contenidos >> red_distrital() >> producir
     (producir >> presentar_contenidos() >> revisar >> entregar_material() >> disenar >> enviar_diseno()
      >> revisar_diseno >> canales)
-    publicar_pieza.expand(canal=canales) >> registrar_metricas()
+    publicados = publicar_pieza.expand(canal=canales)
+    canales >> esperar >> publicados >> registrar_metricas()

@@ -66,3 +66,34 @@ class TextProductionSensor(RecordSensor):
 
     def prepare(self, office, need_id: int) -> None:
         office.prepare_drafts(need_id)
+
+
+class PublicationTimeSensor(BaseSensorOperator):
+    """Activity 14 keeps the piece's moment ("oportunidad"): waits, deferred, until its publication time.
+
+    The time comes from the need (trigger form) or from the head at control point 12; without one the
+    piece is published at once. The trigger ends the task itself, so no worker resumes just to finish.
+    """
+
+    ui_color = "#e3f0ff"
+
+    def __init__(self, *, records_conn_id: str = "cvp_records", **kwargs):
+        super().__init__(**kwargs)
+        self.records_conn_id = records_conn_id
+
+    def execute(self, context: Any) -> str | None:
+        from datetime import datetime, timezone
+
+        from airflow.providers.standard.triggers.temporal import DateTimeTrigger
+
+        from cvp_airflow.hooks import RecordsHook
+
+        need = RecordsHook(self.records_conn_id).office(with_mailer=False).need_by_run(context["run_id"])
+        if need.publish_at is None or need.publish_at <= datetime.now(timezone.utc):
+            return None
+        self.log.info("Need %s is published at %s: deferring until then", need.id, need.publish_at.isoformat())
+        self.defer(trigger=DateTimeTrigger(moment=need.publish_at, end_from_trigger=True),
+                   method_name="execute_complete")
+
+    def execute_complete(self, context: Any, event: Any = None) -> None:
+        return None

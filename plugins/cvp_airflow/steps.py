@@ -6,6 +6,9 @@ Every step is idempotent, because Airflow may run a task more than once.
 from __future__ import annotations
 
 import logging
+import os
+import time
+from datetime import datetime, timezone
 from typing import Any
 
 from cvp_airflow.hooks import RecordsHook, publisher_for
@@ -71,20 +74,38 @@ def deliver_final(context: dict[str, Any]) -> list[str]:
     return list(need.channels)
 
 
-def publish(channel: str, context: dict[str, Any]) -> dict:
-    """Activity 14 on one channel, through the ledger: never twice."""
-    from airflow.sdk.exceptions import AirflowFailException
+RATE_LIMIT_MAX_WAIT = float(os.environ.get("CVP_RATE_LIMIT_MAX_WAIT", "300"))
+
+
+def publish(channel: str, context: dict[str, Any], *, sleep=time.sleep) -> dict:
+    """Activity 14 on one channel, through the ledger: never twice.
+
+    A rate limit whose reset is near is waited for in the task; a later one, or a transient
+    failure, goes back to Airflow's retries (nothing was posted, so resending is safe).
+    """
+    from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
     from cvp import publishing
-    from cvp.publishers.base import AuthError, MediaRejected
+    from cvp.publishers.base import AuthError, MediaRejected, RateLimited
 
     office = _office()
     need = _need(office, context)
-    try:
-        row = publishing.publish_once(office, publisher_for(channel), need.id, channel)
-    except (publishing.Unconfirmed, AuthError, MediaRejected) as exc:
-        # A person must act: retrying would not help (or could post twice).
-        raise AirflowFailException(exc.message) from None
+    for attempt in (1, 2):
+        try:
+            row = publishing.publish_once(office, publisher_for(channel), need.id, channel)
+            break
+        except (publishing.Unconfirmed, AuthError, MediaRejected) as exc:
+            # A person must act: retrying would not help (or could post twice).
+            raise AirflowFailException(exc.message) from None
+        except RateLimited as exc:
+            wait = (exc.reset_at - datetime.now(timezone.utc)).total_seconds() if exc.reset_at else None
+            if attempt == 1 and wait is not None and 0 <= wait <= RATE_LIMIT_MAX_WAIT:
+                log.warning("Rate limited on %s: waiting %.0f s for the announced reset", channel, wait)
+                sleep(wait + 1)
+                continue
+            when = f" hasta {exc.reset_at.isoformat()}" if exc.reset_at else ""
+            raise AirflowException(f"{exc.message} Límite de la plataforma{when}: se reintentará.") from None
+    office.deliver_pending(need_id=need.id)
     return {"canal": channel, "estado": row.state, "url": row.url}
 
 

@@ -19,7 +19,7 @@ from cvp import procedure as P
 from cvp.errors import Conflict
 from cvp.office import Office
 from cvp.publishers.base import MediaFile, OutcomeUnknown, Piece, PublishError, Publisher, PublishResult
-from cvp.records.models import Publication, Revision, utcnow
+from cvp.records.models import Publication, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +53,8 @@ def publish_once(office: Office, publisher: Publisher, need_id: int, channel: st
     """Publish the need's approved piece on one channel, never twice whatever the retries."""
     piece, text_id, design_id = build_piece(office, need_id, channel)
     row = _claim(office, need_id, text_id, design_id, channel, piece.fingerprint)
+    # Reconciliation must not mistake an older identical post for this one.
+    piece.extra["not_before"] = row.created_at
     if row.state == PUBLISHED:
         log.info("Need %s already published on %s (%s): nothing sent", need_id, channel, row.url)
         return row
@@ -169,8 +171,3 @@ def _update(office: Office, row_id: int, **values) -> None:
 def _event(office: Office, need_id: int, channel: str, action: str, actor: str, summary: str, **detail) -> None:
     with office.session() as s:
         office._event(s, need_id, 14, action, actor, summary, canal=channel, **detail)
-
-
-def approved_revisions(office: Office, need_id: int) -> tuple[Revision, Revision]:
-    with office.session() as s:
-        return office._current(s, need_id, P.TEXT), office._current(s, need_id, P.DESIGN)
