@@ -31,6 +31,7 @@ class Stack:
     log_port: int = 8793
     trigger_log_port: int = 8794
     parallelism: int = 4
+    dags_folder: Path = ROOT / "dags"
 
     @property
     def base_url(self) -> str:
@@ -54,7 +55,7 @@ class Stack:
         env.update({
             "AIRFLOW_HOME": str(self.home),
             "PATH": f"{VENV_BIN}:{env.get('PATH', '')}",
-            "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),
+            "AIRFLOW__CORE__DAGS_FOLDER": str(self.dags_folder),
             "AIRFLOW__CORE__PLUGINS_FOLDER": str(ROOT / "plugins"),
             "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
             "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
