@@ -195,3 +195,48 @@ class Event(Base):
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     summary: Mapped[str] = mapped_column(Text, default="")
     detail: Mapped[dict] = mapped_column(JSON, default=dict)
+
+
+class EngagementSnapshot(Base):
+    """Engagement of one publication as the platform reported it at one moment (collected daily)."""
+
+    __tablename__ = "engagement_snapshots"
+    __table_args__ = (Index("ix_engagement_pub_taken", "publication_id", "taken_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    publication_id: Mapped[int] = mapped_column(ForeignKey("publications.id"))
+    channel: Mapped[str] = mapped_column(String(30))
+    taken_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    metrics: Mapped[dict] = mapped_column(JSON, default=dict)  # impressions, reactions, comments, shares, views...
+
+
+class RedItem(Base):
+    """What the daily sync exchanged with the Red Distrital: pieces sent, pieces received to replicate."""
+
+    __tablename__ = "red_items"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    day: Mapped[date] = mapped_column(Date, index=True)
+    direction: Mapped[str] = mapped_column(String(10))  # "enviado" | "recibido"
+    dedupe_key: Mapped[str] = mapped_column(String(250), unique=True)
+    entity: Mapped[str] = mapped_column(String(200), default="")
+    message: Mapped[str] = mapped_column(Text, default="")
+    url: Mapped[str] = mapped_column(String(500), default="")
+    need_id: Mapped[int | None] = mapped_column(ForeignKey("needs.id"))
+    payload: Mapped[dict] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Report(Base):
+    """A report built from the records (engagement, procedure timeliness), kept with its data."""
+
+    __tablename__ = "reports"
+    __table_args__ = (UniqueConstraint("kind", "period_start", "period_end", name="uq_report_period"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    period_start: Mapped[date] = mapped_column(Date)
+    period_end: Mapped[date] = mapped_column(Date)
+    data: Mapped[dict] = mapped_column(JSON, default=dict)
+    files: Mapped[list] = mapped_column(JSON, default=list)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
