@@ -117,3 +117,40 @@ def log_metrics(context: dict[str, Any]) -> dict:
     data = metrics.log_metrics(office, need.id)
     office.deliver_pending(need_id=need.id)
     return data
+
+
+def red_receive(context: dict[str, Any]) -> int:
+    """Daily: what the Red Distrital asks to replicate (HTTP connection `red_distrital_feed`, optional)."""
+    from airflow.sdk import BaseHook
+    from airflow.sdk.exceptions import AirflowNotFoundException
+
+    from cvp import red_distrital
+
+    try:
+        conn = BaseHook.get_connection(os.environ.get("CVP_RED_FEED_CONN_ID", "red_distrital_feed"))
+    except AirflowNotFoundException:
+        log.info("No Red Distrital feed connection: nothing to receive today")
+        return 0
+    url = conn.host if conn.host.startswith("http") else f"https://{conn.host}"
+    url = url.rstrip("/") + ("/" + conn.schema.lstrip("/") if conn.schema else "")
+    payload = red_distrital.fetch_feed(url, token=conn.password or "")
+    items, problems = red_distrital.parse_feed(payload)
+    for problem in problems:
+        log.warning("Red Distrital feed: %s", problem)
+    office = _office()
+    new = red_distrital.receive(office, items, office.mailer, _day(context))
+    return len(new)
+
+
+def red_send(context: dict[str, Any]) -> int:
+    from cvp import red_distrital
+
+    office = _office()
+    return red_distrital.send_digest(office, office.mailer, _day(context))
+
+
+def _day(context: dict[str, Any]):
+    from cvp.config import TIMEZONE
+
+    moment = context.get("data_interval_end") or context.get("logical_date") or datetime.now(timezone.utc)
+    return moment.astimezone(TIMEZONE).date()
