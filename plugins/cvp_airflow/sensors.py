@@ -20,9 +20,11 @@ class RecordSensor(BaseSensorOperator):
     ui_color = "#fde9c9"
 
     def __init__(self, *, condition: str, records_conn_id: str = "cvp_records",
-                 poll_interval: float = DEFAULT_POLL_SECONDS, timeout: timedelta = timedelta(days=30), **kwargs):
+                 poll_interval: float = DEFAULT_POLL_SECONDS, timeout: timedelta = timedelta(days=30),
+                 end_from_trigger: bool = True, **kwargs):
         super().__init__(timeout=timeout.total_seconds(), **kwargs)
         self.condition = condition
+        self.end_from_trigger = end_from_trigger
         self.records_conn_id = records_conn_id
         self.poll_interval = poll_interval
         self.wait_timeout = timeout
@@ -41,7 +43,8 @@ class RecordSensor(BaseSensorOperator):
         if info is not None:
             return self._done(office, need.id, info)
         self.defer(
-            trigger=RecordConditionTrigger(need.id, self.condition, self.records_conn_id, self.poll_interval),
+            trigger=RecordConditionTrigger(need.id, self.condition, self.records_conn_id, self.poll_interval,
+                                           end_from_trigger=self.end_from_trigger),
             method_name="execute_complete",
             timeout=self.wait_timeout,
         )

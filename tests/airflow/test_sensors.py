@@ -28,7 +28,7 @@ def test_trigger_serializes_to_its_arguments():
     classpath, kwargs = trigger.serialize()
     assert classpath == "cvp_airflow.triggers.RecordConditionTrigger"
     assert kwargs == {"need_id": 7, "condition": P.WAIT_TEXT_APPROVED, "records_conn_id": "cvp_records",
-                      "poll_interval": 0.2}
+                      "poll_interval": 0.2, "end_from_trigger": True}
     assert RecordConditionTrigger(**kwargs).serialize() == (classpath, kwargs)
 
 
@@ -53,9 +53,14 @@ def test_sensor_defers_while_waiting_and_completes_from_the_event(office_conn):
         return await asyncio.wait_for(task, 10)
 
     event = asyncio.run(first_event())
-    assert event.payload["status"] == "met" and event.payload["number"] == 1
-    result = sensor.execute_complete({"run_id": "run-s"}, event.payload)
-    assert result["author"] == "profesional"
+    # The trigger ends the task itself, its summary as the XCom: no worker resumes just to return.
+    assert event.task_instance_state == "success"
+    assert event.xcoms["return_value"]["number"] == 1
+    assert event.xcoms["return_value"]["author"] == "profesional"
+    resumed = RecordConditionTrigger(need.id, P.WAIT_TEXT_SUBMITTED, end_from_trigger=False)
+    payload = asyncio.run(resumed.run().__anext__()).payload
+    assert payload["status"] == "met"
+    assert sensor.execute_complete({"run_id": "run-s"}, payload)["author"] == "profesional"
     with pytest.raises(Exception, match="terminó con error"):
         sensor.execute_complete({"run_id": "run-s"}, {"status": "error", "message": "db caída"})
 
