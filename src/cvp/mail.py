@@ -88,12 +88,26 @@ class SmtpMailer:
 
 
 def mailer_from_env(mailbox: Path) -> Mailer:
-    """The command line's transport: SMTP when CVP_SMTP_HOST is set, else the local mailbox."""
+    """The command line's transport: Airflow's SMTP connection when it is given in the environment
+    (``AIRFLOW_CONN_SMTP_DEFAULT``, JSON or URI form, as Airflow reads it), else the local mailbox."""
+    import json
     import os
+    from urllib.parse import unquote, urlsplit
 
-    host = os.environ.get("CVP_SMTP_HOST")
-    if not host:
+    conn_id = os.environ.get("CVP_SMTP_CONN_ID", "smtp_default")
+    raw = os.environ.get(f"AIRFLOW_CONN_{conn_id.upper()}")
+    if not raw:
         return MailboxMailer(mailbox)
-    return SmtpMailer(host, int(os.environ.get("CVP_SMTP_PORT", "587")), user=os.environ.get("CVP_SMTP_USER", ""),
-                      password=os.environ.get("CVP_SMTP_PASSWORD", ""),
-                      starttls=os.environ.get("CVP_SMTP_STARTTLS", "1") == "1")
+    if raw.lstrip().startswith("{"):
+        c = json.loads(raw)
+        host, port, user, password = c.get("host"), c.get("port"), c.get("login") or "", c.get("password") or ""
+        extra = c.get("extra") or {}
+        extra = json.loads(extra) if isinstance(extra, str) else extra
+    else:
+        u = urlsplit(raw)
+        host, port = u.hostname, u.port
+        user, password = unquote(u.username or ""), unquote(u.password or "")
+        extra = {}
+    return SmtpMailer(host, int(port or 587), user=user, password=password,
+                      starttls=not extra.get("disable_tls", False), use_ssl=not extra.get("disable_ssl", True),
+                      timeout=float(extra.get("timeout", 20)))

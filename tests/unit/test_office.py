@@ -248,3 +248,77 @@ def test_design_checked_against_every_requested_channel(office):
     with pytest.raises(InvalidInput, match="requisitos de los canales"):
         office.submit_design(need.id, "tecnico", b"%PDF-1.4\n%%EOF\n", "pieza.pdf")
     assert not any((office.cfg.uploads_dir / str(need.id)).iterdir())
+
+
+def test_command_line_mail_uses_airflows_smtp_connection_from_the_environment(tmp_path, monkeypatch):
+    from cvp.mail import MailboxMailer, SmtpMailer, mailer_from_env
+
+    monkeypatch.delenv("AIRFLOW_CONN_SMTP_DEFAULT", raising=False)
+    assert isinstance(mailer_from_env(tmp_path), MailboxMailer)
+    monkeypatch.setenv("AIRFLOW_CONN_SMTP_DEFAULT", "smtp://oac%40cvp.gov.co:cla%2Fve@smtp.cvp.gov.co:2525")
+    m = mailer_from_env(tmp_path)
+    assert isinstance(m, SmtpMailer)
+    assert (m.host, m.port, m.user, m.password) == ("smtp.cvp.gov.co", 2525, "oac@cvp.gov.co", "cla/ve")
+    monkeypatch.setenv("AIRFLOW_CONN_SMTP_DEFAULT", '{"conn_type": "smtp", "host": "h", "port": 465, '
+                                                    '"extra": {"disable_ssl": false}}')
+    m = mailer_from_env(tmp_path)
+    assert (m.host, m.port, m.use_ssl) == ("h", 465, True)
+
+
+def test_smtp_mailer_talks_smtp_to_a_real_server(tmp_path):
+    """A local SMTP server (stdlib sockets) receives the institutional mail intact."""
+    import socket
+    import threading
+
+    from cvp.mail import OutgoingMail, SmtpMailer
+
+    received = []
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(1)
+
+    def serve():
+        conn, _ = srv.accept()
+        f = conn.makefile("rwb")
+
+        def say(line):
+            f.write(line.encode() + b"\r\n")
+            f.flush()
+
+        say("220 prueba")
+        data = False
+        body = []
+        for raw in f:
+            line = raw.decode().rstrip("\r\n")
+            if data:
+                if line == ".":
+                    data = False
+                    received.append("\n".join(body))
+                    say("250 ok")
+                else:
+                    body.append(line)
+                continue
+            cmd = line.split(" ")[0].upper()
+            if cmd in ("EHLO", "HELO"):
+                say("250 prueba")
+            elif cmd == "DATA":
+                data = True
+                say("354 adelante")
+            elif cmd == "QUIT":
+                say("221 adiós")
+                break
+            else:
+                say("250 ok")
+        conn.close()
+
+    t = threading.Thread(target=serve, daemon=True)
+    t.start()
+    port = srv.getsockname()[1]
+    SmtpMailer("127.0.0.1", port, starttls=False, timeout=5).send(
+        OutgoingMail(("jefe@cvp.gov.co",), "Asunto con tildes: revisión", "Cuerpo con ñ", "oac@cvp.gov.co", "cvp-9"))
+    t.join(5)
+    srv.close()
+    assert len(received) == 1
+    msg = email.message_from_bytes(received[0].encode(), policy=policy.default)
+    assert msg["Subject"] == "Asunto con tildes: revisión" and msg["To"] == "jefe@cvp.gov.co"
+    assert msg.get_content().strip() == "Cuerpo con ñ"

@@ -29,7 +29,8 @@ def engine_for(url: str) -> Engine:
             cur.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=2, max_overflow=3)
+    connect_args = {"connect_timeout": 10} if url.startswith("postgresql") else {}
+    return create_engine(url, pool_pre_ping=True, pool_size=2, max_overflow=3, connect_args=connect_args)
 
 
 def alembic_config(url: str):
