@@ -1,0 +1,241 @@
+"""Airflow side of the engagement DAG: metric collectors from the platforms' Connections, and its task bodies.
+
+The Connections are those the publishers use (``plugins/cvp_airflow/channels.py``), read with the
+same field mapping when a task runs, so one Connection per platform serves both DAGs:
+
+* ids ``x_default``, ``facebook_default``, ``instagram_default``, ``youtube_default``, each
+  overridable with ``CVP_<CANAL>_CONN_ID`` (e.g. ``CVP_X_CONN_ID``);
+* X: ``password`` = access token, or the extras ``consumer_key``, ``consumer_secret``,
+  ``access_token``, ``access_token_secret`` (OAuth 1.0a); extra ``base_url``;
+* Facebook, Instagram: ``password`` = access token; extras ``version``, ``app_secret``, ``base_url``;
+* YouTube: extras ``client_id``, ``client_secret``, ``refresh_token`` (OAuth, optional
+  ``token_uri``); or, for reading only, an extra ``api_key``; else the Google provider's
+  credentials for the connection (key file, ADC); extra ``base_url``.
+
+Credentials are registered with Airflow's log masker and never logged. A platform without its
+connection is skipped (logged); client libraries are imported only when a collector is built.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable, Mapping
+from datetime import date, datetime, time, timedelta, timezone
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+CONN_IDS = {
+    "x": "x_default",
+    "facebook": "facebook_default",
+    "instagram": "instagram_default",
+    "youtube": "youtube_default",
+}
+#: Posts published in the last 35 days are read every day: on the 1st, the whole previous month.
+COLLECT_WINDOW_DAYS = 35
+GOOGLE_TOKEN_URI = "https://oauth2.googleapis.com/token"
+YOUTUBE_READONLY = "https://www.googleapis.com/auth/youtube.readonly"
+
+
+def conn_ids() -> dict[str, str]:
+    """Each platform's connection id, with the ``CVP_<CANAL>_CONN_ID`` overrides the publishers honour."""
+    return {ch: os.environ.get(f"CVP_{ch.upper()}_CONN_ID") or default for ch, default in CONN_IDS.items()}
+
+
+def _airflow_connection(conn_id: str):
+    from airflow.sdk import BaseHook
+    from airflow.sdk.exceptions import AirflowNotFoundException
+
+    try:
+        return BaseHook.get_connection(conn_id)
+    except AirflowNotFoundException:
+        return None
+
+
+def _mask(value: str) -> None:
+    from airflow.sdk.log import mask_secret
+
+    mask_secret(value)
+
+
+def _secret(value: Any) -> str | None:
+    """A credential as the collector takes it, registered with Airflow's log masker first."""
+    text = str(value).strip() if value not in (None, "") else ""
+    if text:
+        _mask(text)
+    return text or None
+
+
+def _extra(conn) -> dict:
+    extra = getattr(conn, "extra_dejson", None)
+    return dict(extra) if isinstance(extra, Mapping) else {}
+
+
+def _x(conn, conn_id: str):
+    from cvp.engagement import X_API_URL, XCollector
+
+    extra = _extra(conn)
+    keys = {k: _secret(extra.get(k)) for k in ("consumer_key", "consumer_secret", "access_token",
+                                                "access_token_secret")}
+    return XCollector(bearer_token=_secret(conn.password), **keys, base_url=extra.get("base_url") or X_API_URL,
+                      conn_id=conn_id)
+
+
+def _graph(cls_name: str):
+    def build(conn, conn_id: str):
+        from cvp import engagement
+        from cvp.publishers.http import GRAPH_BASE_URL, GRAPH_VERSION
+
+        extra = _extra(conn)
+        return getattr(engagement, cls_name)(
+            access_token=_secret(conn.password) or "", app_secret=_secret(extra.get("app_secret")),
+            version=extra.get("version") or GRAPH_VERSION, base_url=extra.get("base_url") or GRAPH_BASE_URL,
+            conn_id=conn_id,
+        )
+
+    return build
+
+
+def _youtube(conn, conn_id: str):
+    from cvp.engagement import YouTubeCollector
+
+    extra = _extra(conn)
+    credentials, api_key = None, None
+    if extra.get("client_id") and extra.get("client_secret") and extra.get("refresh_token"):
+        from google.oauth2.credentials import Credentials
+
+        credentials = Credentials(
+            None, refresh_token=_secret(extra["refresh_token"]), token_uri=extra.get("token_uri") or GOOGLE_TOKEN_URI,
+            client_id=extra["client_id"], client_secret=_secret(extra["client_secret"]), scopes=[YOUTUBE_READONLY],
+        )
+    elif extra.get("api_key"):
+        api_key = _secret(extra["api_key"])
+    else:
+        from airflow.providers.google.common.hooks.discovery_api import GoogleDiscoveryApiHook
+
+        credentials = GoogleDiscoveryApiHook(api_service_name="youtube", api_version="v3",
+                                             gcp_conn_id=conn_id).get_credentials()
+    return YouTubeCollector(credentials, api_key=api_key, base_url=extra.get("base_url") or None, conn_id=conn_id)
+
+
+BUILDERS: dict[str, Callable[[Any, str], Any]] = {
+    "x": _x,
+    "facebook": _graph("FacebookCollector"),
+    "instagram": _graph("InstagramCollector"),
+    "youtube": _youtube,
+}
+
+
+def collectors(ids: Mapping[str, str] | None = None, *,
+               get_connection: Callable[[str], Any] | None = None) -> tuple[dict[str, Any], dict[str, str]]:
+    """The collectors of the platforms that have a Connection, and the problems of those that could not be built.
+
+    A missing connection is not a problem: that channel is simply not read. A connection that
+    exists but cannot give a collector (no token, bad credentials file) is reported by channel.
+    """
+    from cvp import procedure as P
+
+    get_connection = get_connection or _airflow_connection
+    built, problems = {}, {}
+    for channel, conn_id in (ids or conn_ids()).items():
+        label = P.CHANNELS.get(channel, channel)
+        conn = get_connection(conn_id)
+        if conn is None:
+            log.info("Sin la conexión de Airflow '%s': no se leen métricas de %s.", conn_id, label)
+            continue
+        try:
+            built[channel] = BUILDERS[channel](conn, conn_id)
+        except Exception as exc:  # noqa: BLE001 - one bad connection must not stop the other channels
+            message = getattr(exc, "message", None) or (
+                f"La conexión de Airflow '{conn_id}' no permite leer métricas de {label} ({type(exc).__name__}).")
+            problems[channel] = message
+            log.warning("No se pudo preparar la lectura de métricas de %s: %s", label, message)
+    return built, problems
+
+
+# --------------------------------------------------------------------------------------------
+# Task bodies of dags/metricas_interaccion.py
+# --------------------------------------------------------------------------------------------
+
+
+def run_day(context: Mapping[str, Any]) -> date:
+    """The Bogotá day a run stands for: its logical date (the 20:00 it was due, or the day a person chose
+    when triggering by hand), else when it was triggered; never when a worker got to it."""
+    from cvp.config import TIMEZONE
+
+    dag_run = context.get("dag_run")
+    when = context.get("logical_date") or getattr(dag_run, "run_after", None) or datetime.now(timezone.utc)
+    return when.astimezone(TIMEZONE).date()
+
+
+def _office():
+    from cvp_airflow.hooks import RecordsHook
+
+    return RecordsHook().office(with_mailer=False)
+
+
+def collect_engagement(context: Mapping[str, Any]) -> dict:
+    """Read every configured platform; fail (after storing the rest) if a platform could not be read.
+
+    A retry reads only the posts this run has not read yet.
+    """
+    from airflow.sdk.exceptions import AirflowException
+
+    from cvp import engagement
+    from cvp import procedure as P
+    from cvp.config import TIMEZONE
+
+    day = run_day(context)
+    since = datetime.combine(day - timedelta(days=COLLECT_WINDOW_DAYS), time(0), TIMEZONE)
+    built, problems = collectors()
+    if not built and not problems:
+        log.info("Ninguna plataforma tiene conexión en Airflow: no hay métricas que leer hoy.")
+    started = getattr(context.get("dag_run"), "start_date", None)
+    result = engagement.collect(_office(), built, since, fresh_since=started)
+    failures = {**problems, **result.failures}
+    summary = {"lecturas": int(result), "canales": sorted(built), "sin_lector": list(result.skipped),
+               "fallas": failures}
+    if failures:
+        detail = "; ".join(f"{P.CHANNELS.get(c, c)}: {m.rstrip('.')}" for c, m in sorted(failures.items()))
+        raise AirflowException(f"No se pudieron leer las métricas de {len(failures)} canal(es): {detail} "
+                               f"(se registraron {int(result)} lecturas de los demás canales).")
+    return summary
+
+
+def build_reports(context: Mapping[str, Any]) -> list[dict]:
+    """The reports due on the run's day (see :func:`cvp.reports.periods_for`), into ``data_dir/informes``."""
+    from cvp import reports
+    from cvp.config import settings
+
+    office = _office()
+    out_dir = settings().data_dir / "informes"
+    built = []
+    for period in reports.periods_for(run_day(context)):
+        row = reports.build_report(office, period.start, period.end, out_dir, kind=period.kind)
+        built.append({"id": row.id, "tipo": row.kind, "inicio": row.period_start.isoformat(),
+                      "fin": row.period_end.isoformat(), "archivos": list(row.files)})
+    return built
+
+
+def send_reports(built: list[dict]) -> list[int]:
+    """Mail each closed-period report to the head of the OAC, once per report."""
+    from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
+
+    from cvp import reports
+    from cvp.errors import InvalidInput
+    from cvp_airflow.hooks import mailer
+
+    due = [r for r in built or [] if r["tipo"] in reports.MAILED_KINDS]
+    if not due:
+        raise AirflowSkipException("Hoy no cierra ninguna semana ni ningún mes: el informe del mes en curso queda "
+                                   "en la carpeta de informes, sin correo.")
+    office, transport = _office(), mailer()
+    sent = []
+    for r in due:
+        try:
+            if reports.send_report(office, r["id"], transport):
+                sent.append(r["id"])
+        except InvalidInput as exc:  # no address for the head: a person must fix the team file
+            raise AirflowFailException(exc.message) from None
+    return sent
