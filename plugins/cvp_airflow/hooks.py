@@ -85,11 +85,3 @@ def mailer():
     return SmtpMailer(conn.host, conn.port or 587, user=conn.login or "", password=conn.password or "",
                       starttls=not extra.get("disable_tls", False), use_ssl=not extra.get("disable_ssl", True),
                       timeout=float(extra.get("timeout", 20)))
-
-
-def publisher_for(channel: str):
-    """The channel's publisher; a channel without its connection publishes to the local outbox."""
-    from cvp.config import settings
-    from cvp.publishers.outbox import OutboxPublisher
-
-    return OutboxPublisher(settings().outbox_dir, channel)

@@ -11,7 +11,7 @@ import time
 from datetime import datetime, timezone
 from typing import Any
 
-from cvp_airflow.hooks import RecordsHook, publisher_for
+from cvp_airflow.hooks import RecordsHook
 
 log = logging.getLogger(__name__)
 
@@ -30,13 +30,30 @@ def identify_need(context: dict[str, Any]) -> str:
 
     from cvp.errors import InvalidInput
 
+    from cvp import procedure as P
+    from cvp.needs import parse_need
+    from cvp_airflow.channels import connection_status
+
     office = _office()
     dag_run = context["dag_run"]
     actor = getattr(dag_run, "triggering_user_name", None) or "sistema"
     try:
-        need = office.register_need(dict(context["params"]), actor, run_id=context["run_id"])
+        data = parse_need(dict(context["params"]))
     except InvalidInput as exc:
         raise AirflowFailException(str(exc)) from None
+    status = connection_status(data.channels)
+    missing = [c for c, conn in status.items() if conn is None and c != "sitio_web"]
+    if missing and os.environ.get("CVP_REQUIRE_CONNECTIONS", "0") == "1":
+        raise AirflowFailException(
+            "Faltan las conexiones de Airflow de: " + ", ".join(P.CHANNELS[c] for c in missing)
+            + ". Créelas (Administración → Conexiones) o quite esos canales, y vuelva a disparar la necesidad.")
+    need = office.register_need(data, actor, run_id=context["run_id"])
+    routes = "; ".join(f"{P.CHANNELS[c]}: " + (f"conexión «{conn}»" if conn else "bandeja de salida local")
+                       for c, conn in status.items())
+    office.record_event(need.id, 1, "canales_verificados", P.SYSTEM, f"Canales verificados al disparar. {routes}.",
+                        conexiones=status)
+    if missing:
+        log.warning("Need %s: no connection for %s; those pieces go to the local outbox", need.id, missing)
     log.info("Need %s registered for run %s (one-off: %s)", need.id, context["run_id"], need.one_off)
     return "producir_contenidos" if need.one_off else "reunion_equipo"
 
@@ -87,6 +104,7 @@ def publish(channel: str, context: dict[str, Any], *, sleep=time.sleep) -> dict:
 
     from cvp import publishing
     from cvp.publishers.base import AuthError, MediaRejected, RateLimited
+    from cvp_airflow.channels import publisher_for
 
     office = _office()
     need = _need(office, context)

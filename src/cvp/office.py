@@ -98,6 +98,13 @@ class Office:
         s.add(ev)
         return ev
 
+    def record_event(self, need_id: int, activity: int, action: str, actor: str, summary: str, **detail) -> None:
+        """Append one event to the need's audit trail (for acts that write no other record)."""
+        with self.session() as s:
+            self._need(s, need_id)
+            if not self._has_event(s, need_id, activity, action):
+                self._event(s, need_id, activity, action, actor, summary, **detail)
+
     def _has_event(self, s: Session, need_id: int, activity: int, action: str) -> bool:
         return s.scalar(select(Event.id).where(Event.need_id == need_id, Event.activity == activity,
                                                Event.action == action).limit(1)) is not None

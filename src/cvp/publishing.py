@@ -63,7 +63,13 @@ def publish_once(office: Office, publisher: Publisher, need_id: int, channel: st
     if row.state == SENDING:
         # A previous attempt died during the call: ask the platform before sending anything.
         return _reconcile(office, publisher, piece, row, actor)
-    publisher.validate(piece)
+    try:
+        publisher.validate(piece)
+    except PublishError as exc:
+        _update(office, row.id, state=FAILED, error=exc.message)
+        _event(office, need_id, channel, "publicacion_fallida", actor,
+               f"No se publicó en {P.CHANNELS[channel]}: {exc.message}", error=exc.message)
+        raise
     _update(office, row.id, state=SENDING, attempts=row.attempts + 1, error="")
     try:
         result = publisher.publish(piece)

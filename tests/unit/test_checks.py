@@ -243,12 +243,12 @@ class TestMediaInstagram:
         ]
 
     def test_image_aspect_ratio(self):
-        assert check_media("instagram", [img(w=1080, h=1350)]) == []  # 4:5
-        assert check_media("instagram", [img(w=1080, h=566)]) == []  # 1.91:1
-        (f,) = check_media("instagram", [img(w=1080, h=1920)])
+        assert check_media("instagram", [img("image/jpeg", w=1080, h=1350)]) == []  # 4:5
+        assert check_media("instagram", [img("image/jpeg", w=1080, h=566)]) == []  # 1.91:1
+        (f,) = check_media("instagram", [img("image/jpeg", w=1080, h=1920)])
         assert (f.code, f.severity) == ("media.aspect_ratio", "error")
         assert "1080×1920" in f.message
-        assert codes(check_media("instagram", [img(w=1200, h=600)])) == ["media.aspect_ratio"]
+        assert codes(check_media("instagram", [img("image/jpeg", w=1200, h=600)])) == ["media.aspect_ratio"]
 
     def test_video_limits(self):
         assert check_media("instagram", [vid(w=1080, h=1920, duration=45)]) == []
@@ -259,12 +259,13 @@ class TestMediaInstagram:
 
     def test_formats_sizes_count(self):
         assert codes(check_media("instagram", [img("image/gif")])) == ["media.format"]
+        assert codes(check_media("instagram", [img("image/png")])) == ["media.format"]  # Meta: JPEG only
         assert codes(check_media("instagram", [img("image/jpeg", 9 * MB)])) == ["media.size"]
-        assert check_media("instagram", [img() for _ in range(10)]) == []
-        assert codes(check_media("instagram", [img() for _ in range(11)]), "error") == ["media.count"]
+        assert check_media("instagram", [img("image/jpeg") for _ in range(10)]) == []
+        assert codes(check_media("instagram", [img("image/jpeg") for _ in range(11)]), "error") == ["media.count"]
 
     def test_unknown_dimensions_is_info(self):
-        (f,) = check_media("instagram", [img(w=None, h=None)])
+        (f,) = check_media("instagram", [img("image/jpeg", w=None, h=None)])
         assert (f.code, f.severity) == ("media.dimensions_unknown", "info")
 
 
@@ -295,11 +296,11 @@ class TestMediaYouTubeFacebook:
 class TestAccessibility:
     @pytest.mark.parametrize("channel", ["x", "facebook", "instagram", "sitio_web"])
     def test_image_without_alt_text_is_a_warning_everywhere(self, channel):
-        found = check_media(channel, [img(alt="  ", name="afiche.png")])
+        found = check_media(channel, [img("image/jpeg", alt="  ", name="afiche.png")])
         assert [(f.code, f.severity) for f in found] == [("a11y.alt_text", "warning")]
         assert "«afiche.png»" in found[0].message
         assert "no bloquea" in found[0].message
-        assert check_media(channel, [img(alt="Familia frente a su casa")]) == []
+        assert check_media(channel, [img("image/jpeg", alt="Familia frente a su casa")]) == []
 
     def test_x_alt_text_length(self):
         assert codes(check_media("x", [img(alt="a" * 1001)]), "error") == ["a11y.alt_text_length"]
@@ -699,7 +700,8 @@ class TestProbeMedia:
         assert (info.media_type, info.width, info.height) == ("image/png", 1080, 1350)
         assert info.size == path.stat().st_size
         assert info.name == "afiche.jpg" and info.alt_text == "Afiche de la feria"
-        assert check_media("instagram", [info]) == []
+        assert check_media("x", [info]) == []
+        assert codes(check_media("instagram", [info])) == ["media.format"]
 
     def test_jpeg_with_and_without_exif_rotation(self, tmp_path):
         plain = tmp_path / "a.jpg"

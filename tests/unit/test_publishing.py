@@ -145,3 +145,17 @@ def test_metrics_compute_late_and_rounds():
     assert data["rondas_control"]["7"] == 2 and data["devoluciones_control"]["7"] == 1
     assert data["tiempo_por_actividad_segundos"] == {"5": 7200.0, "7": 3600.0, "14": 25200.0}
     assert data["tiempo_total_horas"] == 10.0
+
+
+def test_media_refused_before_upload_is_recorded_as_the_channels_outcome(office, ready):
+    from cvp.publishers.base import MediaRejected
+
+    class Picky(OutboxPublisher):
+        def validate(self, piece):
+            raise MediaRejected("El archivo supera el máximo del canal.", channel=self.channel)
+
+    with pytest.raises(MediaRejected):
+        publishing.publish_once(office, Picky(office.cfg.outbox_dir, "x"), ready, "x")
+    [row] = office.publications(ready)
+    assert row.state == publishing.FAILED and "máximo" in row.error
+    assert any(e.action == "publicacion_fallida" and "supera" in e.summary for e in office.events(ready))

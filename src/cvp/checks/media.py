@@ -79,7 +79,8 @@ CHANNEL_MEDIA: dict[str, ChannelMedia] = {
     ),
     "instagram": ChannelMedia(
         images=KindLimits(
-            frozenset({JPEG, PNG}), 8 * MB, min_aspect=0.8, max_aspect=1.91, aspect_label="4:5 y 1,91:1"
+            # Meta's content publishing API takes JPEG only for Instagram images.
+            frozenset({JPEG}), 8 * MB, min_aspect=0.8, max_aspect=1.91, aspect_label="4:5 y 1,91:1"
         ),
         videos=KindLimits(
             frozenset({MP4, MOV}),

@@ -217,9 +217,11 @@ class YouTubePublisher:
         if credentials is not None:
             import google_auth_httplib2
 
-            http = google_auth_httplib2.AuthorizedHttp(
-                credentials, http=http or httplib2.Http(timeout=timeout)
-            )
+            if http is None:
+                # YouTube answers "308 Resume Incomplete" between chunks: not a redirect to follow.
+                http = httplib2.Http(timeout=timeout)
+                http.redirect_codes = http.redirect_codes - {308}
+            http = google_auth_httplib2.AuthorizedHttp(credentials, http=http)
         self.conn_id = conn_id
         self.category_id = category_id
         self.privacy_status = privacy_status
@@ -237,15 +239,12 @@ class YouTubePublisher:
         self.lookback = max(1, min(50, lookback))
         self.sleep = sleep
         self.clock = clock
-        options = {"api_endpoint": base_url} if base_url else None
-        self._yt = build(
-            "youtube",
-            "v3",
-            http=http,
-            static_discovery=True,
-            cache_discovery=False,
-            client_options=options,
-        )
+        if base_url:
+            self._yt = _service_at(base_url, http)
+        else:
+            self._yt = build(
+                "youtube", "v3", http=http, static_discovery=True, cache_discovery=False
+            )
         self._uploads_playlist: str | None = None
 
     # -- Publisher protocol ------------------------------------------------------------------
@@ -578,6 +577,23 @@ class YouTubePublisher:
             channel=self.channel,
             detail=detail,
         )
+
+
+def _service_at(base_url: str, http: Any):
+    """The YouTube client with every call, media uploads included, sent under ``base_url``.
+
+    ``client_options.api_endpoint`` is not enough: googleapiclient moves only the host of media
+    upload URLs to it and keeps the discovery document's ``https`` scheme, so uploads to a plain
+    HTTP endpoint (a local fake, a proxy) would fail. Rewriting the bundled document's root URL
+    moves both. ``base_url`` is the API root, e.g. ``https://youtube.googleapis.com/``.
+    """
+    from googleapiclient.discovery import build_from_document
+    from googleapiclient.discovery_cache import get_static_doc
+
+    doc = json.loads(get_static_doc("youtube", "v3"))
+    root = base_url.rstrip("/") + "/"
+    doc.update(rootUrl=root, baseUrl=root, mtlsRootUrl=root)
+    return build_from_document(doc, http=http)
 
 
 def _retryable_status(exc: HttpError) -> bool:
