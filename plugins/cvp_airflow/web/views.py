@@ -1,0 +1,266 @@
+"""What the pages and the API show, computed from the records: a need's file, diffs, previews, the month.
+
+Nothing here renders HTML: templates escape every value, and the diff and the preview highlighting
+are lists of (kind, text) segments that the templates wrap in elements.
+"""
+
+from __future__ import annotations
+
+import calendar as _calendar
+import re
+from dataclasses import dataclass, field
+from datetime import date, datetime, timezone
+from difflib import SequenceMatcher
+
+from cvp import inbox
+from cvp import procedure as P
+from cvp.config import TIMEZONE
+from cvp.office import Office
+from cvp.records.models import Need, Revision
+
+ORG_NAME = "Caja de la Vivienda Popular"
+PREVIEW_CHANNELS = ("x", "facebook", "instagram", "youtube", "sitio_web")
+WEEKDAYS = ("Lunes", "Martes", "Miércoles", "Jueves", "Viernes", "Sábado", "Domingo")
+MONTHS = ("enero", "febrero", "marzo", "abril", "mayo", "junio", "julio", "agosto", "septiembre", "octubre",
+          "noviembre", "diciembre")
+DECISION_NAMES = {P.APPROVED: "Aprobado", P.REJECTED: "Devuelto con comentarios", "presentado": "Pendiente de decisión"}
+KIND_NAMES = {P.TEXT: "Texto", P.DESIGN: "Diseño"}
+SEVERITY_NAMES = {"error": "Error", "warning": "Advertencia", "info": "Información"}
+STATUS_NAMES = {"en_curso": "En curso", "publicada": "Publicada", "cancelada": "Cancelada"}
+
+
+# --- diff ----------------------------------------------------------------------------------------
+
+_TOKEN = re.compile(r"\s+|[^\s]+")
+
+
+def word_diff(old: str, new: str) -> list[tuple[str, str]]:
+    """Word-level changes from ``old`` to ``new`` as ("=", "+" or "-", text) segments."""
+    a, b = _TOKEN.findall(old or ""), _TOKEN.findall(new or "")
+    out: list[tuple[str, str]] = []
+    for op, i1, i2, j1, j2 in SequenceMatcher(None, a, b, autojunk=False).get_opcodes():
+        if op == "equal":
+            out.append(("=", "".join(a[i1:i2])))
+            continue
+        if op in ("delete", "replace"):
+            out.append(("-", "".join(a[i1:i2])))
+        if op in ("insert", "replace"):
+            out.append(("+", "".join(b[j1:j2])))
+    return [s for s in out if s[1]]
+
+
+@dataclass
+class ChannelDiff:
+    channel: str
+    segments: list[tuple[str, str]]
+
+    @property
+    def changed(self) -> bool:
+        return any(op != "=" for op, _ in self.segments)
+
+
+def text_diff(previous: Revision | None, current: Revision) -> list[ChannelDiff]:
+    if previous is None:
+        return []
+    channels = list(dict.fromkeys([*current.texts, *previous.texts]))
+    return [ChannelDiff(c, word_diff(previous.texts.get(c, ""), current.texts.get(c, ""))) for c in channels]
+
+
+# --- previews ------------------------------------------------------------------------------------
+
+_HIGHLIGHT = re.compile(r"https?://\S+|www\.\S+|#[\wÁÉÍÓÚÜÑáéíóúüñ]+|@\w+")
+
+
+def highlight(text: str) -> list[tuple[str, str]]:
+    """Split a post into plain text and the parts platforms show as links (URLs, #tags, @mentions)."""
+    out, pos = [], 0
+    for m in _HIGHLIGHT.finditer(text or ""):
+        if m.start() > pos:
+            out.append(("texto", text[pos:m.start()]))
+        out.append(("enlace", m.group()))
+        pos = m.end()
+    if pos < len(text or ""):
+        out.append(("texto", text[pos:]))
+    return out
+
+
+@dataclass
+class Preview:
+    channel: str
+    segments: list[tuple[str, str]]
+    more: bool  # the platform folds the rest behind "ver más"
+    title: str = ""
+
+
+FOLD_AT = {"facebook": 480, "instagram": 125, "youtube": 160}
+
+
+def preview(channel: str, text: str, title: str = "") -> Preview:
+    text = text or ""
+    fold = FOLD_AT.get(channel)
+    shown, more = (text[:fold].rstrip() + "…", True) if fold and len(text) > fold else (text, False)
+    return Preview(channel, highlight(shown), more, title)
+
+
+@dataclass
+class Media:
+    """How a design is shown: image, video or a document link."""
+
+    url: str
+    kind: str  # imagen | video | pdf
+    alt: str
+    media_type: str
+
+
+def media_of(rev: Revision | None, url: str) -> Media | None:
+    if rev is None:
+        return None
+    kind = "imagen" if rev.media_type.startswith("image/") else "video" if rev.media_type.startswith("video/") \
+        else "pdf"
+    return Media(url, kind, rev.alt_text, rev.media_type)
+
+
+# --- a need's file -------------------------------------------------------------------------------
+
+@dataclass
+class NeedFile:
+    need: Need
+    step: inbox.Step | None
+    timeline: list[inbox.TimelineEntry]
+    texts: list[Revision]
+    designs: list[Revision]
+    decisions: list[dict] = field(default_factory=list)
+
+    @property
+    def current_text(self) -> Revision | None:
+        return self.texts[-1] if self.texts else None
+
+    @property
+    def previous_text(self) -> Revision | None:
+        return self.texts[-2] if len(self.texts) > 1 else None
+
+    @property
+    def current_design(self) -> Revision | None:
+        return self.designs[-1] if self.designs else None
+
+    @property
+    def previous_design(self) -> Revision | None:
+        return self.designs[-2] if len(self.designs) > 1 else None
+
+    @property
+    def approved_text(self) -> Revision | None:
+        return next((r for r in reversed(self.texts) if r.state == P.APPROVED), None)
+
+    @property
+    def last_returned_text(self) -> Revision | None:
+        return next((r for r in reversed(self.texts) if r.state == P.REJECTED), None)
+
+    @property
+    def last_returned_design(self) -> Revision | None:
+        return next((r for r in reversed(self.designs) if r.state == P.REJECTED), None)
+
+
+def need_file(office: Office, need_id: int) -> NeedFile:
+    """Everything a need's page shows, read in one transaction."""
+    with office.session() as s:
+        need = office._need(s, need_id)
+        step = inbox.next_step(s, need)
+        timeline = inbox.timeline(s, need)
+    revisions = office.revisions(need_id)
+    texts = sorted((r for r in revisions if r.kind == P.TEXT), key=lambda r: r.number)
+    designs = sorted((r for r in revisions if r.kind == P.DESIGN), key=lambda r: r.number)
+    decisions = [{"revision": r, "decision": r.decision} for r in sorted(revisions, key=lambda r: r.created_at)
+                 if r.decision is not None]
+    decisions.sort(key=lambda d: d["decision"].decided_at)
+    return NeedFile(need, step, timeline, texts, designs, decisions)
+
+
+# --- ages ----------------------------------------------------------------------------------------
+
+def age(since: datetime, now: datetime | None = None) -> str:
+    """'hace 3 días', 'hace 5 horas', 'hace unos minutos'."""
+    delta = (now or datetime.now(timezone.utc)) - since
+    days, hours = delta.days, delta.seconds // 3600
+    if days >= 1:
+        return f"hace {days} día{'s' if days != 1 else ''}"
+    if hours >= 1:
+        return f"hace {hours} hora{'s' if hours != 1 else ''}"
+    return "hace unos minutos"
+
+
+def deadline_note(deadline: date, today: date | None = None) -> tuple[str, str]:
+    """(text, urgency) of a deadline against today in Bogotá; urgency: vencida | hoy | pronto | a_tiempo."""
+    left = (deadline - (today or inbox.today_bogota())).days
+    if left < 0:
+        return f"vencida hace {-left} día{'s' if left != -1 else ''}", "vencida"
+    if left == 0:
+        return "vence hoy", "hoy"
+    if left <= 2:
+        return f"vence en {left} día{'s' if left != 1 else ''}", "pronto"
+    return f"vence en {left} días", "a_tiempo"
+
+
+# --- the month -----------------------------------------------------------------------------------
+
+@dataclass
+class Day:
+    day: date
+    in_month: bool
+    entries: list[inbox.CalendarEntry]
+    today: bool = False
+
+
+@dataclass
+class Month:
+    year: int
+    month: int
+    weeks: list[list[Day]]
+    entries: list[inbox.CalendarEntry]
+
+    @property
+    def name(self) -> str:
+        return f"{MONTHS[self.month - 1]} de {self.year}"
+
+    @property
+    def previous(self) -> str:
+        y, m = (self.year, self.month - 1) if self.month > 1 else (self.year - 1, 12)
+        return f"{y:04d}-{m:02d}"
+
+    @property
+    def next(self) -> str:
+        y, m = (self.year, self.month + 1) if self.month < 12 else (self.year + 1, 1)
+        return f"{y:04d}-{m:02d}"
+
+    @property
+    def key(self) -> str:
+        return f"{self.year:04d}-{self.month:02d}"
+
+
+def parse_month(value: str | None) -> tuple[int, int]:
+    if value:
+        m = re.fullmatch(r"(\d{4})-(\d{2})", value)
+        if m and 1 <= int(m.group(2)) <= 12 and 2000 <= int(m.group(1)) <= 2200:
+            return int(m.group(1)), int(m.group(2))
+    today = inbox.today_bogota()
+    return today.year, today.month
+
+
+def month(office: Office, year: int, month_: int, channel: str | None = None) -> Month:
+    cal = _calendar.Calendar(firstweekday=0)
+    weeks_dates = cal.monthdatescalendar(year, month_)
+    first, last = weeks_dates[0][0], weeks_dates[-1][-1]
+    with office.session() as s:
+        entries = inbox.calendar(s, first, last)
+    if channel:
+        entries = [e for e in entries if e.channel == channel]
+    by_day: dict[date, list[inbox.CalendarEntry]] = {}
+    for e in entries:
+        by_day.setdefault(e.day, []).append(e)
+    today = inbox.today_bogota()
+    weeks = [[Day(d, d.month == month_, by_day.get(d, []), d == today) for d in week] for week in weeks_dates]
+    in_month = [e for e in entries if e.day.month == month_ and e.day.year == year]
+    return Month(year, month_, weeks, in_month)
+
+
+def local(value: datetime | None) -> datetime | None:
+    return value.astimezone(TIMEZONE) if value else None

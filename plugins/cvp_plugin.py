@@ -1,0 +1,47 @@
+"""Registers the OAC's forms (issue 3) on Airflow's api-server: /cvp, linked from Airflow's navigation.
+
+The FastAPI application is built on the first request that reaches it, not when the plugin is
+loaded: every Airflow process loads the plugins folder (each task does, for macros), and only the
+api-server serves the forms.
+"""
+
+from __future__ import annotations
+
+import threading
+
+from airflow.plugins_manager import AirflowPlugin
+
+
+class LazyForms:
+    """ASGI application that builds ``cvp_airflow.web.app.create_app()`` once, when first called."""
+
+    def __init__(self):
+        self._app = None
+        self._lock = threading.Lock()
+
+    def app(self):
+        if self._app is None:
+            with self._lock:
+                if self._app is None:
+                    from cvp_airflow.web.app import create_app
+
+                    self._app = create_app()
+        return self._app
+
+    async def __call__(self, scope, receive, send):
+        await self.app()(scope, receive, send)
+
+
+forms = LazyForms()
+
+
+class CvpFormsPlugin(AirflowPlugin):
+    name = "cvp_formularios"
+    fastapi_apps = [{"app": forms, "url_prefix": "/cvp", "name": "Comunicaciones CVP"}]
+    external_views = [{
+        "name": "OAC",  # the navigation shows about eight characters
+        "href": "/cvp/",
+        "icon": "/cvp/static/icono.svg",
+        "destination": "nav",
+        "nav_top_level": True,
+    }]
