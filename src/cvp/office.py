@@ -16,11 +16,11 @@ import shutil
 import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Iterator
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -41,6 +41,7 @@ UPLOAD_TYPES = {
     "application/pdf": ".pdf", "video/mp4": ".mp4", "video/quicktime": ".mov",
 }
 SUBMITTED = "presentado"
+CLAIM_TTL = timedelta(minutes=10)
 
 
 def sniff_media_type(head: bytes) -> str | None:
@@ -120,24 +121,37 @@ class Office:
                            subject=mail.subject, body=mail.body))
 
     def deliver_pending(self, mailer: Mailer | None = None, need_id: int | None = None) -> int:
-        """Send every mail not yet sent; a failure stays pending with its error, to be retried."""
+        """Send every mail not yet sent; a failure stays pending with its error, to be retried.
+
+        Each mail is claimed first (one UPDATE that only one sender wins), so the forms and a task
+        delivering at the same moment never send it twice; a claim older than CLAIM_TTL is free again.
+        """
         mailer = mailer or self.mailer
         if mailer is None:
             return 0
+        stale = utcnow() - CLAIM_TTL
+        free = or_(Notification.claimed_at.is_(None), Notification.claimed_at < stale)
         with self.session() as s:
-            q = select(Notification).where(Notification.sent_at.is_(None)).order_by(Notification.id)
+            q = select(Notification.id).where(Notification.sent_at.is_(None), free).order_by(Notification.id)
             if need_id is not None:
                 q = q.where(Notification.need_id == need_id)
             pending = list(s.scalars(q))
         sent = 0
-        for n in pending:
+        for nid in pending:
+            with self.session() as s:
+                won = s.execute(update(Notification).where(Notification.id == nid, Notification.sent_at.is_(None),
+                                                           free).values(claimed_at=utcnow())).rowcount == 1
+                n = s.get(Notification, nid) if won else None
+            if n is None:
+                continue
             out = OutgoingMail(tuple(n.recipients), n.subject, n.body, self.cfg.mail_from, f"cvp-{n.id}")
             try:
                 mailer.send(out)
             except Exception as exc:  # noqa: BLE001 - any transport failure leaves the mail pending
                 log.warning("Mail %s not delivered through %s: %s", n.id, mailer.description, exc)
                 with self.session() as s:
-                    s.get(Notification, n.id).error = str(exc)[:2000]
+                    row = s.get(Notification, n.id)
+                    row.error, row.claimed_at = str(exc)[:2000], None
                 continue
             with self.session() as s:
                 row = s.get(Notification, n.id)
@@ -335,6 +349,7 @@ class Office:
             if number == 1:
                 self._event(s, need_id, 5, "texto_producido", actor, "Texto de la pieza producido (revisión 1).",
                             revision=rev.id, numero=1)
+                self._present(s, need, rev, actor)
             else:
                 self._event(s, need_id, 8, "ajustes_realizados", actor,
                             f"Ajustes realizados tras la devolución (revisión {number}).", revision=rev.id,
@@ -414,6 +429,8 @@ class Office:
                 self._event(s, need_id, control_point, f"{kind}_{decision}", actor,
                             f"{label} {verb} (revisión {rev.number}). Control: {P.CONTROL_POINTS[control_point]}.",
                             revision=rev.id, numero=rev.number, comentario=comment)
+                if decision == P.APPROVED and control_point == 7:
+                    self._hand_off(s, need, rev)
                 if decision == P.REJECTED:
                     role = P.PROFESSIONAL if kind == P.TEXT else P.TECHNICIAN
                     self._queue_mail(s, need, control_point, f"devuelto-{rev.id}", self.team.emails_for(role),
@@ -430,17 +447,22 @@ class Office:
     # --- activities 9 to 13: the design -------------------------------------------------------
 
     def hand_off_to_technician(self, need_id: int) -> None:
-        """Activity 9: the approved text goes to the technician for design."""
+        """Activity 9 (idempotent): normally already done by the approval at control point 7."""
         with self.session() as s:
             need = self._need(s, need_id)
-            if self._has_event(s, need_id, 9, "material_entregado"):
-                return
             text = self._current(s, need_id, P.TEXT)
-            self._queue_mail(s, need, 9, "tecnico", self.team.emails_for(P.TECHNICIAN), "entregar_material",
-                             revision=text)
-            self._event(s, need_id, 9, "material_entregado", text.author,
-                        f"Material entregado al Técnico Operativo para diseño (texto aprobado, revisión {text.number}).",
-                        revision=text.id)
+            if text is None or text.state != P.APPROVED:
+                raise Conflict("El material se entrega al Técnico Operativo cuando el texto está aprobado.")
+            self._hand_off(s, need, text)
+
+    def _hand_off(self, s: Session, need: Need, text: Revision) -> None:
+        if self._has_event(s, need.id, 9, "material_entregado"):
+            return
+        self._queue_mail(s, need, 9, "tecnico", self.team.emails_for(P.TECHNICIAN), "entregar_material",
+                         revision=text)
+        self._event(s, need.id, 9, "material_entregado", text.author,
+                    f"Material entregado al Técnico Operativo para diseño (texto aprobado, revisión {text.number}).",
+                    revision=text.id)
 
     def submit_design(self, need_id: int, actor: str, source: Path | bytes, filename: str, *,
                       alt_text: str = "", note: str = "", max_bytes: int | None = None) -> Revision:
@@ -476,7 +498,7 @@ class Office:
                 out.write(source)
         tmp.rename(dest)
         try:
-            checks = self._check_design(need_id, dest, alt_text)
+            checks = self._check_design(need_id, dest, alt_text, Path(filename).name)
             with self.session() as s:
                 need = self._need(s, need_id, for_update=True)
                 number = self._next_revision_number(s, need, P.DESIGN, P.TEXT)
@@ -490,19 +512,20 @@ class Office:
                 self._event(s, need_id, 10, "diseno_cargado", actor,
                             f"{what} (revisión {number}, {media_type}, {size} bytes).", revision=rev.id,
                             numero=number, sha256=rev.sha256)
-                if number > 1:
-                    self._present(s, need, rev, actor)
+                self._present(s, need, rev, actor)  # activity 11: the upload is sent to the head at once
                 return rev
         except Exception:
             dest.unlink(missing_ok=True)  # nothing written half: no orphan file without its record
             raise
 
-    def _check_design(self, need_id: int, path: Path, alt_text: str) -> list[dict]:
+    def _check_design(self, need_id: int, path: Path, alt_text: str, name: str) -> list[dict]:
         """Media limits of every channel of the need; a blocking finding refuses the upload."""
+        from dataclasses import replace
+
         from cvp.checks import check_media, probe_media
 
         need = self.need(need_id)
-        info = probe_media(path, alt_text=alt_text or None)
+        info = replace(probe_media(path, alt_text=alt_text or None), name=name)
         findings = [(ch, f) for ch in need.channels for f in check_media(ch, [info])]
         blocking = [f"{P.CHANNELS[ch]}: {f.message}" for ch, f in findings if f.severity == "error"]
         if blocking:
