@@ -108,7 +108,10 @@ class Stack:
             if self._alive(component):
                 continue
             log = open(self.home / "logs" / f"{component}.log", "ab")
-            proc = subprocess.Popen([str(VENV_BIN / "airflow"), component], env=env, cwd=ROOT, stdout=log,
+            # Airflow's log servers bind every interface and cannot be told otherwise; on one machine
+            # the api-server reads the task logs from the shared folder, so they are not started.
+            extra = ["--skip-serve-logs"] if component in ("scheduler", "triggerer") else []
+            proc = subprocess.Popen([str(VENV_BIN / "airflow"), component, *extra], env=env, cwd=ROOT, stdout=log,
                                     stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
             self.pidfile(component).write_text(str(proc.pid))
 
