@@ -148,6 +148,19 @@ def cmd_publication(args) -> None:
     print(f"Registro de publicación {row.id}: {row.state}.")
 
 
+def cmd_check(args) -> int:
+    from cvp.checks import check_text, probe_media, render_findings_es
+
+    text = Path(args.texto).read_text(encoding="utf-8") if args.archivo_texto else args.texto
+    media = [probe_media(m, alt_text=args.alt) for m in (args.medio or [])]
+    report = check_text(args.canal, text, title=args.titulo or "", media=media)
+    if args.json:
+        _print(report.to_dict())
+    else:
+        print(render_findings_es(report))
+    return 1 if report.blocking else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="cvp", description="Procedimiento 208-COM-Pr-04: registros de la OAC.")
     p.add_argument("--url", help="URL SQLAlchemy de la base de registros (por defecto CVP_RECORDS_URL o SQLite local)")
@@ -189,6 +202,15 @@ def build_parser() -> argparse.ArgumentParser:
     need_cmd("historial", cmd_history, "trazabilidad de la necesidad", actor=False)
     sp = need_cmd("exportar", cmd_export, "expediente (Ley 1712) en JSON o HTML", actor=False)
     sp.add_argument("--formato", choices=["json", "html"], default="json")
+    sp = sub.add_parser("verificar", help="verificar un texto (y sus medios) antes de presentarlo")
+    sp.add_argument("texto", help="el texto (o la ruta de un archivo con --archivo-texto)")
+    sp.add_argument("--canal", required=True, choices=sorted(P.CHANNELS))
+    sp.add_argument("--titulo", help="título (YouTube)")
+    sp.add_argument("--medio", action="append", help="archivo de imagen o video (se puede repetir)")
+    sp.add_argument("--alt", help="texto alternativo de los medios")
+    sp.add_argument("--archivo-texto", action="store_true")
+    sp.add_argument("--json", action="store_true", help="hallazgos en JSON")
+    sp.set_defaults(fn=cmd_check)
     sp = sub.add_parser("publicacion", help="resolver una publicación sin confirmar")
     sp.add_argument("accion", choices=["confirmar", "reintentar"])
     sp.add_argument("id", type=int)
@@ -206,7 +228,7 @@ def main(argv: list[str] | None = None) -> int:
 
     args = build_parser().parse_args(argv)
     try:
-        args.fn(args)
+        code = args.fn(args)
     except CvpError as exc:
         print(f"Error: {exc}", file=sys.stderr)
         return 2
@@ -215,7 +237,7 @@ def main(argv: list[str] | None = None) -> int:
             print("Error: la base de registros no tiene su esquema: ejecute `python -m cvp db`.", file=sys.stderr)
             return 2
         raise
-    return 0
+    return code or 0
 
 
 if __name__ == "__main__":

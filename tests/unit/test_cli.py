@@ -44,3 +44,12 @@ def test_unknown_user_and_missing_schema_are_explained(cvp_env, tmp_path, capsys
     assert code == 2 and "python -m cvp db" in err
     code, _, err = run(capsys, "--url", url, "reunion", "1", "--como", "intruso", "{}")
     assert code == 2 and "no está en el equipo" in err
+
+
+def test_checks_from_the_command_line(capsys):
+    code, out, _ = run(capsys, "verificar", "--canal", "x", "Invitamos a los ciudadanos a la feria.")
+    assert code == 0 and "ciudadanía" in out
+    code, out, _ = run(capsys, "verificar", "--canal", "x", "--json", "á" * 300)
+    data = json.loads(out)
+    assert code == 1 and data["x_weighted_length"] == 300
+    assert any(f["code"] == "x.length" and f["severity"] == "error" for f in data["findings"])
