@@ -11,13 +11,10 @@ import contextlib
 import json
 import os
 import shutil
-import socket
 import statistics
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -26,7 +23,7 @@ BENCH = ROOT / "bench"
 RESULTS = BENCH / "results"
 sys.path.insert(0, str(ROOT / "scripts"))
 
-from stack import COMPONENTS, Stack  # noqa: E402
+from stack import COMPONENTS, Stack, StackApi, free_port  # noqa: E402
 
 CVP_DAG = "bench_cvp_wait"
 HITL_DAG = "bench_hitl_wait"
@@ -54,12 +51,6 @@ def env_int(name: str, default: int) -> int:
 
 def env_float(name: str, default: float) -> float:
     return float(os.environ.get(name, default))
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def parse_ts(value: str | None) -> float | None:
@@ -99,41 +90,14 @@ def machine() -> dict:
 
 # --- REST client ----------------------------------------------------------------------------------
 
-class Api:
-    """A small client of Airflow's REST API, logged in as one user (copied from tests/integration)."""
-
-    def __init__(self, stack: Stack, user: str):
-        self.base = stack.base_url
-        password = stack.passwords()[user]
-        status, body = self.call("POST", "/auth/token", {"username": user, "password": password}, auth=False)
-        if status >= 300:
-            raise RuntimeError(f"token for {user}: {status} {body}")
-        self.token = body["access_token"]
-
-    def call(self, method: str, path: str, body: dict | None = None, auth: bool = True):
-        req = urllib.request.Request(self.base + path, method=method,
-                                     data=json.dumps(body).encode() if body is not None else None)
-        req.add_header("Content-Type", "application/json")
-        if auth:
-            req.add_header("Authorization", f"Bearer {self.token}")
-        try:
-            with urllib.request.urlopen(req, timeout=30) as r:
-                return r.status, json.loads(r.read() or b"null")
-        except urllib.error.HTTPError as e:
-            return e.code, json.loads(e.read() or b"null")
+class Api(StackApi):
+    """The stack's REST client; a failed trigger stops the benchmark."""
 
     def trigger(self, dag_id: str, run_id: str, conf: dict | None = None):
-        status, body = self.call("POST", f"/api/v2/dags/{dag_id}/dagRuns",
-                                 {"dag_run_id": run_id, "logical_date": None, "conf": conf or {}})
+        status, body = self.trigger_dag(dag_id, run_id, conf)
         if status != 200:
             raise RuntimeError(f"trigger {dag_id}/{run_id}: {status} {body}")
         return body
-
-    def task_instances(self, dag_id: str, run_id: str) -> dict[str, dict]:
-        status, body = self.call("GET", f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances?limit=100")
-        if status != 200:
-            return {}
-        return {t["task_id"]: t for t in body["task_instances"]}
 
     def task_states(self, dag_id: str, run_id: str) -> dict[str, str]:
         return {k: v["state"] for k, v in self.task_instances(dag_id, run_id).items()}

@@ -173,6 +173,50 @@ class Stack:
         return json.loads(path.read_text()) if path.exists() else {}
 
 
+class StackApi:
+    """A small client of the stack's REST API, logged in as one of its users (tests and benchmarks)."""
+
+    def __init__(self, stack: Stack, user: str):
+        self.base = stack.base_url
+        status, body = self.call("POST", "/auth/token",
+                                 {"username": user, "password": stack.passwords()[user]}, auth=False)
+        if status >= 300:
+            raise RuntimeError(f"token for {user}: {status} {body}")
+        self.token = body["access_token"]
+
+    def call(self, method: str, path: str, body: dict | None = None, auth: bool = True):
+        req = urllib.request.Request(self.base + path, method=method,
+                                     data=json.dumps(body).encode() if body is not None else None)
+        req.add_header("Content-Type", "application/json")
+        if auth:
+            req.add_header("Authorization", f"Bearer {self.token}")
+        try:
+            with urllib.request.urlopen(req, timeout=30) as r:
+                return r.status, json.loads(r.read() or b"null")
+        except urllib.error.HTTPError as e:
+            return e.code, json.loads(e.read() or b"null")
+
+    def trigger_dag(self, dag_id: str, run_id: str, conf: dict | None = None):
+        return self.call("POST", f"/api/v2/dags/{dag_id}/dagRuns",
+                         {"dag_run_id": run_id, "logical_date": None, "conf": conf or {}})
+
+    def task_instances(self, dag_id: str, run_id: str) -> dict[str, dict]:
+        """Task instances by id (mapped ones as 'task_id[i]'); empty if the run is unknown."""
+        status, body = self.call("GET", f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances?limit=100")
+        if status != 200:
+            return {}
+        return {(t["task_id"] if t["map_index"] < 0 else f"{t['task_id']}[{t['map_index']}]"): t
+                for t in body["task_instances"]}
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 def _group_alive(pgid: int) -> bool:
     try:
         os.killpg(pgid, 0)

@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-import json
 import os
-import socket
 import sys
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -16,47 +12,22 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "scripts"))
 
-from stack import Stack  # noqa: E402
+from stack import Stack, StackApi, free_port  # noqa: E402
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+class Api(StackApi):
+    """The REST client, with the communication-need DAG as default."""
 
-
-class Api:
-    """A small client of Airflow's REST API, logged in as one user."""
-
-    def __init__(self, stack: Stack, user: str):
-        self.base = stack.base_url
-        password = stack.passwords()[user]
-        self.token = self.call("POST", "/auth/token", {"username": user, "password": password}, auth=False)[1][
-            "access_token"]
-
-    def call(self, method: str, path: str, body: dict | None = None, auth: bool = True):
-        req = urllib.request.Request(self.base + path, method=method,
-                                     data=json.dumps(body).encode() if body is not None else None)
-        req.add_header("Content-Type", "application/json")
-        if auth:
-            req.add_header("Authorization", f"Bearer {self.token}")
-        try:
-            with urllib.request.urlopen(req, timeout=30) as r:
-                return r.status, json.loads(r.read() or b"null")
-        except urllib.error.HTTPError as e:
-            return e.code, json.loads(e.read() or b"null")
+    DAG = "necesidad_comunicacion"
 
     def trigger(self, run_id: str, conf: dict):
-        return self.call("POST", "/api/v2/dags/necesidad_comunicacion/dagRuns",
-                         {"dag_run_id": run_id, "logical_date": None, "conf": conf})
+        return self.trigger_dag(self.DAG, run_id, conf)
 
     def run_state(self, run_id: str) -> str:
         return self.call("GET", f"/api/v2/dags/necesidad_comunicacion/dagRuns/{run_id}")[1]["state"]
 
     def task_states(self, run_id: str) -> dict[str, str]:
-        _, body = self.call("GET", f"/api/v2/dags/necesidad_comunicacion/dagRuns/{run_id}/taskInstances?limit=100")
-        return {(t["task_id"] if t["map_index"] < 0 else f"{t['task_id']}[{t['map_index']}]"): t["state"]
-                for t in body["task_instances"]}
+        return {k: t["state"] for k, t in self.task_instances(self.DAG, run_id).items()}
 
     def wait_task(self, run_id: str, task_id: str, states=("deferred",), timeout: float = 120) -> str:
         deadline = time.monotonic() + timeout
