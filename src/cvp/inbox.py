@@ -3,6 +3,9 @@
 The DAG's sensors wait on records (meeting, content plan, text submitted and approved, design
 submitted and approved); the same records say which person the run waits on now. Reading them here,
 rather than asking Airflow, keeps the forms fast and gives the same answer the sensors will.
+A publication whose outcome is unknown (ledger state 'sin_confirmar', see cvp.publishing) waits on
+a person too: the professional checks the account and confirms it or authorizes the resend, and the
+head, who may do the same, sees it in her inbox as well.
 All functions take an open SQLAlchemy session (``Office.session()``) and only read.
 """
 
@@ -23,6 +26,8 @@ IN_COURSE = "en_curso"
 MEETING_DOC = "registro_reunion"
 PLAN_DOC = "plan_contenidos"
 PUBLISHED = "publicado"
+UNCONFIRMED = "sin_confirmar"
+PUBLISH_ACTIVITY = 14
 
 
 @dataclass(frozen=True)
@@ -45,6 +50,11 @@ class Step:
     def is_decision(self) -> bool:
         return self.activity in P.CONTROL_POINTS
 
+    @property
+    def is_unconfirmed_publication(self) -> bool:
+        """A person must say whether the piece is on the platform (the professional or the head)."""
+        return self.activity == PUBLISH_ACTIVITY and self.role != P.SYSTEM
+
     def days_waiting(self, now: datetime) -> int:
         return max(0, (now - self.since).days)
 
@@ -62,12 +72,24 @@ def _latest(revisions: list[Revision], kind: str) -> Revision | None:
     return max(found, key=lambda r: r.number) if found else None
 
 
-def _step(need: Need, docs: dict[str, Document], revisions: list[Revision]) -> Step:
+def _channel_list(channels: list[str]) -> str:
+    names = [P.CHANNELS.get(c, c) for c in channels]
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " y " + names[-1]
+
+
+def _step(need: Need, docs: dict[str, Document], revisions: list[Revision],
+          unconfirmed: list[Publication] | None = None) -> Step:
     def make(role: str, activity: int, label: str, since: datetime, rev: Revision | None = None,
              comment: str = "") -> Step:
         return Step(need.id, need.title, role, activity, label, since, need.deadline,
                     rev.id if rev else None, rev.number if rev else None, rev.author if rev else None, comment)
 
+    if unconfirmed:
+        # Nothing is resent until a person checks the account: this comes before anything else.
+        channels = list(dict.fromkeys(p.channel for p in sorted(unconfirmed, key=lambda p: p.id)))
+        return make(P.PROFESSIONAL, PUBLISH_ACTIVITY,
+                    f"Verificar la publicación sin confirmar en {_channel_list(channels)}: confirmarla o autorizar "
+                    "el reenvío", min(p.updated_at for p in unconfirmed))
     if not need.one_off:
         if MEETING_DOC not in docs:
             return make(P.HEAD, 2, "Registrar la reunión del equipo (208-SADM-Ft-54)", need.created_at)
@@ -99,33 +121,37 @@ def _step(need: Need, docs: dict[str, Document], revisions: list[Revision]) -> S
     return make(P.SYSTEM, 13, "Entrega de la pieza definitiva y publicación (automático)", since)
 
 
-def _load(s: Session, needs: list[Need]) -> tuple[dict[int, dict[str, Document]], dict[int, list[Revision]]]:
+def _load(s: Session, needs: list[Need]
+          ) -> tuple[dict[int, dict[str, Document]], dict[int, list[Revision]], dict[int, list[Publication]]]:
     ids = [n.id for n in needs]
     docs: dict[int, dict[str, Document]] = defaultdict(dict)
     revs: dict[int, list[Revision]] = defaultdict(list)
+    pubs: dict[int, list[Publication]] = defaultdict(list)
     if not ids:
-        return docs, revs
+        return docs, revs, pubs
     for d in s.scalars(select(Document).where(Document.need_id.in_(ids), Document.kind.in_((MEETING_DOC, PLAN_DOC)))
                        .order_by(Document.id)):
         docs[d.need_id].setdefault(d.kind, d)
     for r in s.scalars(select(Revision).where(Revision.need_id.in_(ids)).options(selectinload(Revision.decision))):
         revs[r.need_id].append(r)
-    return docs, revs
+    for p in s.scalars(select(Publication).where(Publication.need_id.in_(ids), Publication.state == UNCONFIRMED)):
+        pubs[p.need_id].append(p)
+    return docs, revs, pubs
 
 
 def next_step(s: Session, need: Need) -> Step | None:
     """The step ``need`` waits on now; None when it is no longer in course."""
     if need.status != IN_COURSE:
         return None
-    docs, revs = _load(s, [need])
-    return _step(need, docs[need.id], revs[need.id])
+    docs, revs, pubs = _load(s, [need])
+    return _step(need, docs[need.id], revs[need.id], pubs[need.id])
 
 
 def steps(s: Session, *, role: str | None = None, include_system: bool = False) -> list[Step]:
     """Every need in course with its step, oldest wait first; only ``role``'s steps when given."""
     needs = list(s.scalars(select(Need).where(Need.status == IN_COURSE)))
-    docs, revs = _load(s, needs)
-    found = [_step(n, docs[n.id], revs[n.id]) for n in needs]
+    docs, revs, pubs = _load(s, needs)
+    found = [_step(n, docs[n.id], revs[n.id], pubs[n.id]) for n in needs]
     if role is not None:
         found = [st for st in found if st.role == role]
     elif not include_system:
@@ -134,10 +160,15 @@ def steps(s: Session, *, role: str | None = None, include_system: bool = False) 
 
 
 def inbox(s: Session, username: str, role: str | None) -> list[Step]:
-    """What waits on ``username``: the steps of their role, minus decisions on their own work."""
+    """What waits on ``username``: the steps of their role, minus decisions on their own work.
+
+    The head also sees the unconfirmed publications (they wait on the professional, but she may
+    resolve them too), in the same oldest-first order.
+    """
     if role not in (P.HEAD, P.PROFESSIONAL, P.TECHNICIAN):
         return []
-    return [st for st in steps(s, role=role) if not (st.is_decision and st.author == username)]
+    return [st for st in steps(s) if (st.role == role or (role == P.HEAD and st.is_unconfirmed_publication))
+            and not (st.is_decision and st.author == username)]
 
 
 # --- a need's timeline ---------------------------------------------------------------------------

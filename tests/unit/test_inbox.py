@@ -145,3 +145,61 @@ def test_calendar_shows_published_and_scheduled_pieces_by_bogota_day(office):
 @pytest.mark.parametrize("role", [P.HEAD, P.PROFESSIONAL, P.TECHNICIAN])
 def test_inbox_empty_without_needs(office, role):
     assert inbox_of(office, "x", role) == []
+
+
+def test_an_unconfirmed_publication_waits_on_the_professional_and_the_head_sees_it(office):
+    """Built through the ledger: the call dies mid-way, the next attempt cannot find the post."""
+    from cvp import publishing
+    from cvp.publishers.outbox import OutboxPublisher
+
+    class DiesDuringTheCall(OutboxPublisher):
+        def publish(self, piece):
+            raise RuntimeError("worker killed")
+
+    def ready(run_id):
+        need = office.register_need(dict(NEED, accion_puntual=True, titulo=f"Pieza {run_id}"), "jefe",
+                                    run_id=run_id).id
+        t = office.submit_text(need, "profesional", TEXTS)
+        office.decide(need, t.id, 7, P.APPROVED, "jefe")
+        d = office.submit_design(need, "tecnico", tiny_png(), "a.png", alt_text="Afiche")
+        office.decide(need, d.id, 12, P.APPROVED, "jefe")
+        office.deliver_final(need)
+        return need
+
+    def lose(need, channel):
+        with pytest.raises(RuntimeError):
+            publishing.publish_once(office, DiesDuringTheCall(office.cfg.outbox_dir, channel), need, channel)
+        with pytest.raises(publishing.Unconfirmed):
+            publishing.publish_once(office, OutboxPublisher(office.cfg.outbox_dir, channel), need, channel)
+        return next(p for p in office.publications(need) if p.channel == channel)
+
+    lost = ready("perdida")
+    assert step_of(office, lost).role == P.SYSTEM and inbox_of(office, "profesional", P.PROFESSIONAL) == []
+    row_x = lose(lost, "x")
+    lose(lost, "facebook")
+    writing = office.register_need(dict(NEED, accion_puntual=True, titulo="Por escribir"), "jefe", run_id="w").id
+    # The text to write has waited longer than the unconfirmed publication: it comes first.
+    with office.session() as s:
+        s.execute(update(Need).where(Need.id == writing).values(created_at=utcnow() - timedelta(days=2)))
+
+    st = step_of(office, lost)
+    assert (st.role, st.activity, st.since) == (P.PROFESSIONAL, 14, row_x.updated_at)
+    assert st.is_unconfirmed_publication and not st.is_decision
+    assert st.label == ("Verificar la publicación sin confirmar en X (Twitter) y Facebook: confirmarla o autorizar "
+                        "el reenvío")
+    assert [(s.need_id, s.activity) for s in inbox_of(office, "profesional", P.PROFESSIONAL)] == [(writing, 5),
+                                                                                                 (lost, 14)]
+    assert [(s.need_id, s.activity) for s in inbox_of(office, "jefe", P.HEAD)] == [(lost, 14)]
+    assert inbox_of(office, "tecnico", P.TECHNICIAN) == [] and inbox_of(office, "lector", P.READER) == []
+    with office.session() as s:
+        timeline = {e.activity: e.status for e in inbox.timeline(s, s.get(Need, lost))}
+    assert timeline[14] == inbox.CURRENT
+
+    # Resolved (one confirmed, one authorized to resend): back to the system, out of both inboxes.
+    publishing.confirm(office, row_x.id, "https://x.com/CVPBogota/status/1", "1", "profesional")
+    assert "Facebook" in step_of(office, lost).label and "X (Twitter)" not in step_of(office, lost).label
+    fb = next(p for p in office.publications(lost) if p.channel == "facebook")
+    publishing.allow_retry(office, fb.id, "jefe")
+    assert step_of(office, lost).role == P.SYSTEM
+    assert [s.need_id for s in inbox_of(office, "profesional", P.PROFESSIONAL)] == [writing]
+    assert inbox_of(office, "jefe", P.HEAD) == []

@@ -10,17 +10,19 @@ routes call it from the threadpool.
 from __future__ import annotations
 
 import logging
+import re
 from datetime import datetime
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 from cvp import procedure as P
 from cvp.checks import MediaInfo, check_text
 from cvp.checks.limits import FACEBOOK_MAX_CHARS, INSTAGRAM_MAX_CHARS, YOUTUBE_DESCRIPTION_MAX_BYTES, \
     YOUTUBE_TITLE_MAX_CHARS
 from cvp.checks.xlength import X_MAX_WEIGHTED_LENGTH
-from cvp.errors import InvalidInput
+from cvp.errors import Conflict, InvalidInput, NotFound
 from cvp.office import DecisionOutcome, Office
-from cvp.records.models import Document, Revision
+from cvp.records.models import Document, Publication, Revision
 from cvp_airflow.web.security import Viewer
 
 log = logging.getLogger(__name__)
@@ -31,6 +33,9 @@ PLAN_FIELDS = {"contenidos": "Contenidos y acciones", "enlaces": "Enlaces de las
 MEETING_ROLES = (P.HEAD, P.PROFESSIONAL)
 PLAN_ROLES = (P.HEAD, P.PROFESSIONAL, P.TECHNICIAN)
 ANY_ROLE = (P.HEAD, P.PROFESSIONAL, P.TECHNICIAN, P.READER)
+PUBLICATION_ROLES = (P.PROFESSIONAL, P.HEAD)  # as `python -m cvp publicacion` (cvp.__main__.cmd_publication)
+UNCONFIRMED, FAILED = "sin_confirmar", "fallido"
+URL_MAX, REMOTE_ID_MAX = 500, 200  # the ledger's columns
 
 
 def record_meeting(office: Office, viewer: Viewer, need_id: int, data: dict) -> Document:
@@ -77,6 +82,116 @@ def submit_design(office: Office, viewer: Viewer, need_id: int, path: Path, file
     log.info("Forms: design revision %s of need %s uploaded by %s (%s bytes)", rev.number, need_id,
              viewer.username, rev.size)
     return rev
+
+
+# --- activity 14: publications whose outcome is unknown --------------------------------------------
+
+def publication(office: Office, publication_id: int, need_id: int | None = None) -> Publication:
+    """The ledger row, refused (404) if it does not exist or belongs to another need."""
+    with office.session() as s:
+        row = s.get(Publication, publication_id)
+    if row is None or (need_id is not None and row.need_id != need_id):
+        where = f" de la necesidad n.º {need_id}" if need_id is not None else ""
+        raise NotFound(f"No existe el registro de publicación n.º {publication_id}{where}.")
+    return row
+
+
+def _require_unconfirmed(row: Publication, what: str) -> None:
+    """Only a 'sin_confirmar' row is resolved here (an 'enviando' one may still be in flight)."""
+    if row.state == UNCONFIRMED:
+        return
+    channel = P.CHANNELS.get(row.channel, row.channel)
+    why = {
+        "publicado": "ya está registrada como publicada",
+        "pendiente": "ya está autorizada para enviarse y espera a que Airflow la publique",
+        "enviando": "se está enviando en este momento: espere a que la tarea de Airflow termine",
+        FAILED: "falló sin publicarse: se reintenta limpiando la tarea en Airflow, no desde aquí",
+    }.get(row.state, f"está en estado «{row.state}»")
+    raise Conflict(f"No se puede {what} la publicación n.º {row.id} en {channel}: {why}.")
+
+
+_URL_FORBIDDEN = re.compile(r"[\s<>\"`{}|\\^\x00-\x1f\x7f]")
+
+
+def check_publication_url(url: str) -> str:
+    """The address of the post as the person found it: an https URL with a host, nothing else."""
+    url = (url or "").strip()
+    if not url:
+        raise InvalidInput("Escriba el enlace (URL) de la publicación que encontró en la cuenta.")
+    try:
+        parts = urlsplit(url) if not _URL_FORBIDDEN.search(url) else None
+        host = parts.hostname if parts else None
+    except ValueError:  # e.g. an unclosed IPv6 bracket
+        parts = host = None
+    if parts is None or parts.scheme.lower() != "https" or not host or "." not in host:
+        raise InvalidInput("El enlace de la publicación debe ser una dirección web completa que empiece por "
+                           "https://, copiada de la publicación en la plataforma (por ejemplo "
+                           "https://x.com/CVPBogota/status/1234567890).")
+    if len(url) > URL_MAX:
+        raise InvalidInput(f"El enlace de la publicación es demasiado largo (máximo {URL_MAX} caracteres).")
+    return url
+
+
+_X_STATUS = re.compile(r"^/[^/]+/status(?:es)?/(\d+)")
+
+
+def remote_id_from_url(channel: str, url: str) -> str:
+    """The platform's id of the post when the URL says it unambiguously (X and YouTube); else ''.
+
+    Left empty, the engagement collector skips the post rather than asking the platform for a
+    wrong id; Facebook and Instagram ids are not in their public links.
+    """
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower().removeprefix("www.").removeprefix("mobile.").removeprefix("m.")
+    if channel == "x" and host in ("x.com", "twitter.com"):
+        m = _X_STATUS.match(parts.path)
+        return m.group(1) if m else ""
+    if channel == "youtube":
+        if host == "youtu.be":
+            return parts.path.strip("/").split("/")[0]
+        if host == "youtube.com":
+            if parts.path == "/watch":
+                return (parse_qs(parts.query).get("v") or [""])[0]
+            m = re.match(r"^/(?:shorts|live|embed)/([\w-]+)", parts.path)
+            return m.group(1) if m else ""
+    return ""
+
+
+def confirm_publication(office: Office, viewer: Viewer, publication_id: int, url: str, remote_id: str = "",
+                        need_id: int | None = None) -> Publication:
+    """A person found the post on the platform: the ledger marks it published, with its address."""
+    from cvp import publishing
+
+    office.team.require(viewer.username, *PUBLICATION_ROLES)
+    row = publication(office, publication_id, need_id)
+    _require_unconfirmed(row, "confirmar")
+    url = check_publication_url(url)
+    remote_id = (remote_id or "").strip()
+    if len(remote_id) > REMOTE_ID_MAX:
+        raise InvalidInput(f"El identificador de la publicación es demasiado largo (máximo {REMOTE_ID_MAX} "
+                           "caracteres): déjelo vacío si no lo conoce.")
+    done = publishing.confirm(office, row.id, url, remote_id or remote_id_from_url(row.channel, url),
+                              viewer.username)
+    log.info("Forms: publication %s (need %s, %s) confirmed by %s", row.id, row.need_id, row.channel,
+             viewer.username)
+    return done
+
+
+def allow_publication_retry(office: Office, viewer: Viewer, publication_id: int, reviewed: bool,
+                            need_id: int | None = None) -> Publication:
+    """A person checked the account and the post is not there: the next attempt may send it."""
+    from cvp import publishing
+
+    office.team.require(viewer.username, *PUBLICATION_ROLES)
+    row = publication(office, publication_id, need_id)
+    _require_unconfirmed(row, "autorizar el reenvío de")
+    if not reviewed:
+        raise InvalidInput("Antes de autorizar el reenvío, revise la cuenta y marque «Revisé la cuenta y la "
+                           "publicación no existe»: si la publicación existe, reenviarla la duplicaría.")
+    done = publishing.allow_retry(office, row.id, viewer.username)
+    log.info("Forms: resend of publication %s (need %s, %s) authorized by %s", row.id, row.need_id, row.channel,
+             viewer.username)
+    return done
 
 
 # --- checks as the person types ------------------------------------------------------------------

@@ -22,7 +22,7 @@ from cvp import procedure as P
 from cvp.errors import NotFound
 from cvp.mail import Mailer
 from cvp.office import Office
-from cvp.records.models import Decision, Need, Revision
+from cvp.records.models import Decision, Need, Publication, Revision
 from cvp_airflow.web import actions, views
 from cvp_airflow.web.security import CSRF_FIELD, CSRF_HEADER, Viewer, check_csrf, csrf_protect, csrf_token, \
     current_viewer
@@ -137,10 +137,16 @@ class TimelineOut(BaseModel):
 
 
 class PublicationOut(BaseModel):
+    id: int = Field(description="Número del registro de publicación (para confirmarla o autorizar el reenvío).")
     channel: str
-    state: str
+    state: str = Field(description="pendiente, enviando, publicado, sin_confirmar (espera a una persona) o "
+                                   "fallido (se reintenta limpiando la tarea en Airflow).")
     url: str
+    remote_id: str = Field(description="Identificador de la publicación en la plataforma, si se conoce.")
     published_at: datetime | None
+    error: str = Field(description="Por qué quedó sin confirmar o falló, si es el caso.")
+    attempts: int
+    updated_at: datetime
 
 
 class NeedSummaryOut(BaseModel):
@@ -201,6 +207,17 @@ class MeetingIn(BaseModel):
 class PlanIn(BaseModel):
     contenidos: list[str]
     enlaces: list[str]
+
+
+class ConfirmPublicationIn(BaseModel):
+    url: str = Field(max_length=2000, description="Enlace de la publicación encontrada en la cuenta: https://...")
+    remote_id: str = Field("", max_length=2000, description="Identificador de la publicación en la plataforma "
+                                                           "(opcional; en X y YouTube se toma del enlace).")
+
+
+class RetryPublicationIn(BaseModel):
+    revisado: bool = Field(False, strict=True,
+                           description="Debe ser `true`: «Revisé la cuenta y la publicación no existe».")
 
 
 class DocumentOut(BaseModel):
@@ -310,6 +327,11 @@ def revision_out(rev: Revision, base: str) -> RevisionOut:
                        file_url=file_url(base, rev) if rev.kind == P.DESIGN else None)
 
 
+def publication_out(p: Publication) -> PublicationOut:
+    return PublicationOut(id=p.id, channel=p.channel, state=p.state, url=p.url, remote_id=p.remote_id,
+                          published_at=p.published_at, error=p.error, attempts=p.attempts, updated_at=p.updated_at)
+
+
 def summary_out(need: Need, step: inbox.Step | None, base: str) -> dict:
     return dict(id=need.id, run_id=need.run_id, title=need.title, status=need.status, deadline=need.deadline,
                 channels=list(need.channels), one_off=need.one_off, publish_at=need.publish_at,
@@ -370,8 +392,7 @@ def need_detail(need_id: int, request: Request, office: Office = Depends(get_off
                                                summary=e.summary, detail=e.detail or {}) for e in t.events])
                   for t in f.timeline],
         revisions=[revision_out(r, base) for r in [*f.texts, *f.designs]],
-        publications=[PublicationOut(channel=p.channel, state=p.state, url=p.url, published_at=p.published_at)
-                      for p in office.publications(need_id)])
+        publications=[publication_out(p) for p in office.publications(need_id)])
 
 
 @router.get("/necesidades/{need_id}/borradores", response_model=dict[str, str],
@@ -506,6 +527,40 @@ def design_file(need_id: int, revision_id: int, descargar: bool = False, office:
         headers["Content-Security-Policy"] = "default-src 'none'; img-src 'self'; media-src 'self'; " \
                                              "style-src 'unsafe-inline'"
     return FileResponse(path, media_type=rev.media_type, headers=headers)
+
+
+PUBLICATION_ERRORS = {
+    **ERRORS,
+    404: {"description": "El registro de publicación no existe."},
+    409: {"description": "El registro no está «sin_confirmar»: ya publicado, ya autorizado, enviándose o fallido "
+                         "(este se reintenta desde Airflow)."},
+    422: {"description": "Enlace que no es https://, o falta marcar `revisado`."},
+}
+
+
+@router.post("/publicaciones/{publication_id}/confirmar", response_model=PublicationOut, responses=PUBLICATION_ERRORS,
+             summary="Actividad 14: confirmar que una publicación sin confirmar sí quedó publicada",
+             description="Para un registro en «sin_confirmar» (no se supo si la plataforma recibió la pieza): quien "
+                         "revisó la cuenta y encontró la publicación registra su enlace https; queda «publicado» y "
+                         "en la trazabilidad a su nombre. Después, limpie la tarea «14. Publicar la pieza "
+                         "comunicativa» del canal en Airflow para que la ejecución termine (no se reenvía nada). "
+                         + roles_text(*actions.PUBLICATION_ROLES), openapi_extra=roles(*actions.PUBLICATION_ROLES))
+def confirm_publication(publication_id: int, body: ConfirmPublicationIn, viewer: Viewer = Depends(csrf_protect),
+                        office: Office = Depends(get_office)):
+    return publication_out(actions.confirm_publication(office, viewer, publication_id, body.url, body.remote_id))
+
+
+@router.post("/publicaciones/{publication_id}/reintentar", response_model=PublicationOut,
+             responses=PUBLICATION_ERRORS,
+             summary="Actividad 14: autorizar el reenvío de una publicación sin confirmar",
+             description="Para un registro en «sin_confirmar»: quien revisó la cuenta y comprobó que la publicación "
+                         "no existe lo declara con `revisado: true`; el registro vuelve a «pendiente» y el próximo "
+                         "intento (limpiar la tarea «14. Publicar la pieza comunicativa» del canal en Airflow) la "
+                         "envía. " + roles_text(*actions.PUBLICATION_ROLES),
+             openapi_extra=roles(*actions.PUBLICATION_ROLES))
+def retry_publication(publication_id: int, body: RetryPublicationIn, viewer: Viewer = Depends(csrf_protect),
+                      office: Office = Depends(get_office)):
+    return publication_out(actions.allow_publication_retry(office, viewer, publication_id, body.revisado))
 
 
 @router.get("/necesidades/{need_id}/expediente", summary="Expediente (Ley 1712 de 2014) en JSON",

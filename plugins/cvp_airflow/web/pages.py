@@ -44,6 +44,11 @@ NOTICES = {
     "diseno_aprobado": "Diseño aprobado (punto de control 12): la pieza pasa a publicación.",
     "diseno_devuelto": "Diseño devuelto con su comentario al Técnico Operativo.",
     "ya_registrada": "Esa decisión ya estaba registrada: no se registró otra.",
+    "publicacion_confirmada": "Publicación confirmada: quedó registrada como publicada, con su enlace, a su nombre. "
+                              "Limpie la tarea «14. Publicar la pieza comunicativa» de ese canal en Airflow para que "
+                              "la ejecución termine (no se vuelve a publicar).",
+    "reenvio_autorizado": "Reenvío autorizado: la publicación volvió a «pendiente». Limpie la tarea «14. Publicar la "
+                          "pieza comunicativa» de ese canal en Airflow para que se envíe.",
 }
 
 
@@ -123,14 +128,52 @@ def needs_page(request: Request, estado: str = "en_curso", office: Office = Depe
     return render(request, "needs.html.j2", rows=rows, estado=estado, today=inbox.today_bogota())
 
 
-@router.get("/necesidades/{need_id}", response_class=HTMLResponse)
-def need_page(request: Request, need_id: int, office: Office = Depends(get_office)):
+def _need_page_context(request: Request, office: Office, need_id: int, pub_error: dict | None = None) -> dict:
     ctx = _need_context(office, need_id)
     f = ctx["f"]
     ctx.update(text_diff=views.text_diff(f.previous_text, f.current_text) if f.current_text else [],
                publications=office.publications(need_id), documents=office.documents(need_id),
-               file_url=lambda rev: file_url(base_of(request), rev), today=inbox.today_bogota())
-    return render(request, "need.html.j2", **ctx)
+               file_url=lambda rev: file_url(base_of(request), rev), today=inbox.today_bogota(),
+               publication_roles=actions.PUBLICATION_ROLES,
+               pub_error=pub_error or {"id": None, "form": "", "error": None, "url": "", "remote_id": ""})
+    return ctx
+
+
+@router.get("/necesidades/{need_id}", response_class=HTMLResponse)
+def need_page(request: Request, need_id: int, office: Office = Depends(get_office)):
+    return render(request, "need.html.j2", **_need_page_context(request, office, need_id))
+
+
+# --- activity 14: publications whose outcome is unknown ------------------------------------------
+
+@router.post("/necesidades/{need_id}/publicaciones/{publication_id}/confirmar", response_class=HTMLResponse)
+async def confirm_publication(request: Request, need_id: int, publication_id: int,
+                              viewer: Viewer = Depends(csrf_protect), office: Office = Depends(get_office)):
+    form = await request.form()
+    url, remote_id = _field(form, "url").strip(), _field(form, "remote_id").strip()
+    try:
+        await asyncio.to_thread(actions.confirm_publication, office, viewer, publication_id, url, remote_id, need_id)
+    except CvpError as exc:
+        ctx = await asyncio.to_thread(_need_page_context, request, office, need_id,
+                                      {"id": publication_id, "form": "confirmar", "error": exc, "url": url,
+                                       "remote_id": remote_id})
+        return await asyncio.to_thread(render, request, "need.html.j2", exc.status, **ctx)
+    return to_need(request, need_id, "publicacion_confirmada")
+
+
+@router.post("/necesidades/{need_id}/publicaciones/{publication_id}/reintentar", response_class=HTMLResponse)
+async def retry_publication(request: Request, need_id: int, publication_id: int,
+                            viewer: Viewer = Depends(csrf_protect), office: Office = Depends(get_office)):
+    form = await request.form()
+    reviewed = form.get("revisado") == "si"
+    try:
+        await asyncio.to_thread(actions.allow_publication_retry, office, viewer, publication_id, reviewed, need_id)
+    except CvpError as exc:
+        ctx = await asyncio.to_thread(_need_page_context, request, office, need_id,
+                                      {"id": publication_id, "form": "reintentar", "error": exc, "url": "",
+                                       "remote_id": ""})
+        return await asyncio.to_thread(render, request, "need.html.j2", exc.status, **ctx)
+    return to_need(request, need_id, "reenvio_autorizado")
 
 
 # --- activities 2 and 3 --------------------------------------------------------------------------

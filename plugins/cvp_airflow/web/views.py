@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import calendar as _calendar
 import re
+from urllib.parse import quote
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from difflib import SequenceMatcher
@@ -27,6 +28,13 @@ DECISION_NAMES = {P.APPROVED: "Aprobado", P.REJECTED: "Devuelto con comentarios"
 KIND_NAMES = {P.TEXT: "Texto", P.DESIGN: "Diseño"}
 SEVERITY_NAMES = {"error": "Error", "warning": "Advertencia", "info": "Información"}
 STATUS_NAMES = {"en_curso": "En curso", "publicada": "Publicada", "cancelada": "Cancelada"}
+PUBLICATION_STATE_NAMES = {"pendiente": "Pendiente", "enviando": "Enviando", "publicado": "Publicada",
+                           "sin_confirmar": "Sin confirmar", "fallido": "Fallida"}
+DAG_ID = "necesidad_comunicacion"
+PUBLISH_TASK_NAME = P.display_name(14)
+# Where a step is done, relative to the need's page (activity 14: the unconfirmed publications there).
+STEP_PAGES = {2: "/reunion", 3: "/plan", 5: "/texto", 8: "/texto", 7: "/revision-texto", 10: "/diseno",
+              12: "/revision-diseno", 14: "#sec-publicaciones"}
 
 
 # --- diff ----------------------------------------------------------------------------------------
@@ -159,6 +167,10 @@ class NeedFile:
     def last_returned_design(self) -> Revision | None:
         return next((r for r in reversed(self.designs) if r.state == P.REJECTED), None)
 
+    def text_by_id(self, revision_id: int) -> Revision | None:
+        """The text revision a publication carries (what to look for on the platform)."""
+        return next((r for r in self.texts if r.id == revision_id), None)
+
 
 def need_file(office: Office, need_id: int) -> NeedFile:
     """Everything a need's page shows, read in one transaction."""
@@ -173,6 +185,22 @@ def need_file(office: Office, need_id: int) -> NeedFile:
                  if r.decision is not None]
     decisions.sort(key=lambda d: d["decision"].decided_at)
     return NeedFile(need, step, timeline, texts, designs, decisions)
+
+
+# --- Airflow -------------------------------------------------------------------------------------
+
+def airflow_run_path(run_id: str | None) -> str:
+    """Path, under Airflow's base URL, of the need's DAG run in Airflow 3's UI (the DAG without a run)."""
+    if not run_id:
+        return f"dags/{DAG_ID}"
+    return f"dags/{DAG_ID}/runs/{quote(run_id, safe='')}"
+
+
+def airflow_publish_task_path(run_id: str | None) -> str:
+    """Path of the run's mapped task 'publicar_pieza' (one instance per channel), where it is cleared."""
+    if not run_id:
+        return f"dags/{DAG_ID}"
+    return f"{airflow_run_path(run_id)}/tasks/publicar_pieza/mapped"
 
 
 # --- ages ----------------------------------------------------------------------------------------
