@@ -142,7 +142,7 @@ def cmd_publication(args) -> None:
     if args.accion == "confirmar":
         if not args.url:
             raise SystemExit("Error: indique --url de la publicación encontrada.")
-        row = publishing.confirm(office, args.id, args.url, args.remote_id or args.url, args.como)
+        row = publishing.confirm(office, args.id, args.url, args.remote_id or "", args.como)
     else:
         row = publishing.allow_retry(office, args.id, args.como)
     print(f"Registro de publicación {row.id}: {row.state}.")

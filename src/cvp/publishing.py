@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from cvp import procedure as P
-from cvp.errors import Conflict
+from cvp.errors import Conflict, NotFound
 from cvp.office import Office
 from cvp.publishers.base import MediaFile, OutcomeUnknown, Piece, PublishError, Publisher, PublishResult
 from cvp.records.models import Publication, utcnow
@@ -125,9 +125,10 @@ def _reconcile(office: Office, publisher: Publisher, piece: Piece, row: Publicat
 
 def _unconfirmed_message(channel: str, row: Publication) -> str:
     return (f"No se pudo confirmar si la pieza quedó publicada en {P.CHANNELS[channel]} (registro de publicación "
-            f"n.º {row.id}). Revise la cuenta: si la publicación existe, regístrela con "
-            f"`python -m cvp publicacion confirmar {row.id} --url URL`; si no existe, autorice el reenvío con "
-            f"`python -m cvp publicacion reintentar {row.id}`. No se reenvía automáticamente para no duplicarla.")
+            f"n.º {row.id}). Revise la cuenta: si la publicación existe, confírmela con su enlace en la página de la "
+            f"necesidad (/cvp/necesidades/{row.need_id}) o con `python -m cvp publicacion confirmar {row.id} "
+            f"--url URL`; si no existe, autorice el reenvío allí o con `python -m cvp publicacion reintentar "
+            f"{row.id}`. No se reenvía automáticamente para no duplicarla.")
 
 
 def _mark_published(office: Office, row_id: int, need_id: int, channel: str, result: PublishResult, actor: str,
@@ -138,7 +139,20 @@ def _mark_published(office: Office, row_id: int, need_id: int, channel: str, res
     how = " (confirmada al reconciliar)" if reconciled else ""
     _event(office, need_id, channel, "publicado", actor, f"Publicado en {P.CHANNELS[channel]}{how}: {result.url}",
            url=result.url, remote_id=result.remote_id)
+    _close_need_if_done(office, need_id)
     return _get(office, row_id)
+
+
+def _close_need_if_done(office: Office, need_id: int) -> None:
+    """A need is 'publicada' once its approved piece is published on every requested channel."""
+    with office.session() as s:
+        need = office._need(s, need_id)
+        text, design = office._current(s, need_id, P.TEXT), office._current(s, need_id, P.DESIGN)
+        done = set(s.scalars(select(Publication.channel).where(
+            Publication.need_id == need_id, Publication.state == PUBLISHED,
+            Publication.text_revision_id == text.id, Publication.design_revision_id == design.id)))
+        if need.status == "en_curso" and set(need.channels) <= done:
+            need.status = "publicada"
 
 
 def confirm(office: Office, row_id: int, url: str, remote_id: str, actor: str) -> Publication:
@@ -163,7 +177,10 @@ def allow_retry(office: Office, row_id: int, actor: str) -> Publication:
 
 def _get(office: Office, row_id: int) -> Publication:
     with office.session() as s:
-        return s.get(Publication, row_id)
+        row = s.get(Publication, row_id)
+    if row is None:
+        raise NotFound(f"No existe el registro de publicación n.º {row_id}.")
+    return row
 
 
 def _update(office: Office, row_id: int, **values) -> None:

@@ -159,3 +159,20 @@ def test_media_refused_before_upload_is_recorded_as_the_channels_outcome(office,
     [row] = office.publications(ready)
     assert row.state == publishing.FAILED and "máximo" in row.error
     assert any(e.action == "publicacion_fallida" and "supera" in e.summary for e in office.events(ready))
+
+
+def test_a_need_is_published_when_every_channel_is_even_after_a_confirmation(office, ready):
+    from cvp.errors import NotFound
+
+    publishing.publish_once(office, OutboxPublisher(office.cfg.outbox_dir, "x"), ready, "x")
+    assert office.need(ready).status == "en_curso"  # facebook still missing
+    lost = Recording(office.cfg.outbox_dir, "facebook", fail_with=RuntimeError("worker killed"))
+    with pytest.raises(RuntimeError):
+        publishing.publish_once(office, lost, ready, "facebook")
+    with pytest.raises(publishing.Unconfirmed, match=f"/cvp/necesidades/{ready}"):
+        publishing.publish_once(office, Recording(office.cfg.outbox_dir, "facebook"), ready, "facebook")
+    row = [p for p in office.publications(ready) if p.channel == "facebook"][0]
+    publishing.confirm(office, row.id, "https://facebook.com/cvp/posts/1", "1", "profesional")
+    assert office.need(ready).status == "publicada"
+    with pytest.raises(NotFound, match="n.º 999"):
+        publishing.allow_retry(office, 999, "profesional")
