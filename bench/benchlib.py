@@ -31,17 +31,9 @@ CVP_WORKER_DAG = "bench_cvp_wait_worker"
 WAIT_TASK = "esperar_aprobacion"
 NEXT_TASK = "siguiente"
 
-# A valid need (same as tests/conftest.py NEED) and texts that pass the pre-review checks.
-NEED = {
-    "titulo": "Entrega de títulos en Ciudad Bolívar",
-    "necesidad": "Divulgar la entrega de 120 títulos de propiedad a hogares de Ciudad Bolívar.",
-    "fuente": "plan_accion",
-    "canales": ["x", "facebook"],
-    "publicos_interes": ["ciudadania", "hogares_beneficiarios"],
-    "dependencia": "urbanizaciones_titulacion",
-    "fecha_limite": "2099-12-15",
-    "accion_puntual": False,
-}
+sys.path.insert(0, str(ROOT))
+from tests.conftest import NEED  # noqa: E402  (a valid need, shared with the tests)
+
 TEXTS = {"x": "Hoy entregamos 118 títulos en Ciudad Bolívar.", "facebook": "Hoy entregamos 118 títulos."}
 
 
