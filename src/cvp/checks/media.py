@@ -101,7 +101,8 @@ CHANNEL_MEDIA: dict[str, ChannelMedia] = {
         requires_video=True,
     ),
     "facebook": ChannelMedia(
-        images=KindLimits(frozenset({JPEG, PNG, GIF, BMP, TIFF, WEBP}), 10 * MB),
+        # Page photos: the formats Meta documents (WebP is not among them).
+        images=KindLimits(frozenset({JPEG, PNG, GIF, BMP, TIFF}), 10 * MB),
         videos=KindLimits(_VIDEO_ANY | {MKV}, 10 * GB, max_duration=240 * 60),
     ),
     "sitio_web": ChannelMedia(images=None, videos=None),

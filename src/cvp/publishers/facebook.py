@@ -21,6 +21,7 @@ from urllib.parse import urljoin
 
 import httpx
 
+from cvp.checks.media import CHANNEL_MEDIA
 from cvp.publishers.base import (
     MediaFile,
     MediaRejected,
@@ -59,16 +60,8 @@ MAX_VIDEOS = 1
 IMAGE_MAX_BYTES = 10 * 1024 * 1024
 VIDEO_MAX_BYTES = 10 * 1024 * 1024 * 1024
 IMAGE_TYPES = frozenset({"image/jpeg", "image/png", "image/gif", "image/bmp", "image/tiff"})
-VIDEO_TYPES = frozenset(
-    {
-        "video/mp4",
-        "video/quicktime",
-        "video/x-msvideo",
-        "video/x-matroska",
-        "video/webm",
-        "video/mpeg",
-    }
-)
+# Facebook takes most video containers; the list is the pre-review checks' own (one source of truth).
+VIDEO_TYPES = CHANNEL_MEDIA["facebook"].videos.formats
 MESSAGE_MAX = 63206
 RESUMABLE_THRESHOLD = 100 * 1024 * 1024
 
