@@ -6,7 +6,7 @@ from datetime import timedelta
 from typing import Any
 
 from airflow.sdk import BaseSensorOperator
-from airflow.sdk.exceptions import AirflowException
+from airflow.sdk.exceptions import AirflowException, AirflowSkipException
 
 from cvp_airflow.triggers import DEFAULT_POLL_SECONDS, RecordConditionTrigger
 
@@ -40,6 +40,8 @@ class RecordSensor(BaseSensorOperator):
         self.prepare(office, need.id)
         office.deliver_pending(need_id=need.id)
         info = office.condition_met(need.id, self.condition)
+        if info is not None and info.get("cancelled"):
+            raise AirflowSkipException(f"La necesidad n.º {need.id} fue cancelada.")
         if info is not None:
             return self._done(office, need.id, info)
         self.defer(
@@ -50,6 +52,8 @@ class RecordSensor(BaseSensorOperator):
         )
 
     def execute_complete(self, context: Any, event: dict | None = None) -> dict:
+        if event and event.get("cancelled"):
+            raise AirflowSkipException(f"La necesidad n.º {event.get('need_id')} fue cancelada.")
         if not event or event.get("status") != "met":
             raise AirflowException(f"La espera de «{self.condition}» terminó con error: "
                                    f"{(event or {}).get('message', 'sin detalle')}")

@@ -12,7 +12,7 @@ import asyncio
 import os
 from typing import Any, AsyncIterator
 
-from airflow.triggers.base import BaseTrigger, TaskSuccessEvent, TriggerEvent
+from airflow.triggers.base import BaseTrigger, TaskSkippedEvent, TaskSuccessEvent, TriggerEvent
 
 DEFAULT_POLL_SECONDS = float(os.environ.get("CVP_POLL_SECONDS", "0.5"))
 
@@ -49,7 +49,9 @@ class RecordConditionTrigger(BaseTrigger):
                 return
             if info is not None:
                 summary = {"need_id": self.need_id, "condition": self.condition, **info}
-                if self.end_from_trigger:
+                if info.get("cancelled") and self.end_from_trigger:
+                    yield TaskSkippedEvent()  # the need was withdrawn: the rest of the run is skipped
+                elif self.end_from_trigger:
                     yield TaskSuccessEvent(xcoms={"return_value": summary})
                 else:
                     yield TriggerEvent({"status": "met", **summary})

@@ -118,6 +118,13 @@ def cmd_decide(args) -> None:
     print(f"Decisión «{out.decision.decision}» registrada en el punto de control {args.punto}{note}.")
 
 
+def cmd_cancel(args) -> None:
+    office = _office(args)
+    office.team.require(args.como, P.HEAD)
+    office.cancel_need(args.necesidad, args.como, args.motivo)
+    print(f"Necesidad n.º {args.necesidad} cancelada; sus pasos pendientes terminan sin publicar.")
+
+
 def cmd_history(args) -> None:
     office = _office(args)
     for e in office.events(args.necesidad):
@@ -199,6 +206,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--revision", type=int, help="id de la revisión vista (por defecto la vigente)")
     sp.add_argument("--comentario")
     sp.add_argument("--publicar-en", help="fecha y hora de publicación (ISO, hora de Bogotá), punto 12")
+    sp = need_cmd("cancelar", cmd_cancel, "la Jefe OAC retira una necesidad antes de publicarla")
+    sp.add_argument("--motivo", required=True)
     need_cmd("historial", cmd_history, "trazabilidad de la necesidad", actor=False)
     sp = need_cmd("exportar", cmd_export, "expediente (Ley 1712) en JSON o HTML", actor=False)
     sp.add_argument("--formato", choices=["json", "html"], default="json")

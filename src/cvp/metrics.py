@@ -39,6 +39,8 @@ def log_metrics(office: Office, need_id: int) -> dict:
     """Compute, keep as a record, and tell the team (idempotent per need)."""
     with office.session() as s:
         need = office._need(s, need_id)
+        if need.status == "cancelada":
+            return {}
         existing = s.scalar(select(Document).where(Document.need_id == need_id, Document.kind == "metricas"))
         if existing is not None:
             return existing.data

@@ -553,11 +553,32 @@ class Office:
                             revision=design.id, archivo=str(final), sha256=design.sha256)
             return final
 
+    def cancel_need(self, need_id: int, actor: str, reason: str) -> Need:
+        """The head withdraws a need before publication; every waiting step then ends (skipped)."""
+        reason = (reason or "").strip()
+        if not reason:
+            raise InvalidInput("Para cancelar una necesidad se requiere el motivo (queda en el expediente).")
+        with self.session() as s:
+            need = self._need(s, need_id, for_update=True)
+            if need.status != "en_curso":
+                raise Conflict(f"La necesidad n.º {need_id} ya no está en curso ({need.status}).")
+            if s.scalar(select(Publication.id).where(Publication.need_id == need_id,
+                                                     Publication.state.in_(("enviando", "publicado")))):
+                raise Conflict("La pieza ya se está publicando o se publicó: no se puede cancelar la necesidad.")
+            need.status = "cancelada"
+            self._event(s, need_id, 1, "necesidad_cancelada", actor, f"Necesidad cancelada: {reason}", motivo=reason)
+            return need
+
     # --- what the sensors wait for ------------------------------------------------------------
 
     def condition_met(self, need_id: int, condition: str) -> dict | None:
-        """Return a small summary when the waited-for record exists, else None (one cheap query)."""
+        """Return a small summary when the waited-for record exists, else None (one cheap query).
+
+        A cancelled need answers ``{"cancelled": True}``: nothing will ever come, the wait ends.
+        """
         with self.session() as s:
+            if s.scalar(select(Need.status).where(Need.id == need_id)) == "cancelada":
+                return {"cancelled": True}
             if condition in (P.WAIT_MEETING, P.WAIT_CONTENT_PLAN):
                 kind = "registro_reunion" if condition == P.WAIT_MEETING else "plan_contenidos"
                 doc = s.scalar(select(Document).where(Document.need_id == need_id, Document.kind == kind))

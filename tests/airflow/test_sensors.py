@@ -84,3 +84,21 @@ def test_publication_time_waits_deferred_only_for_a_future_time(office_conn):
     with pytest.raises(TaskDeferred) as deferred:
         sensor.execute({"run_id": "run-later"})
     assert abs((deferred.value.trigger.moment - future).total_seconds()) < 1
+
+
+def test_a_cancelled_need_ends_the_wait_as_skipped(office_conn):
+    from airflow.sdk.exceptions import AirflowSkipException
+
+    office = office_conn
+    need = office.register_need(NEED, "jefe", run_id="run-c")
+    trigger = RecordConditionTrigger(need.id, P.WAIT_TEXT_APPROVED, poll_interval=0.05)
+
+    async def cancelled_while_waiting():
+        task = asyncio.ensure_future(trigger.run().__anext__())
+        await asyncio.sleep(0.2)
+        await asyncio.to_thread(office.cancel_need, need.id, "jefe", "Se aplazó el evento")
+        return await asyncio.wait_for(task, 10)
+
+    assert asyncio.run(cancelled_while_waiting()).task_instance_state == "skipped"
+    with pytest.raises(AirflowSkipException, match="cancelada"):
+        RecordSensor(task_id="revisar_contenidos", condition=P.WAIT_TEXT_APPROVED).execute({"run_id": "run-c"})

@@ -95,7 +95,12 @@ def test_need_with_one_return_at_each_control_point(head_api, stack_env, tmp_pat
         assert any(fragment in s for s in mine), (fragment, mine)
     assert all(n.sent_at for n in office.notifications(need.id))
 
-    # The one-off need skipped activities 2-4 and now waits for its text.
+    # The one-off need skipped activities 2-4 and waits for its text; the head withdraws it.
     states = head_api.task_states(one_off)
     assert states["reunion_equipo"] == states["definir_contenidos"] == states["red_distrital"] == "skipped"
     assert head_api.wait_task(one_off, "producir_contenidos") == "deferred"
+    act("cancelar", str(office.need_by_run(one_off).id), "--como", "jefe", "--motivo", "La jornada se aplazó")
+    assert head_api.wait_run(one_off) == "success"
+    states = head_api.task_states(one_off)
+    assert states["producir_contenidos"] == "skipped" and states["revisar_contenidos"] == "skipped"
+    assert not (stack_env.data_dir / "salida" / "sitio_web").exists()

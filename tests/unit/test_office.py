@@ -326,3 +326,17 @@ def test_smtp_mailer_talks_smtp_to_a_real_server(tmp_path):
     msg = email.message_from_bytes(received[0].encode(), policy=policy.default)
     assert msg["Subject"] == "Asunto con tildes: revisión" and msg["To"] == "jefe@cvp.gov.co"
     assert msg.get_content().strip() == "Cuerpo con ñ"
+
+
+def test_the_head_cancels_a_need_with_a_reason_and_every_wait_ends(office):
+    need = office.register_need(NEED, "jefe", run_id="r")
+    with pytest.raises(InvalidInput, match="motivo"):
+        office.cancel_need(need.id, "jefe", " ")
+    office.cancel_need(need.id, "jefe", "El evento se aplazó")
+    assert office.need(need.id).status == "cancelada"
+    assert office.condition_met(need.id, P.WAIT_TEXT_APPROVED) == {"cancelled": True}
+    assert office.events(need.id)[-1].summary == "Necesidad cancelada: El evento se aplazó"
+    with pytest.raises(Conflict, match="ya no está en curso"):
+        office.submit_text(need.id, "profesional", TEXTS)
+    with pytest.raises(Conflict):
+        office.cancel_need(need.id, "jefe", "otra vez")
