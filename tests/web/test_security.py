@@ -217,3 +217,33 @@ def test_security_headers_on_pages_and_json(web):
     assert page.headers["x-content-type-options"] == "nosniff"
     assert page.headers["cache-control"] == "no-store"
     assert web.as_("lector").get("/cvp/api/bandeja").headers["cache-control"] == "no-store"
+
+
+def test_malformed_json_body_is_a_login_refusal_for_anonymous_callers(web):
+    """FastAPI reads a JSON body before the login dependency runs: the login must still answer first."""
+    anon = web.anonymous()
+    for route in web.app.routes:
+        if isinstance(route, APIRoute) and route.body_field is not None:
+            path = "/cvp" + concrete(route.path)
+            r = anon.post(path, content=b"{no es json", headers={"content-type": "application/json"})
+            assert r.status_code == 401, (path, r.status_code, r.text)
+            assert r.json()["code"] == "NotAuthenticated" and "JSON" not in r.text
+    # A logged-in member still gets the Spanish explanation of the bad body.
+    r = web.as_("profesional").post("/cvp/api/verificar", content=b"{no es json",
+                                    headers={"content-type": "application/json", "X-CSRF-Token": web.csrf("profesional")})
+    assert r.status_code == 422 and r.json()["code"] == "InvalidInput"
+
+
+def test_csrf_token_with_non_ascii_characters_is_refused_not_a_server_error(web):
+    from cvp_airflow.web.security import csrf_valid
+
+    now = int(time.time())
+    assert not csrf_valid("jefe", f"{now}.é", now)
+    need = web.office.register_need(ONE_OFF, "jefe", run_id="r").id
+    r = web.as_("profesional").post(f"/cvp/api/necesidades/{need}/texto", json={"texts": TEXTS},
+                                    headers={"X-CSRF-Token": f"{now}.\xe9".encode("latin-1")})
+    assert r.status_code == 403 and "no es válido" in r.json()["detail"]
+    r = web.as_("jefe").post(f"/cvp/necesidades/{need}/plan",
+                             data={"csrf_token": f"{now}.ñ", "contenidos": "a", "enlaces": "b"})
+    assert r.status_code == 403 and "código de seguridad" in r.text
+    assert web.office.documents(need) == []

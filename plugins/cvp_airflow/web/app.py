@@ -16,6 +16,8 @@ from fastapi.responses import JSONResponse, RedirectResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import get_route_path
 
+from airflow.api_fastapi.core_api.security import bearer_scheme, get_user
+
 from cvp.errors import CvpError
 from cvp_airflow.web import api, pages
 from cvp_airflow.web.security import Viewer, authenticated, current_viewer, is_auth_failure
@@ -127,6 +129,11 @@ def create_app() -> FastAPI:
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError):
+        # FastAPI reads and validates a JSON body before the login dependency runs: the login answers first.
+        try:
+            await get_user(request, None, await bearer_scheme(request))
+        except StarletteHTTPException as refused:
+            return await http_error(request, refused)
         details = [f"{'.'.join(str(p) for p in e.get('loc', ()) if p != 'body')}: {e.get('msg', '')}"
                    for e in exc.errors()]
         message = "La solicitud no es válida: revise los campos indicados."

@@ -114,7 +114,8 @@ def csrf_valid(username: str, token: str | None, now: float | None = None) -> bo
     now = now if now is not None else time.time()
     if not (now - CSRF_MAX_AGE <= issued <= now + 60):
         return False
-    return hmac.compare_digest(sig, _sign(username, issued))
+    # As bytes: compare_digest refuses (TypeError, a 500) a str with non-ASCII characters.
+    return hmac.compare_digest(sig.encode("utf-8", "replace"), _sign(username, issued).encode())
 
 
 def check_csrf(viewer: Viewer, token: str | None) -> None:

@@ -40,21 +40,57 @@ STEP_PAGES = {2: "/reunion", 3: "/plan", 5: "/texto", 8: "/texto", 7: "/revision
 # --- diff ----------------------------------------------------------------------------------------
 
 _TOKEN = re.compile(r"\s+|[^\s]+")
+# Token pairs one diff may compare. SequenceMatcher's work grows with the cube of repetitive texts (minutes
+# for a few thousand words, on every view of the need and the review): within this budget it takes a
+# fraction of a second whatever the texts.
+DIFF_BUDGET = 100_000
 
 
 def word_diff(old: str, new: str) -> list[tuple[str, str]]:
-    """Word-level changes from ``old`` to ``new`` as ("=", "+" or "-", text) segments."""
-    a, b = _TOKEN.findall(old or ""), _TOKEN.findall(new or "")
+    """Word-level changes from ``old`` to ``new`` as ("=", "+" or "-", text) segments.
+
+    Texts too long to compare word by word within ``DIFF_BUDGET`` are compared line by line first,
+    then the words of each changed passage; a passage still too long is shown removed and added whole.
+    """
+    budget = [DIFF_BUDGET]
     out: list[tuple[str, str]] = []
-    for op, i1, i2, j1, j2 in SequenceMatcher(None, a, b, autojunk=False).get_opcodes():
-        if op == "equal":
-            out.append(("=", "".join(a[i1:i2])))
+    for op, x, y in _blocks(_TOKEN.findall(old or ""), _TOKEN.findall(new or ""), budget):
+        if op != "?":
+            out += _segments(op, x, y)
             continue
-        if op in ("delete", "replace"):
-            out.append(("-", "".join(a[i1:i2])))
-        if op in ("insert", "replace"):
-            out.append(("+", "".join(b[j1:j2])))
+        for op2, x2, y2 in _blocks(x.splitlines(keepends=True), y.splitlines(keepends=True), budget):
+            if op2 == "~":
+                for op3, x3, y3 in _blocks(_TOKEN.findall(x2), _TOKEN.findall(y2), budget):
+                    out += _segments(op3, x3, y3)
+            else:
+                out += _segments(op2, x2, y2)
     return [s for s in out if s[1]]
+
+
+def _segments(op: str, old: str, new: str) -> list[tuple[str, str]]:
+    return [("=", old)] if op == "=" else [("-", old), ("+", new)]
+
+
+def _blocks(a: list[str], b: list[str], budget: list[int]) -> list[tuple[str, str, str]]:
+    """("=", same, same), ("~", old, new) or, when too long to compare within ``budget``, ("?", old, new)."""
+    lo = hi = 0
+    if len(a) * len(b) > budget[0]:  # only what lies between the common beginning and end is compared
+        n = min(len(a), len(b))
+        while lo < n and a[lo] == b[lo]:
+            lo += 1
+        while hi < n - lo and a[len(a) - 1 - hi] == b[len(b) - 1 - hi]:
+            hi += 1
+    head, tail = "".join(a[:lo]), "".join(a[len(a) - hi:])
+    a, b = a[lo:len(a) - hi], b[lo:len(b) - hi]
+    out = [("=", head, head)]
+    if len(a) * len(b) > budget[0]:
+        out.append(("?", "".join(a), "".join(b)))
+    else:
+        budget[0] -= len(a) * len(b)
+        for op, i1, i2, j1, j2 in SequenceMatcher(None, a, b, autojunk=False).get_opcodes():
+            out.append(("=" if op == "equal" else "~", "".join(a[i1:i2]), "".join(b[j1:j2])))
+    out.append(("=", tail, tail))
+    return out
 
 
 @dataclass
