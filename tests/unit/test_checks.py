@@ -818,3 +818,16 @@ class TestReport:
         assert "[ERROR]" in text and "[ADVERTENCIA]" in text
         assert "Sugerencia: el personal" in text
         assert "Longitud ponderada en X: 317 de 280." in text
+
+
+def test_x_length_never_parses_a_huge_text(monkeypatch):
+    """twitter-text is quadratic on some inputs: a text far beyond X's limit is refused unparsed."""
+    from cvp.checks import xlength
+
+    def boom(text):
+        raise AssertionError("the parser must not see a text this long")
+
+    monkeypatch.setattr(xlength, "_parse_tweet", boom)
+    report = check_text("x", "a." * 50_000)
+    assert report.blocking and report.x_weighted_length == 100_000
+    assert [f.code for f in report.findings if f.severity == "error"] == ["x.length"]
