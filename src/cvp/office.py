@@ -487,16 +487,20 @@ class Office:
         dest = dest_dir / f"{uuid.uuid4().hex}{UPLOAD_TYPES[media_type]}"
         digest = hashlib.sha256()
         tmp = dest.with_suffix(".part")
-        with tmp.open("wb") as out:
-            if data_path:
-                with data_path.open("rb") as src:
-                    while chunk := src.read(1 << 20):
-                        digest.update(chunk)
-                        out.write(chunk)
-            else:
-                digest.update(source)
-                out.write(source)
-        tmp.rename(dest)
+        try:
+            with tmp.open("wb") as out:
+                if data_path:
+                    with data_path.open("rb") as src:
+                        while chunk := src.read(1 << 20):
+                            digest.update(chunk)
+                            out.write(chunk)
+                else:
+                    digest.update(source)
+                    out.write(source)
+            tmp.rename(dest)
+        except BaseException:
+            tmp.unlink(missing_ok=True)  # a failed write leaves no partial file behind
+            raise
         try:
             checks = self._check_design(need_id, dest, alt_text, Path(filename).name)
             with self.session() as s:
