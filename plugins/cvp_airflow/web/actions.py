@@ -22,7 +22,7 @@ from cvp.checks.limits import FACEBOOK_MAX_CHARS, INSTAGRAM_MAX_CHARS, YOUTUBE_D
 from cvp.checks.xlength import X_MAX_WEIGHTED_LENGTH
 from cvp.errors import Conflict, InvalidInput, NotFound
 from cvp.office import DecisionOutcome, Office
-from cvp.records.models import Document, Publication, Revision
+from cvp.records.models import Document, Need, Publication, Revision
 from cvp_airflow.web.security import Viewer
 
 log = logging.getLogger(__name__)
@@ -34,6 +34,8 @@ MEETING_ROLES = (P.HEAD, P.PROFESSIONAL)
 PLAN_ROLES = (P.HEAD, P.PROFESSIONAL, P.TECHNICIAN)
 ANY_ROLE = (P.HEAD, P.PROFESSIONAL, P.TECHNICIAN, P.READER)
 PUBLICATION_ROLES = (P.PROFESSIONAL, P.HEAD)  # as `python -m cvp publicacion` (cvp.__main__.cmd_publication)
+CANCEL_ROLES = (P.HEAD,)  # as `python -m cvp cancelar` (cvp.__main__.cmd_cancel)
+CANCEL_REASON_MAX = 5000
 UNCONFIRMED, FAILED = "sin_confirmar", "fallido"
 URL_MAX, REMOTE_ID_MAX = 500, 200  # the ledger's columns
 
@@ -86,6 +88,16 @@ def submit_design(office: Office, viewer: Viewer, need_id: int, path: Path, file
     log.info("Forms: design revision %s of need %s uploaded by %s (%s bytes)", rev.number, need_id,
              viewer.username, rev.size)
     return rev
+
+
+def cancel_need(office: Office, viewer: Viewer, need_id: int, reason: str) -> Need:
+    """The head withdraws a need still in course: its waiting steps end (skipped), nothing is published."""
+    office.team.require(viewer.username, *CANCEL_ROLES)
+    if len((reason or "").strip()) > CANCEL_REASON_MAX:
+        raise InvalidInput(f"El motivo de la cancelación es demasiado largo (máximo {CANCEL_REASON_MAX} caracteres).")
+    need = office.cancel_need(need_id, viewer.username, reason)
+    log.info("Forms: need %s cancelled by %s", need_id, viewer.username)
+    return need
 
 
 # --- activity 14: publications whose outcome is unknown --------------------------------------------

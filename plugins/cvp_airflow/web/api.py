@@ -220,6 +220,11 @@ class RetryPublicationIn(BaseModel):
                            description="Debe ser `true`: «Revisé la cuenta y la publicación no existe».")
 
 
+class CancelIn(BaseModel):
+    motivo: str = Field("", max_length=actions.CANCEL_REASON_MAX,
+                        description="Por qué se retira la necesidad (obligatorio; queda en el expediente).")
+
+
 class DocumentOut(BaseModel):
     id: int
     activity: int
@@ -456,6 +461,28 @@ def decide(need_id: int, body: DecisionIn, response: Response, tasks: Background
     deliver_later(tasks, office, mail, need_id)
     return DecisionResult(decision=decision_out(out.decision), revision_id=out.decision.revision_id,
                           already_recorded=out.already_recorded)
+
+
+CANCEL_ERRORS = {
+    **ERRORS,
+    404: {"description": "La necesidad no existe."},
+    409: {"description": "La necesidad ya no está en curso (publicada o ya cancelada), o la pieza ya se está "
+                         "publicando o se publicó."},
+    422: {"description": "Falta el motivo (o es demasiado largo)."},
+}
+
+
+@router.post("/necesidades/{need_id}/cancelar", response_model=NeedSummaryOut, responses=CANCEL_ERRORS,
+             summary="Cancelar una necesidad en curso, con su motivo",
+             description="La Jefe OAC retira una necesidad que sigue en curso y cuya pieza aún no se está "
+                         "publicando: queda «cancelada», el motivo y quién la canceló quedan en la trazabilidad "
+                         "(evento `necesidad_cancelada`), cada paso que esperaba termina omitido y no se publica "
+                         "nada. Como `python -m cvp cancelar N --como jefe --motivo \"...\"`. "
+                         + roles_text(*actions.CANCEL_ROLES), openapi_extra=roles(*actions.CANCEL_ROLES))
+def cancel(need_id: int, body: CancelIn, request: Request, viewer: Viewer = Depends(csrf_protect),
+           office: Office = Depends(get_office)):
+    need = actions.cancel_need(office, viewer, need_id, body.motivo)
+    return NeedSummaryOut(**summary_out(need, None, base_of(request)))
 
 
 UPLOAD_BODY = {

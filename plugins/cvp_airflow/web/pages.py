@@ -49,6 +49,8 @@ NOTICES = {
                               "la ejecución termine (no se vuelve a publicar).",
     "reenvio_autorizado": "Reenvío autorizado: la publicación volvió a «pendiente». Limpie la tarea «14. Publicar la "
                           "pieza comunicativa» de ese canal en Airflow para que se envíe.",
+    "necesidad_cancelada": "Necesidad cancelada: los pasos pendientes terminan sin realizarse, no se publica nada y "
+                           "el motivo quedó en el expediente a su nombre.",
 }
 
 
@@ -128,20 +130,43 @@ def needs_page(request: Request, estado: str = "en_curso", office: Office = Depe
     return render(request, "needs.html.j2", rows=rows, estado=estado, today=inbox.today_bogota())
 
 
-def _need_page_context(request: Request, office: Office, need_id: int, pub_error: dict | None = None) -> dict:
+def _need_page_context(request: Request, office: Office, need_id: int, pub_error: dict | None = None,
+                       cancel_error: dict | None = None) -> dict:
     ctx = _need_context(office, need_id)
     f = ctx["f"]
+    publications = office.publications(need_id)
     ctx.update(text_diff=views.text_diff(f.previous_text, f.current_text) if f.current_text else [],
-               publications=office.publications(need_id), documents=office.documents(need_id),
+               publications=publications, documents=office.documents(need_id),
                file_url=lambda rev: file_url(base_of(request), rev), today=inbox.today_bogota(),
                publication_roles=actions.PUBLICATION_ROLES,
-               pub_error=pub_error or {"id": None, "form": "", "error": None, "url": "", "remote_id": ""})
+               pub_error=pub_error or {"id": None, "form": "", "error": None, "url": "", "remote_id": ""},
+               # As Office.cancel_need: in course, and the piece is not going out yet.
+               cancellable=f.need.status == views.IN_COURSE
+               and not any(p.state in views.PUBLISHING_STATES for p in publications),
+               cancel_roles=actions.CANCEL_ROLES, reason_max=actions.CANCEL_REASON_MAX,
+               cancel_error=cancel_error or {"error": None, "motivo": ""})
     return ctx
 
 
 @router.get("/necesidades/{need_id}", response_class=HTMLResponse)
 def need_page(request: Request, need_id: int, office: Office = Depends(get_office)):
     return render(request, "need.html.j2", **_need_page_context(request, office, need_id))
+
+
+# --- the head withdraws a need still in course ---------------------------------------------------
+
+@router.post("/necesidades/{need_id}/cancelar", response_class=HTMLResponse)
+async def cancel_need(request: Request, need_id: int, viewer: Viewer = Depends(csrf_protect),
+                      office: Office = Depends(get_office)):
+    form = await request.form()
+    reason = _field(form, "motivo")
+    try:
+        await asyncio.to_thread(actions.cancel_need, office, viewer, need_id, reason)
+    except CvpError as exc:
+        ctx = await asyncio.to_thread(_need_page_context, request, office, need_id,
+                                      cancel_error={"error": exc, "motivo": reason})
+        return await asyncio.to_thread(render, request, "need.html.j2", exc.status, **ctx)
+    return to_need(request, need_id, "necesidad_cancelada")
 
 
 # --- activity 14: publications whose outcome is unknown ------------------------------------------

@@ -17,7 +17,7 @@ from cvp import inbox
 from cvp import procedure as P
 from cvp.config import TIMEZONE
 from cvp.office import Office
-from cvp.records.models import Need, Revision
+from cvp.records.models import Event, Need, Revision
 
 ORG_NAME = "Caja de la Vivienda Popular"
 PREVIEW_CHANNELS = ("x", "facebook", "instagram", "youtube", "sitio_web")
@@ -28,6 +28,8 @@ DECISION_NAMES = {P.APPROVED: "Aprobado", P.REJECTED: "Devuelto con comentarios"
 KIND_NAMES = {P.TEXT: "Texto", P.DESIGN: "Diseño"}
 SEVERITY_NAMES = {"error": "Error", "warning": "Advertencia", "info": "Información"}
 STATUS_NAMES = {"en_curso": "En curso", "publicada": "Publicada", "cancelada": "Cancelada"}
+IN_COURSE, CANCELLED, CANCELLED_EVENT = "en_curso", "cancelada", "necesidad_cancelada"
+PUBLISHING_STATES = ("enviando", "publicado")  # a need whose piece is already going out is no longer cancelled
 PUBLICATION_STATE_NAMES = {"pendiente": "Pendiente", "enviando": "Enviando", "publicado": "Publicada",
                            "sin_confirmar": "Sin confirmar", "fallido": "Fallida"}
 DAG_ID = "necesidad_comunicacion"
@@ -202,6 +204,14 @@ class NeedFile:
     @property
     def last_returned_design(self) -> Revision | None:
         return next((r for r in reversed(self.designs) if r.state == P.REJECTED), None)
+
+    @property
+    def cancellation(self) -> Event | None:
+        """The audit event of the head's cancellation (its ``detail["motivo"]`` is the reason), if cancelled."""
+        if self.need.status != CANCELLED:
+            return None
+        events = (e for t in self.timeline for e in t.events if e.action == CANCELLED_EVENT)
+        return next(events, None)
 
     def text_by_id(self, revision_id: int) -> Revision | None:
         """The text revision a publication carries (what to look for on the platform)."""
