@@ -18,7 +18,8 @@ from cvp.publishers.base import (
     RateLimited,
     TransientError,
 )
-from cvp.publishers.x import XPublisher, weighted_length
+from cvp.checks.xlength import x_weighted_length as weighted_length
+from cvp.publishers.x import XPublisher
 from tests.unit.fakes import NOW, clock, media_file, piece  # noqa: F401 (clock is a fixture)
 
 API = "https://api.x.test"

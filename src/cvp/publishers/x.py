@@ -22,9 +22,7 @@ Uploads and reads are retried on 5xx and network failures; ``POST /2/tweets`` is
 from __future__ import annotations
 
 import logging
-import re
 import time
-import unicodedata
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
@@ -34,6 +32,7 @@ import tweepy
 import urllib3
 from requests_oauthlib import OAuth1
 
+from cvp.checks.xlength import x_weighted_length
 from cvp.publishers.base import (
     AuthError,
     MediaFile,
@@ -73,48 +72,10 @@ IMAGE_TYPES = frozenset({"image/jpeg", "image/png", "image/webp", "image/gif"})
 VIDEO_TYPES = frozenset({"video/mp4", "video/quicktime"})
 ALT_TEXT_MAX = 1000
 MAX_WEIGHTED_LENGTH = 280
-URL_WEIGHT = 23
 CHUNK_SIZE = 4 * 1024 * 1024  # APPEND segments must not exceed 5 MB
 PROCESSING_STATES_WAITING = ("pending", "in_progress")
 
 TWEET_ROUTE = "/2/tweets"
-
-
-# --------------------------------------------------------------------------------------------
-# Weighted length (twitter-text v3 configuration)
-# --------------------------------------------------------------------------------------------
-
-# Code point ranges weighing 1; everything else (CJK, emoji…) weighs 2. A URL weighs 23.
-_LIGHT_RANGES = ((0, 4351), (8192, 8205), (8208, 8223), (8242, 8247))
-# Combining marks of emoji sequences that X does not count on their own.
-_WEIGHTLESS = frozenset({0xFE0E, 0xFE0F, 0x200D}) | frozenset(range(0x1F3FB, 0x1F400))
-_URL_IN_TEXT = re.compile(
-    r"(?:https?://\S+)"
-    r"|(?:\b(?:[a-z0-9-]+\.)+(?:com|co|org|net|gov|edu|int|info|io|ly|me|tv|us|es|mx|ar|cl|pe)"
-    r"\b(?:/\S*)?)",
-    re.IGNORECASE,
-)
-
-
-def weighted_length(text: str) -> int:
-    """Length of a post as X counts it: NFC text, URLs count 23, wide characters count 2."""
-    text = unicodedata.normalize("NFC", text)
-    total = 0
-    last = 0
-    for match in _URL_IN_TEXT.finditer(text):
-        total += _weigh(text[last : match.start()]) + URL_WEIGHT
-        last = match.end()
-    return total + _weigh(text[last:])
-
-
-def _weigh(chunk: str) -> int:
-    total = 0
-    for char in chunk:
-        cp = ord(char)
-        if cp in _WEIGHTLESS:
-            continue
-        total += 1 if any(lo <= cp <= hi for lo, hi in _LIGHT_RANGES) else 2
-    return total
 
 
 # --------------------------------------------------------------------------------------------
@@ -379,7 +340,7 @@ class XPublisher:
     def validate(self, piece: Piece) -> None:
         if not piece.text.strip() and not piece.media:
             raise MediaRejected("La pieza para X no tiene texto ni archivos.", channel=self.channel)
-        length = weighted_length(piece.text)
+        length = x_weighted_length(piece.text)
         if length > MAX_WEIGHTED_LENGTH:
             raise MediaRejected(
                 f"El texto para X ocupa {length} caracteres ponderados y el máximo es "
