@@ -16,7 +16,7 @@ import shutil
 import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Iterator
 
@@ -45,20 +45,11 @@ CLAIM_TTL = timedelta(minutes=10)
 
 
 def sniff_media_type(head: bytes) -> str | None:
-    """Media type from the file's first bytes: the name and the browser's word are not trusted."""
-    if head.startswith(b"\x89PNG\r\n\x1a\n"):
-        return "image/png"
-    if head.startswith(b"\xff\xd8\xff"):
-        return "image/jpeg"
-    if head[:6] in (b"GIF87a", b"GIF89a"):
-        return "image/gif"
-    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
-        return "image/webp"
-    if head.startswith(b"%PDF-"):
-        return "application/pdf"
-    if head[4:8] == b"ftyp":
-        return "video/quicktime" if head[8:10] == b"qt" else "video/mp4"
-    return None
+    """The upload's type from its first bytes (the name and the browser's word are not trusted), if admitted."""
+    from cvp.checks.probe import sniff_type
+
+    media_type = sniff_type(head)
+    return media_type if media_type in UPLOAD_TYPES else None
 
 
 @dataclass
@@ -635,6 +626,3 @@ def _filled(value) -> bool:
         return any(_filled(v) for v in value)
     return value is not None and value != {}
 
-
-def now() -> datetime:
-    return datetime.now(timezone.utc)
