@@ -54,8 +54,6 @@ def log_metrics(office: Office, need_id: int) -> dict:
     data["canales"] = {p.channel: {"estado": p.state, "url": p.url} for p in pubs}
     with office.session() as s:
         need = office._need(s, need_id)
-        if all(p.state == "publicado" for p in pubs) and pubs:
-            need.status = "publicada"
         rendered = office.renderer.render("reportes/metricas_necesidad.txt.j2", necesidad=need, m=data)
         s.add(Document(need_id=need_id, activity=14, kind="metricas", data=data, rendered=rendered,
                        author=P.SYSTEM))
