@@ -74,14 +74,11 @@ class RecordsHook(BaseHook):
 def mailer():
     """Mail transport from Airflow's SMTP connection; without one, the local mailbox folder."""
     from cvp.config import settings
-    from cvp.mail import MailboxMailer, SmtpMailer
+    from cvp.mail import MailboxMailer, smtp_mailer
 
     conn_id = os.environ.get("CVP_SMTP_CONN_ID", "smtp_default")
     try:
         conn = BaseHook.get_connection(conn_id)
     except AirflowNotFoundException:
         return MailboxMailer(settings().mailbox_dir)
-    extra = conn.extra_dejson
-    return SmtpMailer(conn.host, conn.port or 587, user=conn.login or "", password=conn.password or "",
-                      starttls=not extra.get("disable_tls", False), use_ssl=not extra.get("disable_ssl", True),
-                      timeout=float(extra.get("timeout", 20)))
+    return smtp_mailer(conn.host, conn.port, conn.login, conn.password, conn.extra_dejson)

@@ -108,6 +108,12 @@ def mailer_from_env(mailbox: Path) -> Mailer:
         host, port = u.hostname, u.port
         user, password = unquote(u.username or ""), unquote(u.password or "")
         extra = {}
-    return SmtpMailer(host, int(port or 587), user=user, password=password,
+    return smtp_mailer(host, port, user, password, extra)
+
+
+def smtp_mailer(host: str, port: int | None, login: str | None, password: str | None, extra: dict) -> SmtpMailer:
+    """SmtpMailer from the fields of an Airflow SMTP connection (extra: disable_tls, disable_ssl, timeout),
+    read the same way by the tasks, the forms and the command line."""
+    return SmtpMailer(host, int(port or 587), user=login or "", password=password or "",
                       starttls=not extra.get("disable_tls", False), use_ssl=not extra.get("disable_ssl", True),
                       timeout=float(extra.get("timeout", 20)))

@@ -17,7 +17,7 @@ from functools import lru_cache
 from fastapi import BackgroundTasks
 
 from cvp.config import settings
-from cvp.mail import MailboxMailer, Mailer, SmtpMailer
+from cvp.mail import MailboxMailer, Mailer, smtp_mailer
 from cvp.office import Office
 
 log = logging.getLogger(__name__)
@@ -87,10 +87,7 @@ def mailer() -> Mailer:
         conn = _connection(os.environ.get("CVP_SMTP_CONN_ID", "smtp_default"))
         if conn is None or not conn.host:
             return MailboxMailer(settings().mailbox_dir)
-        extra = conn.extra_dejson
-        return SmtpMailer(conn.host, conn.port or 587, user=conn.login or "", password=conn.password or "",
-                          starttls=not extra.get("disable_tls", False), use_ssl=not extra.get("disable_ssl", True),
-                          timeout=float(extra.get("timeout", 20)))
+        return smtp_mailer(conn.host, conn.port, conn.login, conn.password, conn.extra_dejson)
 
     return _cached("mailer", build)
 
