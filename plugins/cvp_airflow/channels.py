@@ -112,7 +112,7 @@ def conn_id_for(channel: str) -> str | None:
     return os.environ.get(f"CVP_{channel.upper()}_CONN_ID") or DEFAULT_CONN_IDS[channel]
 
 
-def _lookup(conn_id: str, get_connection: GetConnection | None):
+def lookup_connection(conn_id: str, get_connection: GetConnection | None = None):
     """The connection, or ``None`` if Airflow does not know it."""
     try:
         return (get_connection or BaseHook.get_connection)(conn_id)
@@ -126,7 +126,7 @@ def connection_status(channels: Iterable[str], *, get_connection: GetConnection 
     status: dict[str, str | None] = {}
     for channel in channels:
         conn_id = conn_id_for(channel)
-        status[channel] = conn_id if conn_id and _lookup(conn_id, get_connection) is not None else None
+        status[channel] = conn_id if conn_id and lookup_connection(conn_id, get_connection) is not None else None
     return status
 
 
@@ -137,7 +137,7 @@ def publisher_for(channel: str, *, get_connection: GetConnection | None = None, 
     ``chunksize``...); the outbox ignores them.
     """
     conn_id = conn_id_for(channel)
-    conn = _lookup(conn_id, get_connection) if conn_id else None
+    conn = lookup_connection(conn_id, get_connection) if conn_id else None
     if conn is None:
         from cvp.config import settings
         from cvp.publishers.outbox import OutboxPublisher
@@ -150,7 +150,7 @@ def publisher_for(channel: str, *, get_connection: GetConnection | None = None, 
                 conn_id,
             )
         return OutboxPublisher(settings().outbox_dir, channel)
-    extra = _extra(conn)
+    extra = connection_extra(conn)
     builder = {"x": _x, "facebook": _facebook, "instagram": _instagram, "youtube": _youtube}[channel]
     publisher = builder(conn, conn_id, extra, options)
     log.info("Canal %s: se publica con la conexión de Airflow '%s'", channel, conn_id)
@@ -376,7 +376,7 @@ def _parse_state(raw: Any) -> dict[str, Any]:
 # --------------------------------------------------------------------------------------------
 
 
-def _extra(conn) -> dict:
+def connection_extra(conn) -> dict:
     extra = getattr(conn, "extra_dejson", None)
     if extra is None:
         extra = json.loads(conn.extra or "{}")

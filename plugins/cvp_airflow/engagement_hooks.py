@@ -19,19 +19,12 @@ connection is skipped (logged); client libraries are imported only when a collec
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Callable, Mapping
 from datetime import date, datetime, time, timedelta, timezone
 from typing import Any
 
 log = logging.getLogger(__name__)
 
-CONN_IDS = {
-    "x": "x_default",
-    "facebook": "facebook_default",
-    "instagram": "instagram_default",
-    "youtube": "youtube_default",
-}
 #: Posts published in the last 35 days are read every day: on the 1st, the whole previous month.
 COLLECT_WINDOW_DAYS = 35
 GOOGLE_TOKEN_URI = "https://oauth2.googleapis.com/token"
@@ -39,18 +32,16 @@ YOUTUBE_READONLY = "https://www.googleapis.com/auth/youtube.readonly"
 
 
 def conn_ids() -> dict[str, str]:
-    """Each platform's connection id, with the ``CVP_<CANAL>_CONN_ID`` overrides the publishers honour."""
-    return {ch: os.environ.get(f"CVP_{ch.upper()}_CONN_ID") or default for ch, default in CONN_IDS.items()}
+    """Each platform's connection id: the publishers' own (``channels.conn_id_for``)."""
+    from cvp_airflow.channels import conn_id_for
+
+    return {ch: conn_id_for(ch) for ch in ("x", "facebook", "instagram", "youtube")}
 
 
 def _airflow_connection(conn_id: str):
-    from airflow.sdk import BaseHook
-    from airflow.sdk.exceptions import AirflowNotFoundException
+    from cvp_airflow.channels import lookup_connection
 
-    try:
-        return BaseHook.get_connection(conn_id)
-    except AirflowNotFoundException:
-        return None
+    return lookup_connection(conn_id)
 
 
 def _mask(value: str) -> None:
@@ -68,8 +59,9 @@ def _secret(value: Any) -> str | None:
 
 
 def _extra(conn) -> dict:
-    extra = getattr(conn, "extra_dejson", None)
-    return dict(extra) if isinstance(extra, Mapping) else {}
+    from cvp_airflow.channels import connection_extra
+
+    return connection_extra(conn)
 
 
 def _x(conn, conn_id: str):
