@@ -71,8 +71,6 @@ from typing import Any
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
-from airflow.sdk import BaseHook, Variable
-from airflow.sdk.exceptions import AirflowNotFoundException
 
 from cvp.publishers.base import AuthError
 
@@ -114,6 +112,9 @@ def conn_id_for(channel: str) -> str | None:
 
 def lookup_connection(conn_id: str, get_connection: GetConnection | None = None):
     """The connection, or ``None`` if Airflow does not know it."""
+    from airflow.sdk import BaseHook
+    from airflow.sdk.exceptions import AirflowNotFoundException
+
     try:
         return (get_connection or BaseHook.get_connection)(conn_id)
     except AirflowNotFoundException:
@@ -335,6 +336,8 @@ class RecordsQuota:
         """Units spent today: the Variable's count, or this process's if it is higher (unsaved)."""
         local = int(self._local["spent"]) if self._local["day"] == today else 0
         try:
+            from airflow.sdk import Variable
+
             stored = _parse_state(Variable.get(self.key, default=None))
         except Exception as exc:  # the API server unreachable
             self._warn("leer", exc)
@@ -348,6 +351,8 @@ class RecordsQuota:
         today = self._today()
         self._local = {"day": today, "spent": self._current(today) + units}
         try:
+            from airflow.sdk import Variable
+
             Variable.set(self.key, json.dumps(self._local),
                          description="Unidades de la API de YouTube gastadas hoy (día del Pacífico).")
         except Exception as exc:  # Variable.set works only inside a task
