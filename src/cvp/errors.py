@@ -35,3 +35,9 @@ class Conflict(CvpError):
 
 class PermissionDenied(CvpError):
     status = 403
+
+
+class Unavailable(CvpError):
+    """A service the action needs (the directory) did not answer or refused us; trying later may work."""
+
+    status = 503

@@ -32,7 +32,7 @@ from cvp.needs import NeedInput, parse_need
 from cvp.records.db import engine_for
 from cvp.records.models import Decision, Document, Event, Need, Notification, Publication, Revision, utcnow
 from cvp.rendering import Renderer
-from cvp.team import Team
+from cvp.team import Team, current_team
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +78,7 @@ class Office:
 
     @property
     def team(self) -> Team:
-        return Team.load(self.cfg.team_file)
+        return current_team(self.cfg.team_file)
 
     def link(self, need_id: int) -> str:
         return f"{self.cfg.base_url}/cvp/necesidades/{need_id}"

@@ -1,12 +1,15 @@
 """Who is who in the office: the mapping from Airflow users to the procedure's roles and addresses.
 
-Kept as a YAML file the office edits without code; read again when it changes.
+Kept as a YAML file the office edits without code; read again when it changes. A deployment with a
+directory sets CVP_TEAM_SOURCE=ldap and the team comes from its groups instead (cvp.directory).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+
+import os
 
 import yaml
 
@@ -28,6 +31,7 @@ class Member:
 class Team:
     members: dict[str, Member]
     team_emails: tuple[str, ...] = ()
+    source: str = "archivo"   # where a missing person must be registered: "archivo" or "directorio"
 
     @classmethod
     def load(cls, path: Path) -> Team:
@@ -36,6 +40,11 @@ class Team:
         except FileNotFoundError:
             raise InvalidInput(f"No existe el archivo del equipo {path} (variable CVP_TEAM_FILE).") from None
         return _load(path, mtime)
+
+    @property
+    def where(self) -> str:
+        """Where the office registers a person, in the words of the error messages."""
+        return "grupos del directorio" if self.source == "directorio" else "archivo del equipo"
 
     def role_of(self, username: str) -> str | None:
         m = self.members.get(username)
@@ -49,11 +58,24 @@ class Team:
         member = self.members.get(username)
         if member is None:
             raise PermissionDenied(f"El usuario «{username}» no está en el equipo de la OAC "
-                                   "(archivo del equipo): pida que lo registren con su rol.")
+                                   f"({self.where}): pida que lo registren con su rol.")
         if member.role not in roles:
             wanted = " o ".join(ROLE_NAMES[r] for r in roles)
             raise PermissionDenied(f"Esta acción corresponde a: {wanted}. Su rol es {ROLE_NAMES[member.role]}.")
         return member
+
+
+def current_team(team_file: Path) -> Team:
+    """The team from the source the deployment chose (CVP_TEAM_SOURCE: ``file``, the default, or ``ldap``)."""
+    source = (os.environ.get("CVP_TEAM_SOURCE") or "file").strip().lower()
+    if source == "ldap":
+        from cvp.directory import directory_team
+
+        return directory_team(team_file)
+    if source not in ("file", "archivo"):
+        raise InvalidInput(f"CVP_TEAM_SOURCE={source!r} no es válido: use «file» (archivo del equipo) "
+                           "o «ldap» (grupos del directorio).")
+    return Team.load(team_file)
 
 
 _cache: dict[tuple[str, int], Team] = {}

@@ -74,10 +74,12 @@ def current_viewer(
 ) -> Viewer:
     """The logged-in user as a member of the office's team; someone outside the team sees nothing."""
     username = user.get_name()
-    member = office.team.members.get(username)
+    team = office.team
+    member = team.members.get(username)
     if member is None:
+        where = "los grupos del directorio" if team.source == "directorio" else "el archivo del equipo"
         raise PermissionDenied(f"El usuario «{username}» no está en el equipo de la Oficina Asesora de "
-                               "Comunicaciones: pida que lo registren con su rol en el archivo del equipo.")
+                               f"Comunicaciones: pida que lo registren con su rol en {where}.")
     viewer = Viewer(username, member.role, member.name, via_bearer=_via_bearer(credentials))
     request.state.cvp_viewer = viewer
     return viewer
