@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# The `init` service of docker-compose.yml: run before every other Airflow service, on every
+# `docker compose up`, and safe to repeat. It migrates Airflow's metadata (FAB's tables too) and the
+# records, creates FAB's roles and, without a directory, the first administrator and the office's team.
+set -euo pipefail
+
+say() { printf '[init] %s\n' "$*"; }
+
+say "Airflow $(airflow version)"
+say "Migrando la base de metadatos de Airflow…"
+airflow db migrate
+say "Migrando las tablas de usuarios y roles (FAB)…"
+airflow fab-db migrate
+say "Migrando la base de registros del procedimiento…"
+python -m cvp db
+say "Creando los roles de Airflow (Admin, Op, User, Viewer, Public)…"
+airflow sync-perm
+
+if [[ -n "${CVP_LDAP_URL:-}" ]]; then
+  say "Inicio de sesión con el directorio ${CVP_LDAP_URL}: los usuarios y sus roles vienen de sus grupos."
+  exit 0
+fi
+
+username=${_AIRFLOW_WWW_USER_USERNAME:-admin}
+if [[ -z "${_AIRFLOW_WWW_USER_PASSWORD:-}" ]]; then
+  say "Falta _AIRFLOW_WWW_USER_PASSWORD en .env: sin directorio (CVP_LDAP_URL vacío) hace falta la" \
+      "contraseña del primer administrador." >&2
+  exit 1
+fi
+airflow users create --role Admin --username "$username" --password "$_AIRFLOW_WWW_USER_PASSWORD" \
+  --firstname "${_AIRFLOW_WWW_USER_FIRSTNAME:-Administración}" \
+  --lastname "${_AIRFLOW_WWW_USER_LASTNAME:-CVP}" \
+  --email "${_AIRFLOW_WWW_USER_EMAIL:-${username}@cvp.invalid}"
+
+# The forms need the team's users (CVP_TEAM_FILE): each missing one is created once with a random
+# password shown here, which the administrator hands over or changes in Seguridad → Usuarios.
+python - <<'PY'
+import os
+import secrets
+
+import yaml
+from airflow.providers.fab.auth_manager.cli_commands.utils import get_application_builder
+
+with open(os.environ["CVP_TEAM_FILE"], encoding="utf-8") as fh:
+    team = yaml.safe_load(fh) or {}
+with get_application_builder() as appbuilder:
+    sm = appbuilder.sm
+    for username, info in (team.get("usuarios") or {}).items():
+        if sm.find_user(username=username):
+            continue
+        role = sm.find_role("Viewer" if info.get("rol") == "lector" else "User")
+        first, _, last = (info.get("nombre") or username).partition(" ")
+        email = info.get("correo") or f"{username}@cvp.invalid"
+        password = secrets.token_urlsafe(12)
+        if not sm.add_user(username, first, last or "-", email, role, password):
+            raise SystemExit(f"[init] No se pudo crear el usuario «{username}» (¿correo repetido: {email}?).")
+        print(f"[init] Usuario «{username}» creado (rol de Airflow {role.name}), contraseña inicial: {password}")
+PY
+say "Listo."
