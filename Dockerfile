@@ -43,6 +43,7 @@ COPY docker/airflow-init.sh /opt/cvp/docker/airflow-init.sh
 # The package is installed into site-packages, so the office's data files are named here.
 ENV AIRFLOW__CORE__DAGS_FOLDER=/opt/cvp/dags \
     AIRFLOW__CORE__PLUGINS_FOLDER=/opt/cvp/plugins \
+    PYTHONPATH=/opt/cvp/plugins \
     AIRFLOW__FAB__CONFIG_FILE=/opt/cvp/include/config/webserver_config.py \
     CVP_TEMPLATES_DIR=/opt/cvp/include/templates \
     CVP_TEAM_FILE=/opt/cvp/include/config/equipo.yml \
