@@ -18,9 +18,11 @@ def _office(args):
     from cvp.config import settings
     from cvp.mail import mailer_from_env
     from cvp.office import Office
+    from cvp.storage import Storage
 
     cfg = settings()
-    return Office(args.url, cfg=cfg, mailer=mailer_from_env(cfg.mailbox_dir))
+    storage = Storage.from_url(cfg.storage_base_url)  # CVP_STORAGE_URL: the same store as Airflow's side
+    return Office(args.url, cfg=cfg, mailer=mailer_from_env(storage.child("buzon")), storage=storage)
 
 
 def _json_arg(value: str) -> dict:
@@ -135,6 +137,10 @@ def cmd_export(args) -> None:
     from cvp import export
 
     office = _office(args)
+    if args.guardar:
+        for key in export.save_record(office, args.necesidad):
+            print(f"Expediente guardado: {office.storage.uri(key)}")
+        return
     if args.formato == "json":
         _print(export.record(office, args.necesidad))
     else:
@@ -211,6 +217,8 @@ def build_parser() -> argparse.ArgumentParser:
     need_cmd("historial", cmd_history, "trazabilidad de la necesidad", actor=False)
     sp = need_cmd("exportar", cmd_export, "expediente (Ley 1712) en JSON o HTML", actor=False)
     sp.add_argument("--formato", choices=["json", "html"], default="json")
+    sp.add_argument("--guardar", action="store_true",
+                    help="guardar el expediente (JSON y HTML) en el almacenamiento de archivos (CVP_STORAGE_URL)")
     sp = sub.add_parser("verificar", help="verificar un texto (y sus medios) antes de presentarlo")
     sp.add_argument("texto", help="el texto (o la ruta de un archivo con --archivo-texto)")
     sp.add_argument("--canal", required=True, choices=sorted(P.CHANNELS))

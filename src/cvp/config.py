@@ -28,6 +28,13 @@ class Settings:
     mail_from: str
     red_distrital_email: str
     records_url_override: str | None = None
+    storage_url: str = ""
+    storage_conn_id: str | None = None
+
+    @property
+    def storage_base_url(self) -> str:
+        """Base URL of every file the product keeps: ``CVP_STORAGE_URL``, else ``file://`` + the data dir."""
+        return self.storage_url or self.data_dir.as_uri()
 
     @property
     def mailbox_dir(self) -> Path:
@@ -50,12 +57,15 @@ def settings() -> Settings:
     """Read the settings now (not at import), so tests and processes can set the environment first."""
     airflow_home = os.environ.get("AIRFLOW_HOME")
     default_data = Path(airflow_home) / "cvp" if airflow_home else Path.home() / "cvp"
+    data_dir = _path("CVP_DATA_DIR", default_data)
     return Settings(
-        data_dir=_path("CVP_DATA_DIR", default_data),
+        data_dir=data_dir,
         templates_dir=_path("CVP_TEMPLATES_DIR", PROJECT_ROOT / "include" / "templates"),
         team_file=_path("CVP_TEAM_FILE", PROJECT_ROOT / "include" / "config" / "equipo.yml"),
         base_url=os.environ.get("CVP_BASE_URL", "http://127.0.0.1:8080").rstrip("/"),
         mail_from=os.environ.get("CVP_MAIL_FROM", "comunicaciones@cajaviviendapopular.gov.co"),
         red_distrital_email=os.environ.get("CVP_RED_DISTRITAL_EMAIL", "redessociales@alcaldiabogota.gov.co"),
         records_url_override=os.environ.get("CVP_RECORDS_URL") or None,
+        storage_url=(os.environ.get("CVP_STORAGE_URL") or "").strip() or data_dir.as_uri(),
+        storage_conn_id=(os.environ.get("CVP_STORAGE_CONN_ID") or "").strip() or None,
     )

@@ -41,3 +41,9 @@ class Unavailable(CvpError):
     """A service the action needs (the directory) did not answer or refused us; trying later may work."""
 
     status = 503
+
+
+class StorageUnavailable(Unavailable):
+    """The file store (folder or bucket) refused or failed an operation: full, forbidden or unreachable."""
+
+    status = 503

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import date, datetime
 
 from cvp import procedure as P
@@ -31,6 +32,7 @@ def record(office: Office, need_id: int) -> dict:
         "revisiones": [
             {**_row(r, ("id", "kind", "number", "state", "author", "created_at", "title", "texts", "note", "checks",
                         "filename", "media_type", "size", "sha256", "alt_text")),
+             "archivo": r.stored_path or None,  # the design's key in the product's store
              "decision": _row(r.decision, ("control_point", "decision", "comment", "decided_by", "decided_at"))
              if r.decision else None}
             for r in revisions
@@ -48,3 +50,11 @@ def record_html(office: Office, need_id: int) -> str:
     return office.renderer.render("registros/expediente.html.j2", r=record(office, need_id),
                                   necesidad=office.need(need_id), eventos=office.events(need_id),
                                   revisiones=office.revisions(need_id), publicaciones=office.publications(need_id))
+
+
+def save_record(office: Office, need_id: int, folder: str = "expedientes") -> list[str]:
+    """Keep the record (JSON and HTML) in the product's store, each file whole; returns their keys."""
+    stem = f"{folder.strip('/')}/necesidad-{need_id}"
+    data = json.dumps(record(office, need_id), ensure_ascii=False, indent=2, default=str)
+    return [office.storage.write_text(f"{stem}.json", data),
+            office.storage.write_text(f"{stem}.html", record_html(office, need_id))]

@@ -10,14 +10,16 @@ import logging
 import smtplib
 import ssl
 import time
-import uuid
 from dataclasses import dataclass
 from email import policy
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from cvp.storage import Storage
 
 log = logging.getLogger(__name__)
 # Long Spanish subjects were refolded with lost and doubled spaces under the default 78-column policy.
@@ -50,18 +52,21 @@ class Mailer(Protocol):
 
 
 class MailboxMailer:
-    """Writes each mail as an .eml file, atomically, in a folder (Maildir-like 'new/')."""
+    """Writes each mail as an .eml file, whole or not at all, in the product's store (``buzon/``).
 
-    def __init__(self, folder: Path):
-        self.folder = folder
-        self.description = f"buzón local {folder}"
+    Takes the mailbox as a :class:`~cvp.storage.Storage` (the product's ``buzon`` child) or, for older
+    callers and tests, a local folder.
+    """
+
+    def __init__(self, folder: "Storage | Path"):
+        from cvp.storage import Storage
+
+        self.storage = Storage.coerce(folder)
+        where = "local" if self.storage.is_local else "en el almacenamiento"
+        self.description = f"buzón {where} {self.storage.description}"
 
     def send(self, mail: OutgoingMail) -> None:
-        self.folder.mkdir(parents=True, exist_ok=True)
-        name = f"{time.time_ns()}-{mail.reference}.eml"
-        tmp = self.folder / f".{uuid.uuid4().hex}.tmp"
-        tmp.write_bytes(bytes(mail.message()))
-        tmp.rename(self.folder / name)
+        self.storage.write_bytes(f"{time.time_ns()}-{mail.reference}.eml", bytes(mail.message()))
 
 
 class SmtpMailer:
@@ -87,7 +92,7 @@ class SmtpMailer:
             client.send_message(mail.message())
 
 
-def mailer_from_env(mailbox: Path) -> Mailer:
+def mailer_from_env(mailbox: "Storage | Path") -> Mailer:
     """The command line's transport: Airflow's SMTP connection when it is given in the environment
     (``AIRFLOW_CONN_SMTP_DEFAULT``, JSON or URI form, as Airflow reads it), else the local mailbox."""
     import json

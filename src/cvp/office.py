@@ -12,7 +12,7 @@ import hashlib
 import logging
 import mimetypes
 import os
-import shutil
+import tempfile
 import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -32,6 +32,7 @@ from cvp.needs import NeedInput, parse_need
 from cvp.records.db import engine_for
 from cvp.records.models import Decision, Document, Event, Need, Notification, Publication, Revision, utcnow
 from cvp.rendering import Renderer
+from cvp.storage import Storage, default_storage
 from cvp.team import Team, current_team
 
 log = logging.getLogger(__name__)
@@ -61,13 +62,16 @@ class DecisionOutcome:
 class Office:
     """The records of the procedure and the actions on them."""
 
-    def __init__(self, url: str | None = None, *, cfg: Settings | None = None, mailer: Mailer | None = None):
+    def __init__(self, url: str | None = None, *, cfg: Settings | None = None, mailer: Mailer | None = None,
+                 storage: Storage | None = None):
         self.cfg = cfg or load_settings()
         self.url = url or self.cfg.default_records_url
         self.engine = engine_for(self.url)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         self.renderer = Renderer(self.cfg.templates_dir)
         self.mailer = mailer
+        # Designs and final pieces go to the product's store (shared by every host), never a local folder.
+        self.storage = storage or default_storage(self.cfg)
 
     # --- plumbing -----------------------------------------------------------------------------
 
@@ -457,7 +461,11 @@ class Office:
 
     def submit_design(self, need_id: int, actor: str, source: Path | bytes, filename: str, *,
                       alt_text: str = "", note: str = "", max_bytes: int | None = None) -> Revision:
-        """Activity 10 (design or redesign): store the file under a generated name with its checksum."""
+        """Activity 10 (design or redesign): store the file under a generated key with its checksum.
+
+        The file is checked on this host first (from the upload's own temporary file), then written to
+        the product's store whole or not at all; the record names the store's key, never a local path.
+        """
         max_bytes = max_bytes or int(os.environ.get("CVP_MAX_UPLOAD_MB", "512")) * 1024 * 1024
         data_path = Path(source) if not isinstance(source, bytes) else None
         size = data_path.stat().st_size if data_path else len(source)
@@ -465,7 +473,11 @@ class Office:
             raise InvalidInput("El archivo está vacío.")
         if size > max_bytes:
             raise InvalidInput(f"El archivo pesa {size / 1048576:.1f} MB; el máximo es {max_bytes / 1048576:.0f} MB.")
-        head = data_path.open("rb").read(64) if data_path else source[:64]
+        if data_path:
+            with data_path.open("rb") as fh:
+                head = fh.read(64)
+        else:
+            head = source[:64]
         media_type = sniff_media_type(head)
         if media_type not in UPLOAD_TYPES:
             guessed = mimetypes.guess_type(filename)[0] or "desconocido"
@@ -473,32 +485,19 @@ class Office:
                                "documentos PDF y videos MP4 o MOV.")
         if media_type.startswith("image/") and not alt_text.strip():
             raise InvalidInput("Toda imagen necesita un texto alternativo (descripción para lectores de pantalla).")
-        dest_dir = self.cfg.uploads_dir / str(need_id)
-        dest_dir.mkdir(parents=True, exist_ok=True)
-        dest = dest_dir / f"{uuid.uuid4().hex}{UPLOAD_TYPES[media_type]}"
-        digest = hashlib.sha256()
-        tmp = dest.with_suffix(".part")
+        suffix = UPLOAD_TYPES[media_type]
+        with _local_source(source, suffix) as local:
+            checks = self._check_design(need_id, local, alt_text, Path(filename).name)
+            key = f"archivos/{need_id}/{uuid.uuid4().hex}{suffix}"
+            digest = hashlib.sha256()
+            with local.open("rb") as src:
+                self.storage.write_stream(key, src, on_chunk=digest.update)
         try:
-            with tmp.open("wb") as out:
-                if data_path:
-                    with data_path.open("rb") as src:
-                        while chunk := src.read(1 << 20):
-                            digest.update(chunk)
-                            out.write(chunk)
-                else:
-                    digest.update(source)
-                    out.write(source)
-            tmp.rename(dest)
-        except BaseException:
-            tmp.unlink(missing_ok=True)  # a failed write leaves no partial file behind
-            raise
-        try:
-            checks = self._check_design(need_id, dest, alt_text, Path(filename).name)
             with self.session() as s:
                 need = self._need(s, need_id, for_update=True)
                 number = self._next_revision_number(s, need, P.DESIGN, P.TEXT)
                 rev = Revision(need_id=need_id, kind=P.DESIGN, number=number, author=actor, title=need.title,
-                               filename=Path(filename).name[:255], stored_path=str(dest), media_type=media_type,
+                               filename=Path(filename).name[:255], stored_path=key, media_type=media_type,
                                size=size, sha256=digest.hexdigest(), alt_text=alt_text.strip(), note=note,
                                checks=checks, created_at=utcnow())
                 s.add(rev)
@@ -509,12 +508,12 @@ class Office:
                             numero=number, sha256=rev.sha256)
                 self._present(s, need, rev, actor)  # activity 11: the upload is sent to the head at once
                 return rev
-        except Exception:
-            dest.unlink(missing_ok=True)  # nothing written half: no orphan file without its record
+        except BaseException:
+            self.storage.delete(key)  # nothing written half: no orphan file without its record
             raise
 
     def _check_design(self, need_id: int, path: Path, alt_text: str, name: str) -> list[dict]:
-        """Media limits of every channel of the need; a blocking finding refuses the upload."""
+        """Media limits of every channel of the need, on a local copy; a blocking finding refuses the upload."""
         from dataclasses import replace
 
         from cvp.checks import check_media, probe_media
@@ -527,25 +526,28 @@ class Office:
             raise InvalidInput("El diseño no cumple los requisitos de los canales pedidos:", details=blocking)
         return [dict(f.to_dict(), channel=ch) for ch, f in findings]
 
-    def deliver_final(self, need_id: int) -> Path:
-        """Activity 13: the approved design is delivered to the professional as the final file."""
+    def design_media(self, rev: Revision):
+        """The design's file as a path object of the store (``open``, ``name``); legacy rows stay local paths."""
+        return self.storage.path(rev.stored_path)
+
+    def deliver_final(self, need_id: int) -> str:
+        """Activity 13: the approved design is delivered to the professional as the final file (its key)."""
         with self.session() as s:
             need = self._need(s, need_id)
             design = self._current(s, need_id, P.DESIGN)
             if design is None or design.state != P.APPROVED:
                 raise Conflict("La pieza definitiva requiere un diseño aprobado (actividad 12).")
-            final_dir = self.cfg.data_dir / "definitivas" / str(need_id)
-            final = final_dir / f"pieza-{need_id}-d{design.number}{Path(design.stored_path).suffix}"
-            if not final.exists():
-                final_dir.mkdir(parents=True, exist_ok=True)
-                shutil.copyfile(design.stored_path, final.with_suffix(".part"))
-                final.with_suffix(".part").rename(final)
+            suffix = Path(design.stored_path).suffix
+            final = f"definitivas/{need_id}/pieza-{need_id}-d{design.number}{suffix}"
+            name = final.rsplit("/", 1)[1]
+            if not self.storage.exists(final):
+                self.storage.copy(design.stored_path, final)
             if not self._has_event(s, need_id, 13, "pieza_entregada"):
                 self._queue_mail(s, need, 13, "profesional", self.team.emails_for(P.PROFESSIONAL), "entregar_pieza",
-                                 revision=design, archivo=final.name)
+                                 revision=design, archivo=name)
                 self._event(s, need_id, 13, "pieza_entregada", design.author,
-                            f"Pieza definitiva entregada al Profesional Universitario ({final.name}).",
-                            revision=design.id, archivo=str(final), sha256=design.sha256)
+                            f"Pieza definitiva entregada al Profesional Universitario ({name}).",
+                            revision=design.id, archivo=final, sha256=design.sha256)
             return final
 
     def cancel_need(self, need_id: int, actor: str, reason: str) -> Need:
@@ -617,6 +619,21 @@ class Office:
         with self.session() as s:
             return list(s.scalars(select(Publication).where(Publication.need_id == need_id)
                                   .order_by(Publication.id)))
+
+
+@contextmanager
+def _local_source(source: Path | bytes, suffix: str) -> Iterator[Path]:
+    """The upload as a local file: its own temporary file, or a private scratch file for bytes."""
+    if not isinstance(source, bytes):
+        yield Path(source)
+        return
+    fd, name = tempfile.mkstemp(prefix="cvp-diseno-", suffix=suffix)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(source)
+        yield Path(name)
+    finally:
+        Path(name).unlink(missing_ok=True)
 
 
 def _filled(value) -> bool:

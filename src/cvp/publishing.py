@@ -10,8 +10,6 @@ sent again; what cannot be reconciled becomes 'sin_confirmar' and waits for a pe
 from __future__ import annotations
 
 import logging
-from pathlib import Path
-
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
@@ -42,7 +40,7 @@ def build_piece(office: Office, need_id: int, channel: str) -> tuple[Piece, int,
             raise Conflict("Solo se publica una pieza con texto y diseño aprobados (actividades 7 y 12).")
         if channel not in need.channels:
             raise Conflict(f"El canal «{channel}» no fue pedido en la necesidad n.º {need_id}.")
-        media = (MediaFile(Path(design.stored_path), design.media_type, design.size, design.sha256, design.alt_text),)
+        media = (MediaFile(office.design_media(design), design.media_type, design.size, design.sha256, design.alt_text),)
         piece = Piece(need_id=need_id, channel=channel, text=text.texts[channel], title=text.title,
                       media=media, text_revision=text.number, design_revision=design.number)
         return piece, text.id, design.id

@@ -12,12 +12,9 @@ files and keeps the record of the mail already sent.
 from __future__ import annotations
 
 import logging
-import os
-import uuid
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
-from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -53,6 +50,7 @@ METRIC_LABELS = {
 CSV_COLUMNS = ["necesidad", "titulo", "canal", "publicado_en", "url", *METRIC_KEYS, "metricas_tomadas_en",
                "fecha_limite", "a_tiempo"]
 PUBLISHED = "publicado"
+REPORTS_FOLDER = "informes"
 
 
 # --------------------------------------------------------------------------------------------
@@ -98,9 +96,10 @@ def _bounds(start: date, end: date) -> tuple[datetime, datetime]:
 # --------------------------------------------------------------------------------------------
 
 
-def build_report(office, start: date, end: date, out_dir: Path, *, kind: str | None = None,
+def build_report(office, start: date, end: date, folder: str = REPORTS_FOLDER, *, kind: str | None = None,
                  now: datetime | None = None) -> Report:
-    """Aggregate the period, write its HTML and CSV into ``out_dir`` and keep the Report row (idempotent)."""
+    """Aggregate the period, write its HTML and CSV under ``folder`` of the office's store and keep the
+    Report row (idempotent); the row lists the files as store keys, readable from any host."""
     import pandas as pd
 
     if end < start:
@@ -129,25 +128,24 @@ def build_report(office, start: date, end: date, out_dir: Path, *, kind: str | N
         "necesidades": [_need_row(n) for n in needs],
     }
 
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    stem = f"informe-{kind}-{start.isoformat()}-{end.isoformat()}"
-    html_path, csv_path = out_dir / f"{stem}.html", out_dir / f"{stem}.csv"
+    storage = office.storage
+    stem = f"{folder.strip('/')}/informe-{kind}-{start.isoformat()}-{end.isoformat()}"
+    html_key, csv_key = f"{stem}.html", f"{stem}.csv"
     html = office.renderer.render(TEMPLATE, informe=data, nombre=KIND_NAMES[kind], inicio=start, fin=end,
                                   generado=now, etiquetas=METRIC_LABELS, numero=numero, porcentaje=porcentaje,
                                   de_iso=de_iso)
-    _write_atomically(html_path, html.encode("utf-8"))
-    _write_atomically(csv_path, _csv(pd, frame, needs))
-    files = [str(html_path), str(csv_path)]
+    storage.write_bytes(html_key, html.encode("utf-8"))  # each file whole or not at all
+    storage.write_bytes(csv_key, _csv(pd, frame, needs))
+    files = [html_key, csv_key]
 
     row, replaced = _store(office, kind, start, end, data, files, now)
     for old in replaced:
         if old not in files:
-            Path(old).unlink(missing_ok=True)
+            _forget(storage, old)
     if kind == RUNNING:
         _drop_superseded_running(office, row)
     log.info("Informe %s del %s al %s: %s publicaciones, %s necesidades publicadas (%s)", kind, start, end,
-             data["publicaciones"], data["oportunidad"]["necesidades_publicadas"], html_path)
+             data["publicaciones"], data["oportunidad"]["necesidades_publicadas"], storage.uri(html_key))
     return row
 
 
@@ -303,10 +301,12 @@ def _csv(pd, frame, needs: list[dict]) -> bytes:
     return out.to_csv(sep=";", index=False, decimal=",", lineterminator="\r\n").encode("utf-8-sig")
 
 
-def _write_atomically(path: Path, content: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    tmp.write_bytes(content)
-    os.replace(tmp, path)
+def _forget(storage, key: str) -> None:
+    """Remove a superseded report file (a key, or a legacy absolute path); a failure only leaves it behind."""
+    try:
+        storage.delete(key)
+    except Exception as exc:  # noqa: BLE001 - the new report is kept; the old file is only clutter
+        log.warning("No se pudo borrar el archivo de informe reemplazado %s: %s", key, exc)
 
 
 def _store(office, kind: str, start: date, end: date, data: dict, files: list[str], now: datetime
@@ -342,7 +342,7 @@ def _drop_superseded_running(office, row: Report) -> None:
         for old in older:
             for f in old.files or []:
                 if f not in row.files:
-                    Path(f).unlink(missing_ok=True)
+                    _forget(office.storage, f)
             s.delete(old)
 
 
@@ -374,8 +374,8 @@ def porcentaje(value: Any) -> str:
     return "—" if value is None else f"{numero(float(value), 1)} %"
 
 
-def report_mail(report: Report) -> tuple[str, str]:
-    """Subject and plain-text body: the summary in Spanish and where the files are."""
+def report_mail(report: Report, where: Callable[[str], str] = str) -> tuple[str, str]:
+    """Subject and plain-text body: the summary in Spanish and where the files are (``where`` names a key)."""
     d = report.data
     name = KIND_NAMES.get(report.kind, "Informe")
     span = f"del {fecha(report.period_start)} al {fecha(report.period_end)}"
@@ -398,7 +398,7 @@ def report_mail(report: Report) -> tuple[str, str]:
     lines.append(f"- Rondas en el punto de control 7 (contenidos): {o['rondas_control']['7']} "
                  f"(devoluciones: {o['devoluciones_control']['7']}); en el 12 (diseño): "
                  f"{o['rondas_control']['12']} (devoluciones: {o['devoluciones_control']['12']}).")
-    lines += ["", "Archivos del informe:"] + [f"- {f}" for f in report.files]
+    lines += ["", "Archivos del informe:"] + [f"- {where(f)}" for f in report.files]
     lines += ["", "Mensaje automático del flujo «Métricas de interacción e informes» (Airflow)."]
     return subject, "\n".join(lines) + "\n"
 
@@ -420,7 +420,7 @@ def send_report(office, report_id: int, mailer: Mailer, recipients: list[str] | 
     if not recipients:
         raise InvalidInput("No hay correo de la Jefe OAC en el archivo del equipo (rol jefe_oac): "
                            "regístrelo para recibir los informes.")
-    subject, body = report_mail(report)
+    subject, body = report_mail(report, office.storage.uri)
     mailer.send(OutgoingMail(tuple(recipients), subject, body, office.cfg.mail_from, f"informe-{report_id}"))
     with office.session() as s:
         row = s.get(Report, report_id)

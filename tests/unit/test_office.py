@@ -153,7 +153,9 @@ def test_design_requires_approved_text_and_checks_the_file(office, tmp_path):
     assert design.filename == "afiche.png"
     stored = office.cfg.uploads_dir / str(need.id)
     assert [p.read_bytes() for p in stored.iterdir()] == [png]
-    assert design.stored_path.startswith(str(stored)) and "afiche" not in design.stored_path
+    # The record keeps the store's key (readable from any host), never this host's absolute path.
+    assert design.stored_path.startswith(f"archivos/{need.id}/") and "afiche" not in design.stored_path
+    assert office.storage.read_bytes(design.stored_path) == png
 
 
 def test_design_loop_and_final_delivery(office):
@@ -165,8 +167,11 @@ def test_design_loop_and_final_delivery(office):
     d2 = office.submit_design(need_id, "tecnico", tiny_png(16, 16), "b.png", alt_text="Afiche")
     office.decide(need_id, d2.id, 12, P.APPROVED, "jefe")
     final = office.deliver_final(need_id)
-    assert final.read_bytes() == tiny_png(16, 16)
+    assert final == f"definitivas/{need_id}/pieza-{need_id}-d2.png"
+    assert office.storage.read_bytes(final) == tiny_png(16, 16)
     assert office.deliver_final(need_id) == final
+    [delivered] = [e for e in office.events(need_id) if e.activity == 13]
+    assert delivered.detail["archivo"] == final
     actions = [(e.activity, e.action) for e in office.events(need_id)]
     assert actions[-7:] == [(10, "diseno_cargado"), (11, "diseno_presentado"), (12, "diseno_devuelto"),
                             (10, "diseno_cargado"), (11, "diseno_presentado"), (12, "diseno_aprobado"),
@@ -251,7 +256,7 @@ def test_design_checked_against_every_requested_channel(office):
     with pytest.raises(InvalidInput, match="requisitos de los canales") as refused:
         office.submit_design(need.id, "tecnico", b"%PDF-1.4\n%%EOF\n", "pieza.pdf")
     assert "pieza.pdf" in str(refused.value)  # the person's file name, not the stored one
-    assert not any((office.cfg.uploads_dir / str(need.id)).iterdir())
+    assert office.storage.list(f"archivos/{need.id}") == []  # refused before anything reached the store
 
 
 def test_command_line_mail_uses_airflows_smtp_connection_from_the_environment(tmp_path, monkeypatch):

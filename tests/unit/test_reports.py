@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import email
 import email.policy
 import statistics
@@ -54,8 +55,9 @@ SINCE = datetime.now(timezone.utc) - timedelta(days=35)
 
 
 @pytest.fixture
-def out(tmp_path):
-    return tmp_path / "informes"
+def out():
+    """The reports' folder in the office's store (files are kept as store keys, not local paths)."""
+    return "informes"
 
 
 @pytest.fixture
@@ -108,7 +110,7 @@ def test_report_numbers(office, period, out):
 def test_html_is_spanish_and_escapes_user_text(office, period, out):
     report = reports.build_report(office, today(), today(), out)
     html_path = next(f for f in report.files if f.endswith(".html"))
-    page = open(html_path, encoding="utf-8").read()
+    page = office.storage.read_text(html_path)
     assert '<html lang="es">' in page and "Interacción por canal" in page
     assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt; &amp; &#34;Cía&#34;" in page
     assert "<script>" not in page
@@ -121,9 +123,9 @@ def test_csv_opens_with_pandas_for_excel(office, period, out):
     a, b = period
     report = reports.build_report(office, today(), today(), out)
     csv_path = next(f for f in report.files if f.endswith(".csv"))
-    assert open(csv_path, "rb").read(3) == b"\xef\xbb\xbf"  # BOM: Excel reads UTF-8
+    assert office.storage.read_bytes(csv_path)[:3] == b"\xef\xbb\xbf"  # BOM: Excel reads UTF-8
 
-    frame = pd.read_csv(csv_path, sep=";", encoding="utf-8-sig")
+    frame = pd.read_csv(io.BytesIO(office.storage.read_bytes(csv_path)), sep=";", encoding="utf-8-sig")
     assert list(frame.columns) == reports.CSV_COLUMNS
     assert len(frame) == 4
     late = frame[frame["necesidad"] == b]
@@ -139,7 +141,7 @@ def test_csv_opens_with_pandas_for_excel(office, period, out):
 def test_csv_cells_never_become_formulas(office, out):
     need = run_need(office, "rf", title='=HIPERVINCULO("http://x.test";"Entrega")', remote="9")
     report = reports.build_report(office, today(), today(), out)
-    frame = pd.read_csv(report.files[1], sep=";", encoding="utf-8-sig")
+    frame = pd.read_csv(io.BytesIO(office.storage.read_bytes(report.files[1])), sep=";", encoding="utf-8-sig")
     assert set(frame[frame["necesidad"] == need]["titulo"]) == {'\'=HIPERVINCULO("http://x.test";"Entrega")'}
 
 
@@ -157,7 +159,7 @@ def test_rebuild_replaces_the_same_row_and_does_not_resend(office, period, out):
     with office.session() as s:
         assert len(list(s.scalars(select(Report)))) == 1
     assert len(list(office.cfg.mailbox_dir.glob("*.eml"))) == 1
-    assert sorted(p.name for p in out.iterdir()) == sorted(p.rsplit("/", 1)[1] for p in first.files)
+    assert sorted(k.rsplit("/", 1)[1] for k in office.storage.list(out)) == sorted(p.rsplit("/", 1)[1] for p in first.files)
 
 
 def test_the_mail_goes_to_the_head_with_summary_and_files(office, period, out):
@@ -191,9 +193,9 @@ def test_a_period_without_publications(office, out):
     assert report.data["publicaciones"] == 0 and report.data["por_canal"] == []
     assert report.data["oportunidad"]["necesidades_publicadas"] == 0
     assert report.data["oportunidad"]["porcentaje_a_tiempo"] is None
-    page = open(report.files[0], encoding="utf-8").read()
+    page = office.storage.read_text(report.files[0])
     assert "No hubo publicaciones en el periodo." in page
-    assert list(pd.read_csv(report.files[1], sep=";", encoding="utf-8-sig").columns) == reports.CSV_COLUMNS
+    assert list(pd.read_csv(io.BytesIO(office.storage.read_bytes(report.files[1])), sep=";", encoding="utf-8-sig").columns) == reports.CSV_COLUMNS
 
 
 def test_publications_outside_the_period_are_not_counted(office, period, out):
@@ -208,7 +210,7 @@ def test_the_running_month_is_kept_once(office, out):
     with office.session() as s:
         rows = list(s.scalars(select(Report)))
     assert [r.id for r in rows] == [later.id] and later.id != first.id
-    assert sorted(p.name for p in out.iterdir()) == sorted(p.rsplit("/", 1)[1] for p in later.files)
+    assert sorted(k.rsplit("/", 1)[1] for k in office.storage.list(out)) == sorted(p.rsplit("/", 1)[1] for p in later.files)
 
 
 def test_a_period_that_ends_before_it_starts_is_refused(office, out):

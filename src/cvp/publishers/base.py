@@ -11,19 +11,41 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import Any, BinaryIO, Protocol, runtime_checkable
 
 
 @dataclass(frozen=True)
 class MediaFile:
-    """A design file approved at control point 12."""
+    """A design file approved at control point 12.
 
-    path: Path
+    ``path`` is a path object of the product's store (``upath``/``ObjectStoragePath``), or a local
+    ``Path`` for legacy rows and tests: publishers read it only through :meth:`open`, so a worker
+    on any host reads the file the api-server stored.
+    """
+
+    path: Any
     media_type: str  # MIME type, e.g. "image/png", "video/mp4", "application/pdf"
     size: int
     sha256: str
     alt_text: str = ""
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+    @property
+    def suffix(self) -> str:
+        return self.path.suffix
+
+    def open(self) -> BinaryIO:
+        """The file for reading (binary, seekable), wherever the store keeps it."""
+        return self.path.open("rb")
+
+    def exists(self) -> bool:
+        try:
+            return bool(self.path.is_file())
+        except Exception:  # noqa: BLE001 - an unreachable store: the file cannot be read either
+            return False
 
     @property
     def is_image(self) -> bool:

@@ -189,26 +189,27 @@ class FacebookPublisher:
         data = {"caption": piece.text, "published": True}
         if media.alt_text:
             data["alt_text_custom"] = media.alt_text
-        with open(media.path, "rb") as fh:
+        with media.open() as fh:
             body = self.api.publish(
                 f"{self.page_id}/photos",
                 data=data,
-                files={"source": (media.path.name, fh, media.media_type)},
+                files={"source": (media.name, fh, media.media_type)},
             )
         return self._result(str(body.get("post_id") or self._id(body)))
 
     def _publish_album(self, piece: Piece) -> PublishResult:
         data: dict[str, Any] = {"message": piece.text}
         for index, media in enumerate(piece.media):
-            content = media.path.read_bytes()
+            with media.open() as fh:
+                content = fh.read()
             form: dict[str, Any] = {"published": False}
             if media.alt_text:
                 form["alt_text_custom"] = media.alt_text
             body = self.api.upload(
                 f"{self.page_id}/photos",
                 data=form,
-                files={"source": (media.path.name, content, media.media_type)},
-                what=f"subida de {media.path.name} a Facebook",
+                files={"source": (media.name, content, media.media_type)},
+                what=f"subida de {media.name} a Facebook",
             )
             data[f"attached_media[{index}]"] = {"media_fbid": self._id(body, guarded=False)}
         post_id = self._id(self.api.publish(f"{self.page_id}/feed", data=data))
@@ -220,11 +221,11 @@ class FacebookPublisher:
             data["title"] = piece.title
         path = f"{self.page_id}/videos"
         if media.size <= self.resumable_threshold:
-            with open(media.path, "rb") as fh:
+            with media.open() as fh:
                 body = self.api.publish(
                     path,
                     data=data,
-                    files={"source": (media.path.name, fh, media.media_type)},
+                    files={"source": (media.name, fh, media.media_type)},
                     base_url=self.video_base_url,
                 )
             return self._video_result(self._id(body))
@@ -249,7 +250,7 @@ class FacebookPublisher:
         start = self.api.upload(
             path,
             data={"upload_phase": "start", "file_size": media.size},
-            what=f"inicio de la subida de {media.path.name} a Facebook",
+            what=f"inicio de la subida de {media.name} a Facebook",
             base_url=self.video_base_url,
         )
         session_id = str(start.get("upload_session_id") or "")
@@ -261,7 +262,7 @@ class FacebookPublisher:
                 channel=self.channel,
                 detail=str(start)[:300],
             )
-        with open(media.path, "rb") as fh:
+        with media.open() as fh:
             while begin < end:
                 fh.seek(begin)
                 chunk = fh.read(end - begin)
@@ -273,9 +274,9 @@ class FacebookPublisher:
                         "start_offset": begin,
                     },
                     files={
-                        "video_file_chunk": (media.path.name, chunk, "application/octet-stream")
+                        "video_file_chunk": (media.name, chunk, "application/octet-stream")
                     },
-                    what=f"segmento {begin}-{end} de {media.path.name}",
+                    what=f"segmento {begin}-{end} de {media.name}",
                     base_url=self.video_base_url,
                 )
                 new_begin = int(body.get("start_offset", end))

@@ -129,7 +129,7 @@ def split_media(
     others = [m for m in piece.media if not (m.is_image or m.is_video)]
     if others:
         raise MediaRejected(
-            f"{label} no admite el archivo '{others[0].path.name}' ({others[0].media_type}) en "
+            f"{label} no admite el archivo '{others[0].name}' ({others[0].media_type}) en "
             f"una publicación. Adjunte {accepted}.",
             channel=channel,
         )
@@ -165,13 +165,13 @@ def check_file(
     """Raise :class:`MediaRejected` if ``media`` is not of ``types`` or exceeds ``max_bytes``."""
     if media.media_type not in set(types):
         raise MediaRejected(
-            f"{label} no admite el formato {media.media_type} de '{media.path.name}'. "
+            f"{label} no admite el formato {media.media_type} de '{media.name}'. "
             f"Use {formats} y vuelva a aprobar el diseño.",
             channel=channel,
         )
     if media.size > max_bytes:
         raise MediaRejected(
-            f"El archivo '{media.path.name}' pesa {format_mb(media.size)} MB y {label} admite "
+            f"El archivo '{media.name}' pesa {format_mb(media.size)} MB y {label} admite "
             f"hasta {format_mb(max_bytes)} MB. Reduzca el archivo y vuelva a aprobar el diseño.",
             channel=channel,
         )

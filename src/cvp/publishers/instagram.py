@@ -160,7 +160,7 @@ class InstagramPublisher:
                 )
             else:
                 raise MediaRejected(
-                    f"Instagram no admite el archivo '{m.path.name}' ({m.media_type}). Adjunte "
+                    f"Instagram no admite el archivo '{m.name}' ({m.media_type}). Adjunte "
                     "imágenes JPG o un video MP4.",
                     channel=self.channel,
                 )
@@ -225,7 +225,7 @@ class InstagramPublisher:
     # -- steps -------------------------------------------------------------------------------
 
     def _put(self, piece: Piece, media: MediaFile) -> str:
-        suffix = media.path.suffix or mimetypes.guess_extension(media.media_type) or ""
+        suffix = media.suffix or mimetypes.guess_extension(media.media_type) or ""
         key = f"{self.storage_prefix}/{piece.need_id}/{media.sha256}{suffix.lower()}"
         try:
             return self.storage.put(media.path, key, media.media_type)
@@ -233,7 +233,7 @@ class InstagramPublisher:
             raise
         except Exception as exc:
             raise TransientError(
-                f"No se pudo dejar '{media.path.name}' en el almacenamiento público que lee "
+                f"No se pudo dejar '{media.name}' en el almacenamiento público que lee "
                 "Instagram. Revise la conexión del almacenamiento; el envío se reintentará.",
                 channel=self.channel,
                 detail=f"{type(exc).__name__}: {exc}",

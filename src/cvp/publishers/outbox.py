@@ -1,63 +1,81 @@
 """The local outbox channel: the embedded default when a platform has no Airflow Connection.
 
-Each piece becomes a folder with its text, its media and a manifest; the folder appears atomically,
-so a crash leaves either the whole piece or nothing, and the manifest's fingerprint lets the ledger
-recognise a piece already written.
+Each piece becomes a folder of the product's store (``salida/<canal>/necesidad-…``) with its text,
+its media and a manifest. Every file is written whole or not at all and the manifest goes last: a
+piece is in the outbox exactly when its manifest is, a failed write removes what it had written,
+and the manifest's fingerprint lets the ledger recognise a piece already written.
 """
 
 from __future__ import annotations
 
 import json
-import shutil
-import uuid
 from datetime import datetime, timezone
 from pathlib import Path
 
 from cvp.publishers.base import MediaRejected, Piece, PublishResult
+from cvp.storage import Storage
+
+MANIFEST = "pieza.json"
 
 
 class OutboxPublisher:
-    def __init__(self, root: Path, channel: str):
-        self.root = root
+    def __init__(self, root: Storage | Path, channel: str):
+        """``root`` is the outbox: the product store's ``salida`` child, or a local folder (tests, older callers)."""
+        self.storage = Storage.coerce(root)
         self.channel = channel
 
-    def _folder(self, piece: Piece) -> Path:
-        return self.root / self.channel / f"necesidad-{piece.need_id}-t{piece.text_revision}-d{piece.design_revision}"
+    @property
+    def root(self) -> Storage:
+        return self.storage
+
+    def _folder(self, piece: Piece) -> str:
+        return f"{self.channel}/necesidad-{piece.need_id}-t{piece.text_revision}-d{piece.design_revision}"
 
     def validate(self, piece: Piece) -> None:
         for m in piece.media:
-            if not m.path.is_file():
-                raise MediaRejected(f"No se encuentra el archivo de la pieza ({m.path.name}).", channel=self.channel)
+            if not m.exists():
+                raise MediaRejected(f"No se encuentra el archivo de la pieza ({m.name}).", channel=self.channel)
 
     def publish(self, piece: Piece) -> PublishResult:
         folder = self._folder(piece)
-        if folder.exists():
+        if self.storage.exists(f"{folder}/{MANIFEST}"):
             return self._result(folder)
-        tmp = folder.parent / f".{folder.name}.{uuid.uuid4().hex}"
-        tmp.mkdir(parents=True)
-        (tmp / "texto.txt").write_text(piece.text + "\n", encoding="utf-8")
-        names = []
-        for i, m in enumerate(piece.media, 1):
-            name = f"pieza-{i}{m.path.suffix}"
-            shutil.copyfile(m.path, tmp / name)
-            names.append({"archivo": name, "tipo": m.media_type, "sha256": m.sha256, "texto_alternativo": m.alt_text})
-        manifest = {"necesidad": piece.need_id, "canal": self.channel, "titulo": piece.title,
-                    "revision_texto": piece.text_revision, "revision_diseno": piece.design_revision,
-                    "huella": piece.fingerprint, "medios": names,
-                    "publicado_en": datetime.now(timezone.utc).isoformat()}
-        (tmp / "pieza.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=2), encoding="utf-8")
-        tmp.rename(folder)
+        written: list[str] = []
+        try:
+            written.append(self.storage.write_text(f"{folder}/texto.txt", piece.text + "\n"))
+            names = []
+            for i, m in enumerate(piece.media, 1):
+                name = f"pieza-{i}{m.suffix}"
+                with m.open() as src:
+                    written.append(self.storage.write_stream(f"{folder}/{name}", src))
+                names.append({"archivo": name, "tipo": m.media_type, "sha256": m.sha256,
+                              "texto_alternativo": m.alt_text})
+            manifest = {"necesidad": piece.need_id, "canal": self.channel, "titulo": piece.title,
+                        "revision_texto": piece.text_revision, "revision_diseno": piece.design_revision,
+                        "huella": piece.fingerprint, "medios": names,
+                        "publicado_en": datetime.now(timezone.utc).isoformat()}
+            self.storage.write_text(f"{folder}/{MANIFEST}", json.dumps(manifest, ensure_ascii=False, indent=2))
+        except BaseException:
+            for key in written:  # no half piece: without its manifest the folder is emptied again
+                try:
+                    self.storage.delete(key)
+                except Exception:  # noqa: BLE001 - the original failure is what the person must see
+                    pass
+            raise
         return self._result(folder)
 
     def find_published(self, piece: Piece) -> PublishResult | None:
         folder = self._folder(piece)
-        manifest = folder / "pieza.json"
-        if manifest.is_file() and json.loads(manifest.read_text(encoding="utf-8")).get("huella") == piece.fingerprint:
+        manifest = f"{folder}/{MANIFEST}"
+        if self.storage.exists(manifest) and \
+                json.loads(self.storage.read_text(manifest)).get("huella") == piece.fingerprint:
             return self._result(folder)
         return None
 
-    @staticmethod
-    def _result(folder: Path) -> PublishResult:
-        data = json.loads((folder / "pieza.json").read_text(encoding="utf-8"))
-        return PublishResult(remote_id=folder.name, url=folder.as_uri(),
+    def _result(self, folder: str) -> PublishResult:
+        data = json.loads(self.storage.read_text(f"{folder}/{MANIFEST}"))
+        return PublishResult(remote_id=folder.rsplit("/", 1)[1], url=self._folder_uri(folder),
                              published_at=datetime.fromisoformat(data["publicado_en"]))
+
+    def _folder_uri(self, folder: str) -> str:
+        return self.storage.uri(f"{folder}/{MANIFEST}").rsplit("/", 1)[0]

@@ -365,7 +365,7 @@ class XPublisher:
         for m in piece.media:
             if len(m.alt_text) > ALT_TEXT_MAX:
                 raise MediaRejected(
-                    f"El texto alternativo de '{m.path.name}' tiene {len(m.alt_text)} "
+                    f"El texto alternativo de '{m.name}' tiene {len(m.alt_text)} "
                     f"caracteres y X admite {ALT_TEXT_MAX}. Acórtelo.",
                     channel=self.channel,
                 )
@@ -471,33 +471,33 @@ class XPublisher:
             # X documents alt text metadata for images and GIFs.
             self._post_media(
                 "/2/media/metadata",
-                f"texto alternativo de {media.path.name}",
+                f"texto alternativo de {media.name}",
                 json={"id": media_id, "metadata": {"alt_text": {"text": media.alt_text}}},
             )
         return media_id
 
     def _upload_image(self, media: MediaFile) -> str:
         def once() -> dict:
-            with open(media.path, "rb") as fh:
+            with media.open() as fh:
                 response = self._transport.send(
                     "POST",
                     f"{self.upload_base_url}/2/media/upload",
                     guarded=False,
                     data={"media_category": "tweet_image", "media_type": media.media_type},
-                    files={"media": (media.path.name, fh, media.media_type)},
+                    files={"media": (media.name, fh, media.media_type)},
                 )
             return _data(response)
 
-        data = self._read(once, f"subida de {media.path.name} a X")
+        data = self._read(once, f"subida de {media.name} a X")
         media_id = _media_id(data)
         self._wait_processing(media_id, data.get("processing_info"))
-        log.info("X: imagen %s subida como %s", media.path.name, media_id)
+        log.info("X: imagen %s subida como %s", media.name, media_id)
         return media_id
 
     def _upload_video(self, media: MediaFile) -> str:
         init = self._post_media(
             "/2/media/upload/initialize",
-            f"inicio de la subida de {media.path.name} a X",
+            f"inicio de la subida de {media.name} a X",
             json={
                 "media_type": media.media_type,
                 "total_bytes": media.size,
@@ -505,7 +505,7 @@ class XPublisher:
             },
         )
         media_id = _media_id(init)
-        with open(media.path, "rb") as fh:
+        with media.open() as fh:
             index = 0
             while True:
                 chunk = fh.read(self.chunk_size)
@@ -513,16 +513,16 @@ class XPublisher:
                     break
                 self._post_media(
                     f"/2/media/upload/{media_id}/append",
-                    f"segmento {index} de {media.path.name}",
+                    f"segmento {index} de {media.name}",
                     data={"segment_index": str(index)},
                     files={"media": ("blob", chunk, "application/octet-stream")},
                 )
                 index += 1
         final = self._post_media(
-            f"/2/media/upload/{media_id}/finalize", f"cierre de la subida de {media.path.name}"
+            f"/2/media/upload/{media_id}/finalize", f"cierre de la subida de {media.name}"
         )
         self._wait_processing(media_id, final.get("processing_info"))
-        log.info("X: video %s subido como %s en %s segmento(s)", media.path.name, media_id, index)
+        log.info("X: video %s subido como %s en %s segmento(s)", media.name, media_id, index)
         return media_id
 
     def _wait_processing(self, media_id: str, info: Mapping[str, Any] | None) -> None:

@@ -1,11 +1,11 @@
 """YouTube: one video per piece, uploaded with ``videos.insert`` as a resumable upload.
 
 The upload goes through google-api-python-client (``build("youtube", "v3")`` with the bundled
-static discovery document) and ``MediaFileUpload(resumable=True)``, driven chunk by chunk with
-``next_chunk``. A resumable upload is safe to retry: after a network failure or a 5xx the
-client first asks the session how many bytes arrived (an empty ``PUT`` with
-``Content-Range: bytes */size``), and the session answers with the finished video if the last
-chunk had in fact been received. So chunks are retried here (bounded, with backoff); only when
+static discovery document) and ``MediaIoBaseUpload(resumable=True)`` over the stored file (read
+by offset), driven chunk by chunk with ``next_chunk``. A resumable upload is safe to retry: after
+a network failure or a 5xx the client first asks the session how many bytes arrived (an empty
+``PUT`` with ``Content-Range: bytes */size``), and the session answers with the finished video
+if the last chunk had in fact been received. So chunks are retried here (bounded, with backoff); only when
 the retries run out after the last chunk was sent is the outcome unknown.
 
 Quota: the YouTube Data API gives a project 10,000 units a day, reset at midnight Pacific time;
@@ -30,7 +30,7 @@ import httplib2
 from google.auth.exceptions import RefreshError, TransportError
 from googleapiclient.discovery import build
 from googleapiclient.errors import HttpError
-from googleapiclient.http import MediaFileUpload
+from googleapiclient.http import MediaIoBaseUpload
 
 from cvp.publishers.base import (
     AuthError,
@@ -261,7 +261,7 @@ class YouTubePublisher:
         video = videos[0]
         if video.size > VIDEO_MAX_BYTES:
             raise MediaRejected(
-                f"El video '{video.path.name}' supera el máximo de YouTube (256 GB).",
+                f"El video '{video.name}' supera el máximo de YouTube (256 GB).",
                 channel=self.channel,
             )
         if not video_title(piece):
@@ -285,9 +285,9 @@ class YouTubePublisher:
             )
         thumb = _thumbnail(piece)
         if thumb is not None:
-            if not thumb.path.is_file():
+            if not thumb.exists():
                 raise MediaRejected(
-                    f"No se encuentra la miniatura '{thumb.path.name}'.", channel=self.channel
+                    f"No se encuentra la miniatura '{thumb.name}'.", channel=self.channel
                 )
             check_file(
                 thumb, channel=self.channel, label="YouTube (miniatura)", types=THUMBNAIL_TYPES,
@@ -315,8 +315,9 @@ class YouTubePublisher:
                 "selfDeclaredMadeForKids": self.made_for_kids,
             },
         }
-        media = MediaFileUpload(
-            str(video.path), mimetype=video.media_type, chunksize=self.chunksize, resumable=True
+        # Read through the store by offset (resumable chunks), not from a local path.
+        media = MediaIoBaseUpload(
+            video.open(), mimetype=video.media_type, chunksize=self.chunksize, resumable=True
         )
         try:
             request = self._yt.videos().insert(
@@ -327,7 +328,7 @@ class YouTubePublisher:
             )
             log.info(
                 "YouTube: subiendo %s (%s bytes) de la necesidad %s",
-                video.path.name,
+                video.name,
                 video.size,
                 piece.need_id,
             )
@@ -442,14 +443,15 @@ class YouTubePublisher:
     def _set_thumbnail(self, video_id: str, thumb: MediaFile) -> None:
         """Best effort: the video is already public, so a failure here is only logged."""
         try:
-            self._read(
-                lambda: self._yt.thumbnails().set(
-                    videoId=video_id,
-                    media_body=MediaFileUpload(str(thumb.path), mimetype=thumb.media_type),
-                ),
-                "subida de la miniatura",
-                cost=THUMBNAIL_COST,
-            )
+            with thumb.open() as fh:
+                self._read(
+                    lambda: self._yt.thumbnails().set(
+                        videoId=video_id,
+                        media_body=MediaIoBaseUpload(fh, mimetype=thumb.media_type),
+                    ),
+                    "subida de la miniatura",
+                    cost=THUMBNAIL_COST,
+                )
         except Exception as exc:  # never fail a published video for its thumbnail
             log.warning(
                 "YouTube: no se pudo poner la miniatura del video %s: %s",
