@@ -41,6 +41,8 @@ instagram  extra ``bucket``                public storage in Google Cloud Storag
                                            ``https://storage.googleapis.com/{bucket}``) + key
 instagram  extra ``storage_dir`` +         or a local folder served by a web server at that URL
            ``public_base_url``
+instagram  (none of those)                 the product's store (``CVP_STORAGE_URL``) when it
+                                           signs URLs (``gs://``): no copy, a signed URL
 youtube    extra ``client_id``,            an OAuth client authorized once by the channel's
            ``client_secret``,              owner (scopes ``youtube.upload``,
            ``refresh_token``               ``youtube.readonly``); optional ``token_uri``
@@ -66,7 +68,6 @@ import logging
 import os
 from collections.abc import Callable, Iterable
 from datetime import datetime, timezone
-from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
@@ -140,8 +141,8 @@ def publisher_for(channel: str, *, get_connection: GetConnection | None = None, 
     conn_id = conn_id_for(channel)
     conn = lookup_connection(conn_id, get_connection) if conn_id else None
     if conn is None:
-        from cvp.config import settings
         from cvp.publishers.outbox import OutboxPublisher
+        from cvp_airflow.storage import outbox
 
         if conn_id:
             log.warning(
@@ -150,7 +151,7 @@ def publisher_for(channel: str, *, get_connection: GetConnection | None = None, 
                 channel,
                 conn_id,
             )
-        return OutboxPublisher(settings().outbox_dir, channel)
+        return OutboxPublisher(outbox(), channel)
     extra = connection_extra(conn)
     builder = {"x": _x, "facebook": _facebook, "instagram": _instagram, "youtube": _youtube}[channel]
     publisher = builder(conn, conn_id, extra, options)
@@ -223,10 +224,18 @@ def _public_storage(extra: dict, conn_id: str):
         from cvp.publishers.storage import LocalDirStorage
 
         return LocalDirStorage(extra["storage_dir"], extra["public_base_url"])
+    from cvp_airflow.storage import product_storage
+
+    storage = product_storage()
+    if storage.can_publish():  # gs:// signs its own URLs: the design is fetched where it is stored
+        from cvp.publishers.storage import StoragePublicUrls
+
+        return StoragePublicUrls(storage)
     raise ConnectionMisconfigured(
         "Instagram descarga cada imagen o video desde una dirección pública y la conexión de "
         f"Airflow '{conn_id}' no indica dónde dejarlos. Agregue al campo extra \"bucket\" (Google "
-        "Cloud Storage) o \"storage_dir\" y \"public_base_url\" (carpeta servida por la web).",
+        "Cloud Storage) o \"storage_dir\" y \"public_base_url\" (carpeta servida por la web), o "
+        "guarde los archivos en un bucket (CVP_STORAGE_URL=gs://…): sus direcciones firmadas sirven.",
         channel="instagram",
     )
 
@@ -287,17 +296,20 @@ class GcsPublicStorage:
     def __repr__(self) -> str:
         return f"GcsPublicStorage(bucket={self.bucket!r}, gcp_conn_id={self.gcp_conn_id!r})"
 
-    def put(self, path: Path, key: str, media_type: str) -> str:
+    def put(self, path: Any, key: str, media_type: str) -> str:
+        """``path`` is a file of the product's store (or a local one): uploaded from a local copy."""
         from airflow.providers.google.cloud.hooks.gcs import GCSHook
 
         from cvp.publishers.storage import check_key
+        from cvp.storage import local_file
 
         name = check_key(key).as_posix()
         hook = GCSHook(gcp_conn_id=self.gcp_conn_id)
         if hook.exists(bucket_name=self.bucket, object_name=name):
             log.info("Almacenamiento público: %s ya está en el bucket %s", name, self.bucket)
         else:
-            hook.upload(bucket_name=self.bucket, object_name=name, filename=str(path), mime_type=media_type)
+            with local_file(path) as local:
+                hook.upload(bucket_name=self.bucket, object_name=name, filename=str(local), mime_type=media_type)
             log.info("Almacenamiento público: %s subido al bucket %s", name, self.bucket)
         return f"{self.public_base_url}/{quote(name)}"
 

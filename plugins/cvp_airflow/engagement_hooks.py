@@ -196,15 +196,13 @@ def collect_engagement(context: Mapping[str, Any]) -> dict:
 
 
 def build_reports(context: Mapping[str, Any]) -> list[dict]:
-    """The reports due on the run's day (see :func:`cvp.reports.periods_for`), into ``data_dir/informes``."""
+    """The reports due on the run's day (see :func:`cvp.reports.periods_for`), into ``informes/`` of the store."""
     from cvp import reports
-    from cvp.config import settings
 
     office = _office()
-    out_dir = settings().data_dir / "informes"
     built = []
     for period in reports.periods_for(run_day(context)):
-        row = reports.build_report(office, period.start, period.end, out_dir, kind=period.kind)
+        row = reports.build_report(office, period.start, period.end, kind=period.kind)
         built.append({"id": row.id, "tipo": row.kind, "inicio": row.period_start.isoformat(),
                       "fin": row.period_end.isoformat(), "archivos": list(row.files)})
     return built

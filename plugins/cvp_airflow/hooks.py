@@ -67,18 +67,19 @@ class RecordsHook(BaseHook):
 
     def office(self, *, with_mailer: bool = True):
         from cvp.office import Office
+        from cvp_airflow.storage import product_storage
 
-        return Office(self.get_url(), mailer=mailer() if with_mailer else None)
+        return Office(self.get_url(), mailer=mailer() if with_mailer else None, storage=product_storage())
 
 
 def mailer():
-    """Mail transport from Airflow's SMTP connection; without one, the local mailbox folder."""
-    from cvp.config import settings
+    """Mail transport from Airflow's SMTP connection; without one, the mailbox (``buzon/``) of the product's store."""
     from cvp.mail import MailboxMailer, smtp_mailer
+    from cvp_airflow.storage import mailbox
 
     conn_id = os.environ.get("CVP_SMTP_CONN_ID", "smtp_default")
     try:
         conn = BaseHook.get_connection(conn_id)
     except AirflowNotFoundException:
-        return MailboxMailer(settings().mailbox_dir)
+        return MailboxMailer(mailbox())
     return smtp_mailer(conn.host, conn.port, conn.login, conn.password, conn.extra_dejson)

@@ -87,7 +87,7 @@ def deliver_final(context: dict[str, Any]) -> list[str]:
     need = _need(office, context)
     final = office.deliver_final(need.id)
     office.deliver_pending(need_id=need.id)
-    log.info("Final piece of need %s: %s", need.id, final)
+    log.info("Pieza definitiva de la necesidad %s: %s", need.id, office.storage.uri(final))
     return list(need.channels)
 
 

@@ -255,7 +255,9 @@ def test_missing_connection_publishes_to_the_outbox(channel, cvp_env, caplog):
     with caplog.at_level(logging.WARNING, logger="cvp_airflow.channels"):
         pub = channels.publisher_for(channel, get_connection=getter)
     assert isinstance(pub, OutboxPublisher)
-    assert (pub.root, pub.channel) == (cvp_env / "salida", channel)
+    # The outbox is the product store's salida/ (ObjectStoragePath on CVP_STORAGE_URL, here file:// + data dir).
+    assert (pub.storage.description, pub.channel) == (str(cvp_env / "salida"), channel)
+    assert type(pub.storage.root).__name__ == "ObjectStoragePath"
     assert getter.asked == [f"{channel}_default"]
     assert f"'{channel}_default'" in caplog.text
 

@@ -206,7 +206,8 @@ def test_design_file_is_served_with_its_type_and_nosniff(web, need):
     assert r.headers["x-content-type-options"] == "nosniff"
     assert r.headers["content-disposition"] == f'inline; filename="diseno-necesidad-{need}-r1.png"'
     stored = web.office.current_revision(need, P.DESIGN).stored_path
-    assert "afiche" not in stored and stored.startswith(str(web.office.cfg.uploads_dir))
+    assert "afiche" not in stored and stored.startswith(f"archivos/{need}/")  # a store key, not a local path
+    assert web.office.storage.read_bytes(stored) == png
     dl = web.as_("lector").get(design["file_url"] + "?descargar=1")
     assert dl.headers["content-disposition"].startswith("attachment;")
     other = web.office.register_need(ONE_OFF, "jefe", run_id="otra").id

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import asyncio
 from datetime import date, datetime
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Literal
 
 from fastapi import APIRouter, BackgroundTasks, Depends, Query, Request, Response
-from fastapi.responses import FileResponse
+from fastapi.responses import FileResponse, StreamingResponse
 from pydantic import BaseModel, Field
 
 from cvp import export, inbox
@@ -23,6 +23,7 @@ from cvp.errors import NotFound
 from cvp.mail import Mailer
 from cvp.office import Office
 from cvp.records.models import Decision, Need, Publication, Revision
+from cvp.storage import check_key, is_legacy_path
 from cvp_airflow.web import actions, views
 from cvp_airflow.web.security import CSRF_FIELD, CSRF_HEADER, Viewer, check_csrf, csrf_protect, csrf_token, \
     current_viewer
@@ -543,17 +544,42 @@ def design_file(need_id: int, revision_id: int, descargar: bool = False, office:
         rev = s.get(Revision, revision_id)
     if rev is None or rev.need_id != need_id or rev.kind != P.DESIGN:
         raise NotFound(f"La necesidad n.º {need_id} no tiene el diseño {revision_id}.")
-    path = Path(rev.stored_path).resolve()
-    if not path.is_relative_to(office.cfg.uploads_dir.resolve()) or not path.is_file():
-        raise NotFound("El archivo de este diseño no está en el almacenamiento de la oficina.")
-    name = f"diseno-necesidad-{need_id}-r{rev.number}{path.suffix}"
+    missing = NotFound("El archivo de este diseño no está en el almacenamiento de la oficina.")
+    key, storage = rev.stored_path or "", office.storage
+    if is_legacy_path(key):  # rows from before the store: only a file inside the old uploads folder
+        local = Path(key).resolve()
+        if not local.is_relative_to(office.cfg.uploads_dir.resolve()):
+            raise missing
+    else:
+        try:
+            parts = check_key(key).parts
+        except ValueError:
+            raise missing from None
+        if parts[0] != "archivos" or len(parts) < 2:  # only designs are served here, never other kept files
+            raise missing
+        local = storage.local_path(key)
+    name = f"diseno-necesidad-{need_id}-r{rev.number}{PurePosixPath(key).suffix}"
     disposition = "attachment" if descargar else "inline"
     headers = {"X-Content-Type-Options": "nosniff", "Content-Disposition": f'{disposition}; filename="{name}"',
                "Cache-Control": "private, max-age=3600"}
     if rev.media_type != "application/pdf":  # a CSP here would blank the browser's own PDF viewer
         headers["Content-Security-Policy"] = "default-src 'none'; img-src 'self'; media-src 'self'; " \
                                              "style-src 'unsafe-inline'"
-    return FileResponse(path, media_type=rev.media_type, headers=headers)
+    if local is not None:  # a folder on this host: served with ranges (video previews seek)
+        if not local.is_file():
+            raise missing
+        return FileResponse(local, media_type=rev.media_type, headers=headers)
+    if not storage.exists(key):
+        raise missing
+    headers["Content-Length"] = str(storage.size(key))
+    return StreamingResponse(_chunks(storage.open(key)), media_type=rev.media_type, headers=headers)
+
+
+def _chunks(handle, size: int = 1 << 20):
+    """The stored file in pieces (read in the threadpool by Starlette), closed at the end."""
+    with handle:
+        while chunk := handle.read(size):
+            yield chunk
 
 
 PUBLICATION_ERRORS = {

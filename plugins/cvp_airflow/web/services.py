@@ -19,6 +19,7 @@ from fastapi import BackgroundTasks
 from cvp.config import settings
 from cvp.mail import MailboxMailer, Mailer, smtp_mailer
 from cvp.office import Office
+from cvp_airflow.storage import mailbox, product_storage
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +87,7 @@ def mailer() -> Mailer:
     def build() -> Mailer:
         conn = _connection(os.environ.get("CVP_SMTP_CONN_ID", "smtp_default"))
         if conn is None or not conn.host:
-            return MailboxMailer(settings().mailbox_dir)
+            return MailboxMailer(mailbox())
         return smtp_mailer(conn.host, conn.port, conn.login, conn.password, conn.extra_dejson)
 
     return _cached("mailer", build)
@@ -94,7 +95,7 @@ def mailer() -> Mailer:
 
 @lru_cache(maxsize=4)
 def _office(url: str) -> Office:
-    return Office(url)
+    return Office(url, storage=product_storage())  # designs go to the store the workers read
 
 
 def get_office() -> Office:
