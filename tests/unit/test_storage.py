@@ -29,7 +29,7 @@ from cvp import procedure as P
 from cvp.errors import NotFound, StorageUnavailable
 from cvp.mail import MailboxMailer
 from cvp.office import Office
-from cvp.publishers.base import MediaFile
+from cvp.publishers.base import MediaFile, TransientError
 from cvp.publishers.outbox import OutboxPublisher
 from cvp.publishers.storage import LocalDirStorage, StoragePublicUrls
 from cvp.records.models import Revision
@@ -53,7 +53,7 @@ class _BrokenFile(io.BytesIO):
 
     def write(self, data):
         self.writes += 1
-        if self.writes > 1:
+        if self.writes > self.fs.writes_allowed:
             raise self.error
         return super().write(data)
 
@@ -74,6 +74,7 @@ class FailingMemoryFS(_OwnProtocol):
     """memory:// whose writes break mid-stream with ``error``."""
 
     protocol = ("fallamem",)
+    writes_allowed = 1
     store: dict = {}
     pseudo_dirs = [""]
     error: Exception = ConnectionResetError("conexión reiniciada por el servidor")
@@ -326,9 +327,35 @@ def test_a_retried_outbox_publication_after_a_failure_leaves_no_half_piece(remot
             finally:
                 self.storage.write_text = original
 
-    with pytest.raises(StorageUnavailable):
+    with pytest.raises(TransientError, match="No se pudo guardar «pieza.json»"):
         publishing.publish_once(office, BreaksAtTheManifest(storage.child("salida"), "x"), need, "x")
     assert storage.list("salida") == []  # the text and the media written before are gone again
+    [row] = office.publications(need)
+    assert row.state == publishing.FAILED  # nothing went out: a retry may send, no person needed
+    again = publishing.publish_once(office, OutboxPublisher(storage.child("salida"), "x"), need, "x")
+    assert again.state == publishing.PUBLISHED and len(storage.list("salida")) == 3
+
+
+def test_a_store_that_fails_while_publishing_is_retried_not_unconfirmed(remote_office, monkeypatch):
+    office, storage = remote_office, remote_office.storage
+    need = office.register_need(dict(NEED, canales=["x"]), "jefe", run_id="r").id
+    t = office.submit_text(need, "profesional", {"x": TEXTS["x"]})
+    office.decide(need, t.id, 7, P.APPROVED, "jefe")
+    d = office.submit_design(need, "tecnico", tiny_png(), "afiche.png", alt_text="Afiche")
+    office.decide(need, d.id, 12, P.APPROVED, "jefe")
+    piece, _, _ = publishing.build_piece(office, need, "x")
+    [media] = piece.media
+
+    def unreachable(*args, **kwargs):
+        raise ConnectionError("bucket inalcanzable")
+
+    monkeypatch.setattr(type(media.path), "open", unreachable)
+    with pytest.raises(TransientError, match="No se pudo leer el archivo de la pieza"):
+        media.open()
+    monkeypatch.setattr(type(media.path), "is_file", unreachable)
+    with pytest.raises(TransientError, match="No se pudo consultar"):
+        publishing.publish_once(office, OutboxPublisher(storage.child("salida"), "x"), need, "x")
+    assert office.publications(need)[0].state == publishing.FAILED
 
 
 def test_a_design_the_store_refuses_is_not_recorded(sqlite_url, cvp_env, monkeypatch):

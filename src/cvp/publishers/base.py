@@ -38,14 +38,27 @@ class MediaFile:
         return self.path.suffix
 
     def open(self) -> BinaryIO:
-        """The file for reading (binary, seekable), wherever the store keeps it."""
-        return self.path.open("rb")
+        """The file for reading (binary, seekable), wherever the store keeps it.
+
+        A missing file needs a person (MediaRejected); a store that fails is retried later
+        (TransientError): nothing was posted yet, since every publisher reads its media first.
+        """
+        try:
+            return self.path.open("rb")
+        except FileNotFoundError:
+            raise MediaRejected(f"No se encuentra el archivo de la pieza ({self.name}) en el almacenamiento "
+                                "de archivos.") from None
+        except Exception as exc:  # noqa: BLE001 - fsspec/gcsfs/OSError: the store did not answer
+            raise TransientError(f"No se pudo leer el archivo de la pieza ({self.name}) del almacenamiento de "
+                                 "archivos; se reintentará.", detail=f"{type(exc).__name__}: {exc}") from exc
 
     def exists(self) -> bool:
+        """Whether the file is in the store; a store that fails raises TransientError (retry later)."""
         try:
             return bool(self.path.is_file())
-        except Exception:  # noqa: BLE001 - an unreachable store: the file cannot be read either
-            return False
+        except Exception as exc:  # noqa: BLE001
+            raise TransientError(f"No se pudo consultar el archivo de la pieza ({self.name}) en el almacenamiento "
+                                 "de archivos; se reintentará.", detail=f"{type(exc).__name__}: {exc}") from exc
 
     @property
     def is_image(self) -> bool:

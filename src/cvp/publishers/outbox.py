@@ -12,7 +12,8 @@ import json
 from datetime import datetime, timezone
 from pathlib import Path
 
-from cvp.publishers.base import MediaRejected, Piece, PublishResult
+from cvp.errors import StorageUnavailable
+from cvp.publishers.base import MediaRejected, Piece, PublishResult, TransientError
 from cvp.storage import Storage
 
 MANIFEST = "pieza.json"
@@ -37,6 +38,12 @@ class OutboxPublisher:
                 raise MediaRejected(f"No se encuentra el archivo de la pieza ({m.name}).", channel=self.channel)
 
     def publish(self, piece: Piece) -> PublishResult:
+        try:
+            return self._publish(piece)
+        except StorageUnavailable as exc:  # nothing left half-written: safe to retry later
+            raise TransientError(exc.message, channel=self.channel) from exc
+
+    def _publish(self, piece: Piece) -> PublishResult:
         folder = self._folder(piece)
         if self.storage.exists(f"{folder}/{MANIFEST}"):
             return self._result(folder)
