@@ -232,7 +232,7 @@ def main() -> int:
     server = LdapServer(port=int(os.environ.get("CVP_LDAP_PORT", "0") or 0)).start()
     try:
         for key, value in server.env().items():
-            print(f"export {key}={value!r}")
+            print(f"export {key}={value!r}", flush=True)
         print("# Contraseñas: " + ", ".join(f"{u}={server.passwords[u]}" for u in USERS), file=sys.stderr)
         print(f"# slapd PID {server.proc.pid} en {server.url}; Ctrl+C lo detiene.", file=sys.stderr)
         signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))

@@ -51,7 +51,10 @@ BABEL_DEFAULT_LOCALE = "es"
 LANGUAGES = {"es": {"flag": "co", "name": "Español"}}
 
 _LDAP_URL = (_env("CVP_LDAP_URL") or "").strip()
-_TIMEOUT = float(_env("CVP_LDAP_TIMEOUT") or 5) or 5.0
+try:
+    _TIMEOUT = float(_env("CVP_LDAP_TIMEOUT") or 5) or 5.0
+except ValueError:
+    raise ValueError(f"CVP_LDAP_TIMEOUT debe ser un número de segundos (vale {_env('CVP_LDAP_TIMEOUT')!r}).") from None
 # Variable -> Airflow role; the procedure role for the same groups lives in cvp.directory.
 _GROUP_ROLES = (
     ("CVP_LDAP_GROUP_JEFE", "User"),
@@ -150,6 +153,8 @@ else:
         authldapview = CvpAuthLDAPView
 
         def auth_user_ldap(self, username, password, rotate_session_id=True):
+            # One spelling per person: the Airflow user name is the procedure's key (cvp.directory lowercases too).
+            username = (username or "").strip().lower()
             if has_app_context():
                 g.cvp_ldap_failure = None
             user = super().auth_user_ldap(username, password, rotate_session_id=rotate_session_id)

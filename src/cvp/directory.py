@@ -135,7 +135,7 @@ def read_team(cfg: DirectorySettings, team_emails: tuple[str, ...] = ()) -> Team
         members: dict[str, Member] = {}
         for variable, dn, role in cfg.groups:
             for person_dn, person in _group_members(con, cfg, variable, dn):
-                username = _first(person, cfg.uid_attr)
+                username = _first(person, cfg.uid_attr).lower()   # the login lowercases it too
                 if not username or username in members:
                     continue
                 name = _first(person, "displayName") or _first(person, "cn") or username

@@ -31,9 +31,13 @@ def run_scenario(am, client, scenario: dict) -> dict:
         out["tokens"][user] = [r.status_code, r.json().get("detail") if r.status_code != 201 else "ok"]
     r = client.post("/token", json={"username": "jefe", "password": "no-es-la-clave"})
     out["tokens"]["jefe-mala"] = [r.status_code, r.json().get("detail")]
+    if "jefe" in passwords and scenario.get("upper"):   # the same person typing their name in capitals
+        r = client.post("/token", json={"username": " JEFE", "password": passwords["jefe"]})
+        out["upper"] = r.status_code
 
     with am.flask_app.app_context():
         sm = am.security_manager
+        out["users"] = sorted(u.username for u in sm.get_all_users())
         for user in passwords:
             found = sm.find_user(username=user)
             if found is None:

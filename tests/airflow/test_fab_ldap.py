@@ -96,7 +96,7 @@ def results(tmp_path_factory) -> dict:
         silent.listen(8)
         people = {u: with_overlay.passwords[u] for u in ldap_server.USERS}
         scenarios = [
-            {"name": "memberOf", "passwords": people},
+            {"name": "memberOf", "passwords": people, "upper": True},
             {"name": "groupOfNames", "passwords": people, "config": {"AUTH_LDAP_SERVER": plain.url}},
             {"name": "down", "passwords": {"jefe": people["jefe"], "rescate": RESCUE_PASSWORD},
              "config": {"AUTH_LDAP_SERVER": f"ldap://127.0.0.1:{silent.getsockname()[1]}"},
@@ -133,6 +133,12 @@ def test_directory_people_log_in_with_the_role_of_their_group(results, directory
                                   "admin": True}
     assert out["login_page"] == 200 and out["login_post"] == 302
     assert MESSAGES["credentials"] in html.unescape(out["login_after"])
+
+
+def test_a_login_in_capitals_is_the_same_airflow_user(results):
+    out = results["memberOf"]
+    assert out["upper"] == 201
+    assert out["users"] == sorted(ldap_server.USERS)   # no second «JEFE» user: the team knows «jefe»
 
 
 def test_unreachable_directory_is_a_spanish_503_not_a_wrong_password(results):
