@@ -333,3 +333,33 @@ def test_missing_credentials_name_the_connection():
         XPublisher(conn_id="x_cvp")
     assert "'x_cvp'" in err.value.message
 
+
+
+def test_a_video_in_the_product_store_goes_out_byte_for_byte_as_from_a_local_file(wire, x, tmp_path):
+    """Workers read media through the store (memory:// here, a bucket in production): same requests."""
+    import uuid
+
+    from cvp.publishers.base import MediaFile
+    from cvp.storage import Storage
+
+    content = b"0123456789" * 2 + b"abcde"
+    local = media_file(tmp_path, "v.mp4", "video/mp4", content=content)
+    store = Storage.from_url(f"memory:///cvp-{uuid.uuid4().hex}")
+    store.write_bytes("archivos/1/v.mp4", content)
+    stored = MediaFile(store.path("archivos/1/v.mp4"), "video/mp4", local.size, local.sha256)
+    x.chunk_size = 10
+    bodies = []
+    for media in (local, stored):
+        wire.reset()
+        wire.add(responses.POST, f"{UPLOAD}/2/media/upload/initialize", json={"data": {"id": "2001"}})
+        wire.add(responses.POST, f"{UPLOAD}/2/media/upload/2001/append", body="")
+        wire.add(responses.POST, f"{UPLOAD}/2/media/upload/2001/finalize", json={"data": {"id": "2001"}})
+        tweet_ok(wire)
+        x.publish(piece("x", "Video de la entrega", media))
+        bodies.append([c.request.body for c in calls_to(wire, "POST", f"{UPLOAD}/2/media/upload/2001/append")])
+    assert len(bodies[1]) == 3 and b"abcde" in bodies[1][2]
+    def parts(body: bytes) -> list[bytes]:  # the multipart boundary is random per request
+        boundary = body.split(b"\r\n", 1)[0]
+        return body.split(boundary)
+
+    assert [parts(b) for b in bodies[0]] == [parts(b) for b in bodies[1]]
