@@ -15,23 +15,50 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+
+from sqlalchemy.engine import make_url
 
 ROOT = Path(__file__).resolve().parents[1]
 VENV_BIN = ROOT / ".venv" / "bin"
+# The embedded default's components (benchmarks measure these).
 COMPONENTS = ("scheduler", "dag-processor", "triggerer", "api-server")
 USERS = {"jefe": "user", "profesional": "user", "tecnico": "user", "lector": "viewer", "admin": "admin"}
 
 
+FAB_AUTH_MANAGER = "airflow.providers.fab.auth_manager.fab_auth_manager.FabAuthManager"
+SIMPLE_AUTH_MANAGER = "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager"
+
+
 @dataclass
 class Stack:
+    """One Airflow deployment made of real processes on loopback.
+
+    The embedded default (``./dev up``): SQLite, LocalExecutor, SimpleAuthManager, one triggerer.
+    The office's deployment, as ``docker-compose.yml`` runs it: PostgreSQL (``metadata_url``,
+    ``records_url``), CeleryExecutor on Redis (``broker_url``) with ``workers`` Celery workers, each in
+    its own AIRFLOW_HOME and working directory (a host of its own as far as files go), ``triggerers``
+    triggerers, the files under ``storage_url``, and the FAB auth manager (``auth="fab"``) whose
+    directory settings come in ``extra_env``.
+    """
+
     home: Path
     port: int = 8080
     log_port: int = 8793
     trigger_log_port: int = 8794
     parallelism: int = 4
     dags_folder: Path = ROOT / "dags"
+    executor: str = "LocalExecutor"
+    metadata_url: str | None = None
+    records_db_url: str | None = None
+    broker_url: str | None = None
+    storage_url: str | None = None
+    auth: str = "simple"
+    triggerers: int = 1
+    workers: int = 0
+    queue: str = "default"
+    extra_env: dict = field(default_factory=dict)
 
     @property
     def base_url(self) -> str:
@@ -43,30 +70,50 @@ class Stack:
 
     @property
     def records_url(self) -> str:
-        return f"sqlite:///{self.data_dir / 'registros.db'}"
+        return self.records_db_url or f"sqlite:///{self.data_dir / 'registros.db'}"
 
-    def env(self, base: dict | None = None) -> dict[str, str]:
+    @property
+    def components(self) -> list[str]:
+        triggerers = ["triggerer"] if self.triggerers == 1 else [f"triggerer-{i}" for i in range(1, self.triggerers + 1)]
+        workers = [f"worker-{i}" for i in range(1, self.workers + 1)]
+        return ["scheduler", "dag-processor", *triggerers, "api-server", *workers]
+
+    def worker_home(self, component: str) -> Path:
+        """A Celery worker's own AIRFLOW_HOME: nothing in it is seen by any other component."""
+        return self.home / "hosts" / component
+
+    def _records_conn(self) -> str:
+        url = make_url(self.records_url)
+        if url.drivername.startswith("sqlite"):
+            return json.dumps({"conn_type": "sqlite", "host": url.database})
+        return json.dumps({"conn_type": "postgres", "host": url.host or "127.0.0.1", "port": url.port or 5432,
+                           "login": url.username or "", "password": url.password or "",
+                           "schema": url.database})
+
+    def env(self, base: dict | None = None, component: str | None = None) -> dict[str, str]:
         env = dict(os.environ if base is None else base)
         secret_file = self.home / "jwt_secret"
         if not secret_file.exists():
             self.home.mkdir(parents=True, exist_ok=True)
-            secret_file.write_text(secrets.token_urlsafe(64))
-            secret_file.chmod(0o600)
+            _write_secret(secret_file, secrets.token_urlsafe(64))
+        home, data_dir = self.home, self.data_dir
+        if component and component.startswith("worker-"):
+            home = self.worker_home(component)
+            data_dir = home / "cvp"
+        storage = self.storage_url or f"file://{self.data_dir}"
         env.update({
-            "AIRFLOW_HOME": str(self.home),
+            "AIRFLOW_HOME": str(home),
             "PATH": f"{VENV_BIN}:{env.get('PATH', '')}",
             "AIRFLOW__CORE__DAGS_FOLDER": str(self.dags_folder),
             "AIRFLOW__CORE__PLUGINS_FOLDER": str(ROOT / "plugins"),
             "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-            "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+            "AIRFLOW__CORE__EXECUTOR": self.executor,
             "AIRFLOW__CORE__PARALLELISM": str(self.parallelism),
             "AIRFLOW__CORE__DEFAULT_TIMEZONE": "America/Bogota",
             "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
-            "AIRFLOW__CORE__AUTH_MANAGER":
-                "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager",
-            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": ",".join(f"{u}:{r}" for u, r in USERS.items()),
+            "AIRFLOW__CORE__AUTH_MANAGER": FAB_AUTH_MANAGER if self.auth == "fab" else SIMPLE_AUTH_MANAGER,
             "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{self.base_url}/execution/",
-            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{self.home / 'airflow.db'}",
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": self.metadata_url or f"sqlite:///{self.home / 'airflow.db'}",
             "AIRFLOW__API__BASE_URL": self.base_url,
             "AIRFLOW__API__HOST": "127.0.0.1",
             "AIRFLOW__API__PORT": str(self.port),
@@ -77,13 +124,24 @@ class Stack:
             "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "20",
             "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK": "False",
             "AIRFLOW__WEBSERVER__EXPOSE_CONFIG": "False",
-            "AIRFLOW_CONN_CVP_RECORDS": json.dumps({"conn_type": "sqlite",
-                                                    "host": str(self.data_dir / "registros.db")}),
-            "CVP_DATA_DIR": str(self.data_dir),
+            "AIRFLOW_CONN_CVP_RECORDS": self._records_conn(),
+            "CVP_DATA_DIR": str(data_dir),
             "CVP_RECORDS_URL": self.records_url,
+            "CVP_STORAGE_URL": storage,
             "CVP_BASE_URL": self.base_url,
             "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT / "plugins"), env.get("PYTHONPATH", "")])),
         })
+        if self.auth == "simple":
+            env["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS"] = ",".join(f"{u}:{r}" for u, r in USERS.items())
+            env["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE"] = str(self.passwords_file)
+        else:
+            env["AIRFLOW__FAB__CONFIG_FILE"] = str(ROOT / "include" / "config" / "webserver_config.py")
+        if self.executor == "CeleryExecutor":
+            env["AIRFLOW__CELERY__BROKER_URL"] = self.broker_url or "redis://127.0.0.1:6379/0"
+            env["AIRFLOW__CELERY__RESULT_BACKEND"] = "db+" + (self.metadata_url or "")
+            env["AIRFLOW__OPERATORS__DEFAULT_QUEUE"] = self.queue
+            env["AIRFLOW__CELERY__WORKER_CONCURRENCY"] = "2"
+        env.update(self.extra_env)
         return env
 
     # --- lifecycle --------------------------------------------------------------------------------
@@ -91,28 +149,61 @@ class Stack:
     def _run(self, *args: str) -> None:
         subprocess.run(list(args), env=self.env(), check=True, cwd=ROOT)
 
+    @property
+    def passwords_file(self) -> Path:
+        return self.home / "simple_auth_manager_passwords.json.generated"
+
     def setup(self) -> None:
-        """Create Airflow's metadata and the records schema (both idempotent)."""
+        """Create Airflow's metadata and the records schema (both idempotent), and the users' passwords."""
         (self.home / "run").mkdir(parents=True, exist_ok=True)
+        if self.auth == "simple":
+            self._ensure_passwords()
         self._run(str(VENV_BIN / "airflow"), "db", "migrate")
+        if self.auth == "fab":
+            self._run(str(VENV_BIN / "airflow"), "fab-db", "migrate")
         self._run(str(VENV_BIN / "python"), "-m", "cvp", "db")
+
+    def _ensure_passwords(self) -> None:
+        """Write the users' passwords ourselves (0600): Airflow would print generated ones into its log."""
+        current = self.passwords()
+        missing = {u: secrets.token_urlsafe(12) for u in USERS if u not in current}
+        if missing or (self.passwords_file.exists() and self.passwords_file.stat().st_mode & 0o077):
+            _write_secret(self.passwords_file, json.dumps({**current, **missing}) + "\n")
 
     def pidfile(self, component: str) -> Path:
         return self.home / "run" / f"{component}.pid"
 
+    def log_file(self, component: str) -> Path:
+        return self.home / "logs" / f"{component}.log"
+
+    def command(self, component: str) -> list[str]:
+        airflow = str(VENV_BIN / "airflow")
+        if component.startswith("worker-"):
+            # Each worker is named apart; it serves no logs on the network (they stay in its own home).
+            return [airflow, "celery", "worker", "--skip-serve-logs", "--queues", self.queue,
+                    "--celery-hostname", f"{component}@cvp-{self.port}"]
+        base = component.split("-")[0] if component.startswith("triggerer") else component
+        # Airflow's log servers bind every interface and cannot be told otherwise; on one machine
+        # the api-server reads the task logs from the shared folder, so they are not started.
+        extra = ["--skip-serve-logs"] if base in ("scheduler", "triggerer") else []
+        return [airflow, base, *extra]
+
     def start(self) -> None:
         (self.home / "run").mkdir(parents=True, exist_ok=True)
         (self.home / "logs").mkdir(parents=True, exist_ok=True)
-        env = self.env()
-        for component in COMPONENTS:
+        os.chmod(self.home / "logs", 0o700)
+        for component in self.components:
             if self._alive(component):
                 continue
-            log = open(self.home / "logs" / f"{component}.log", "ab")
-            # Airflow's log servers bind every interface and cannot be told otherwise; on one machine
-            # the api-server reads the task logs from the shared folder, so they are not started.
-            extra = ["--skip-serve-logs"] if component in ("scheduler", "triggerer") else []
-            proc = subprocess.Popen([str(VENV_BIN / "airflow"), component, *extra], env=env, cwd=ROOT, stdout=log,
-                                    stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+            env = self.env(component=component)
+            cwd = ROOT
+            if component.startswith("worker-"):
+                cwd = self.worker_home(component)
+                cwd.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.log_file(component), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+            with os.fdopen(fd, "ab") as log:
+                proc = subprocess.Popen(self.command(component), env=env, cwd=cwd, stdout=log,
+                                        stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
             self.pidfile(component).write_text(str(proc.pid))
 
     def _alive(self, component: str) -> bool:
@@ -123,10 +214,20 @@ class Stack:
         except (FileNotFoundError, ValueError, ProcessLookupError):
             return False
 
+    def kill(self, component: str, sig: int = signal.SIGKILL) -> None:
+        """Kill one component's process group at once (fault tests)."""
+        pid = int(self.pidfile(component).read_text())
+        try:
+            os.killpg(pid, sig)
+        except ProcessLookupError:
+            pass
+        self.pidfile(component).unlink(missing_ok=True)
+
     def stop(self, timeout: float = 20.0) -> None:
         """SIGTERM each component's process group, then SIGKILL what is left (workers ignore SIGTERM)."""
         pgids = []
-        for component in COMPONENTS:
+        known = set(self.components) | {p.stem for p in (self.home / "run").glob("*.pid")}
+        for component in known:
             try:
                 pid = int(self.pidfile(component).read_text())
             except (FileNotFoundError, ValueError):
@@ -152,9 +253,9 @@ class Stack:
         deadline = time.monotonic() + timeout
         last = ""
         while time.monotonic() < deadline:
-            for component in COMPONENTS:
+            for component in self.components:
                 if not self._alive(component):
-                    raise RuntimeError(f"{component} terminó; vea {self.home / 'logs' / (component + '.log')}")
+                    raise RuntimeError(f"{component} terminó; vea {self.log_file(component)}")
             try:
                 with urllib.request.urlopen(f"{self.base_url}/api/v2/monitor/health", timeout=3) as r:
                     health = json.load(r)
@@ -169,8 +270,23 @@ class Stack:
         raise TimeoutError(f"Airflow no quedó listo en {timeout:.0f} s: {last}")
 
     def passwords(self) -> dict[str, str]:
-        path = self.home / "simple_auth_manager_passwords.json.generated"
+        path = self.passwords_file
         return json.loads(path.read_text()) if path.exists() else {}
+
+    def credentials(self) -> dict[str, str]:
+        """Each user's password: the directory's (``CVP_TEST_PASSWORDS`` from the test directory) or SimpleAuth's."""
+        if self.auth == "fab":
+            return json.loads(self.extra_env.get("CVP_TEST_PASSWORDS", "{}"))
+        return self.passwords()
+
+
+def _write_secret(path: Path, content: str) -> None:
+    """Write a secret file readable by its owner only, atomically."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(content)
+    os.replace(tmp, path)
 
 
 class StackApi:
@@ -179,7 +295,7 @@ class StackApi:
     def __init__(self, stack: Stack, user: str):
         self.base = stack.base_url
         status, body = self.call("POST", "/auth/token",
-                                 {"username": user, "password": stack.passwords()[user]}, auth=False)
+                                 {"username": user, "password": stack.credentials()[user]}, auth=False)
         if status >= 300:
             raise RuntimeError(f"token for {user}: {status} {body}")
         self.token = body["access_token"]

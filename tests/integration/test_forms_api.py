@@ -12,73 +12,13 @@ from urllib.parse import urlparse
 
 import pytest
 
+from tests.clients import Forms
 from tests.conftest import NEED, tiny_png
 
 pytestmark = pytest.mark.integration
 
 TEXTS = {"x": "Hoy entregamos 118 títulos de propiedad en Ciudad Bolívar.",
          "facebook": "Hoy entregamos 118 títulos de propiedad a hogares de Ciudad Bolívar."}
-
-
-class Forms:
-    """A client of /cvp as one user: with the Airflow JWT as Bearer header, or as the `_token` cookie."""
-
-    def __init__(self, stack, user: str, *, cookie: bool = False):
-        from tests.integration.conftest import Api
-
-        self.base = stack.base_url
-        self.user = user
-        self.token = Api(stack, user).token
-        self.cookie = cookie
-        self.csrf = None
-
-    def headers(self, csrf: bool = True) -> dict:
-        if not self.cookie:
-            return {"Authorization": f"Bearer {self.token}"}
-        headers = {"Cookie": f"_token={self.token}"}
-        if csrf:
-            if self.csrf is None:
-                self.csrf = self.call("GET", "/cvp/api/yo")[1]["csrf_token"]
-            headers["X-CSRF-Token"] = self.csrf
-        return headers
-
-    def call(self, method: str, path: str, body: dict | None = None, *, csrf: bool = True, raw: bytes | None = None,
-             content_type: str = "application/json"):
-        data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
-        req = urllib.request.Request(self.base + path, method=method, data=data)
-        req.add_header("Accept", "application/json")
-        if data is not None:
-            req.add_header("Content-Type", content_type)
-        for k, v in self.headers(csrf and method != "GET").items():
-            req.add_header(k, v)
-        try:
-            with urllib.request.urlopen(req, timeout=30) as r:
-                return r.status, _json(r.read(), r.headers), r.headers
-        except urllib.error.HTTPError as e:
-            return e.code, _json(e.read(), e.headers), e.headers
-
-    def upload(self, need: int, content: bytes, filename: str = "afiche.png", alt: str = "Afiche de la entrega",
-               *, csrf: bool = True):
-        boundary = uuid.uuid4().hex
-        parts = []
-        if self.cookie and csrf:
-            self.headers()
-            parts.append(("csrf_token", None, self.csrf.encode()))
-        parts += [("alt_text", None, alt.encode()), ("archivo", filename, content)]
-        body = b""
-        for name, fname, value in parts:
-            disp = f'form-data; name="{name}"' + (f'; filename="{fname}"' if fname else "")
-            body += f"--{boundary}\r\nContent-Disposition: {disp}\r\n".encode()
-            body += (b"Content-Type: application/octet-stream\r\n" if fname else b"") + b"\r\n" + value + b"\r\n"
-        body += f"--{boundary}--\r\n".encode()
-        return self.call("POST", f"/cvp/api/necesidades/{need}/diseno", raw=body, csrf=False,
-                         content_type=f"multipart/form-data; boundary={boundary}")
-
-
-def _json(raw: bytes, headers):
-    if "json" in (headers.get("Content-Type") or ""):
-        return json.loads(raw or b"null")
-    return raw
 
 
 @pytest.fixture(scope="module")
