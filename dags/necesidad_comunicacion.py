@@ -28,6 +28,7 @@ Todo queda en la base de registros (Ley 1712 de 2014): quién, qué y cuándo.
 
 from __future__ import annotations
 
+import os
 from datetime import datetime, timedelta
 
 from airflow.sdk import DAG, Param, TriggerRule, get_current_context, task
@@ -44,7 +45,8 @@ with DAG(
     schedule=None,
     start_date=datetime(2026, 1, 1),
     catchup=False,
-    max_active_runs=50,
+    # How many needs may be in flight at once; more wait queued and the forms say so.
+    max_active_runs=int(os.environ.get("CVP_MAX_ACTIVE_NEEDS", "500")),
     tags=["cvp", "208-COM-Pr-04", "comunicaciones"],
     default_args={"owner": "oac", "retries": 2, "retry_delay": timedelta(seconds=20)},
     params={

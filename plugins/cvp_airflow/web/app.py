@@ -19,7 +19,7 @@ from starlette.routing import get_route_path
 from airflow.api_fastapi.core_api.security import bearer_scheme, get_user
 
 from cvp.errors import CvpError
-from cvp_airflow.web import api, pages
+from cvp_airflow.web import api, pages, waiting_line
 from cvp_airflow.web.security import Viewer, authenticated, current_viewer, is_auth_failure
 
 log = logging.getLogger(__name__)
@@ -98,6 +98,7 @@ def create_app() -> FastAPI:
     )
     app.add_middleware(SecurityHeaders)
     app.include_router(api.router)
+    app.include_router(waiting_line.router)
     app.include_router(pages.router)
 
     @app.get("/api/openapi.json", include_in_schema=False)
