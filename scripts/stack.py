@@ -131,6 +131,10 @@ class Stack:
             "CVP_BASE_URL": self.base_url,
             "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT / "plugins"), env.get("PYTHONPATH", "")])),
         })
+        if self.metadata_url is None:
+            # SQLite: wait for the write lock instead of answering 500 (see plugins/cvp_airflow/sqlite_db.py).
+            env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS"] = "cvp_airflow.sqlite_db.CONNECT_ARGS"
+            env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS_ASYNC"] = "cvp_airflow.sqlite_db.ASYNC_CONNECT_ARGS"
         if self.auth == "simple":
             env["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS"] = ",".join(f"{u}:{r}" for u, r in USERS.items())
             env["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE"] = str(self.passwords_file)

@@ -10,7 +10,11 @@ platforms are the local fakes. One such stack serves every test of this package.
 from __future__ import annotations
 
 import json
+import shutil
+import socket
+import subprocess
 import sys
+import time
 import uuid
 from pathlib import Path
 
@@ -54,6 +58,47 @@ def platforms(tmp_path_factory):
         yield fake
 
 
+class Broker:
+    """A Redis of this deployment's own, so a test may take it away and bring it back on the same port."""
+
+    def __init__(self, folder: Path):
+        self.port = free_port()
+        self.folder = folder
+        self.proc = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(["redis-server", "--bind", "127.0.0.1", "--port", str(self.port), "--save", "",
+                                      "--appendonly", "no", "--dir", str(self.folder)],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.5).close()
+                return
+            except OSError:
+                time.sleep(0.1)
+        raise RuntimeError("redis-server no arrancó")
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
+
+
+@pytest.fixture(scope="package")
+def broker(tmp_path_factory):
+    if not shutil.which("redis-server"):
+        pytest.skip("redis-server no está instalado")
+    b = Broker(tmp_path_factory.mktemp("redis"))
+    b.start()
+    yield b
+    b.stop()
+
+
 @pytest.fixture(scope="package")
 def databases():
     """Two throw-away PostgreSQL databases: Airflow's metadata and the records."""
@@ -73,7 +118,7 @@ def databases():
 
 
 @pytest.fixture(scope="package")
-def deployment(tmp_path_factory, directory, platforms, databases):
+def deployment(tmp_path_factory, directory, platforms, databases, broker):
     home = tmp_path_factory.mktemp("despliegue")
     env = {**directory.env(), **_platform_connections(platforms), "CVP_TEAM_SOURCE": "ldap",
            # A small cap on needs in flight, so the waiting line can be seen with three needs.
@@ -81,7 +126,7 @@ def deployment(tmp_path_factory, directory, platforms, databases):
            "CVP_TEST_PASSWORDS": json.dumps({u: directory.passwords[u] for u in ldap_server.USERS})}
     stack = Stack(home, port=free_port(), executor="CeleryExecutor", auth="fab", triggerers=2, workers=2,
                   metadata_url=databases["metadata"], records_db_url=databases["records"],
-                  broker_url="redis://127.0.0.1:6379/0", queue=f"cvp-{uuid.uuid4().hex[:8]}",
+                  broker_url=broker.url, queue=f"cvp-{uuid.uuid4().hex[:8]}",
                   storage_url=f"file://{home / 'almacen'}", extra_env=env)
     stack.setup()
     stack.start()

@@ -127,3 +127,27 @@ def test_a_need_over_the_cap_waits_and_the_forms_say_so(deployment, head_api):
     needs = {n["run_id"]: n["id"] for n in head.call("GET", "/cvp/api/necesidades?estado=todas")[1]}
     for run in runs[1:]:
         assert head.call("POST", f"/cvp/api/necesidades/{needs[run]}/cancelar", {"motivo": "Fin de la prueba"})[0] == 200
+
+
+def test_a_lost_broker_is_said_in_the_forms_and_loses_nothing(deployment, head_api, broker):
+    head = Forms(deployment, "jefe")
+    assert head.call("GET", "/cvp/api/cola")[1]["intermediario"] is None
+    broker.stop()
+    try:
+        time.sleep(6)  # past the forms' few seconds of cached answer
+        status, line, _ = head.call("GET", "/cvp/api/cola")
+        assert status == 200 and "no responde" in line["intermediario"], line
+        status, page, _ = head.call("GET", "/cvp/")
+        assert status == 200 and "Las tareas no avanzan" in page.decode()
+        run = f"sin-intermediario-{int(time.time())}"
+        assert head_api.trigger(run, dict(NEED, titulo="Disparada sin intermediario", accion_puntual=True,
+                                          canales=["sitio_web"]))[0] == 200
+        time.sleep(5)
+        assert "producir_contenidos" not in {k for k, v in head_api.task_states(run).items() if v == "deferred"}
+    finally:
+        broker.start()
+    head_api.wait_task(run, "producir_contenidos", timeout=240)  # the same run goes on once Redis is back
+    time.sleep(6)
+    assert head.call("GET", "/cvp/api/cola")[1]["intermediario"] is None
+    need = next(n["id"] for n in head.call("GET", "/cvp/api/necesidades?estado=todas")[1] if n["run_id"] == run)
+    assert head.call("POST", f"/cvp/api/necesidades/{need}/cancelar", {"motivo": "Fin de la prueba"})[0] == 200

@@ -26,7 +26,7 @@ from cvp.office import UPLOAD_TYPES, Office
 from cvp.records.models import Need
 from cvp.rendering import fecha
 from cvp_airflow.web import actions, views
-from cvp_airflow.web.waiting_line import waiting_line
+from cvp_airflow.web.waiting_line import broker_problem, waiting_line
 from cvp_airflow.web.api import base_of, file_url, receive_design
 from cvp_airflow.web.security import CSRF_FIELD, Viewer, csrf_protect, csrf_token, current_viewer
 from cvp_airflow.web.services import deliver_later, get_mailer, get_office
@@ -117,7 +117,8 @@ def inbox_page(request: Request, viewer: Viewer = Depends(current_viewer), offic
         mine = inbox.inbox(s, viewer.username, viewer.role)
         others = [st for st in inbox.steps(s, include_system=True) if st not in mine]
     return render(request, "inbox.html.j2", mine=mine, others=others, today=inbox.today_bogota(),
-                  now=datetime.now(TIMEZONE), line=waiting_line())
+                  now=datetime.now(TIMEZONE), line=waiting_line(),
+                  broker=broker_problem())
 
 
 @router.get("/necesidades", response_class=HTMLResponse)
@@ -128,7 +129,8 @@ def needs_page(request: Request, estado: str = "en_curso", office: Office = Depe
         if estado != "todas":
             q = q.where(Need.status == estado)
         rows = [(n, inbox.next_step(s, n)) for n in s.scalars(q)]
-    return render(request, "needs.html.j2", rows=rows, estado=estado, today=inbox.today_bogota(), line=waiting_line())
+    return render(request, "needs.html.j2", rows=rows, estado=estado, today=inbox.today_bogota(), line=waiting_line(),
+                  broker=broker_problem())
 
 
 def _need_page_context(request: Request, office: Office, need_id: int, pub_error: dict | None = None,

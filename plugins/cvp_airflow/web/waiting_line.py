@@ -1,17 +1,22 @@
-"""Needs that could not start: runs of ``necesidad_comunicacion`` queued behind the cap on needs in flight.
+"""Needs that could not start or cannot move: the cap on needs in flight, and a broker that does not answer.
 
 A run over the DAG's ``max_active_runs`` (``CVP_MAX_ACTIVE_NEEDS``) waits in Airflow's queue before
 activity 1 has created any record, so the forms would not know it exists. The api-server holds
 Airflow's metadata database, so the forms ask it directly: two aggregate queries, whatever the
 number of runs, and no answer (rather than an error page) where the database cannot be read.
+
+With the CeleryExecutor, a lost broker (Redis) stops every task from reaching a worker while Airflow
+itself keeps answering; the forms ping it (bounded, cached a few seconds) and say so in Spanish.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import time
 from dataclasses import dataclass
 from datetime import datetime
+from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field
@@ -78,6 +83,44 @@ def waiting_line(grace_seconds: int | None = None) -> WaitingLine | None:
     return WaitingLine(queued=queued or 0, running=counts.get(DagRunState.RUNNING, 0), limit=limit, oldest=oldest)
 
 
+BROKER_TTL = 5.0
+_broker_cache: dict[str, tuple[float, str | None]] = {}
+
+
+def broker_problem(timeout: float = 1.0) -> str | None:
+    """A Spanish sentence when the Celery broker does not answer; None when it does or there is none."""
+    try:
+        from airflow.configuration import conf
+
+        if "celery" not in (conf.get("core", "executor", fallback="") or "").lower():
+            return None
+        url = conf.get("celery", "broker_url", fallback="") or ""
+    except Exception:  # noqa: BLE001 - no Airflow configuration: nothing to say
+        return None
+    cached = _broker_cache.get(url)
+    if cached and time.monotonic() - cached[0] < BROKER_TTL:
+        return cached[1]
+    problem = None
+    parts = urlsplit(url)
+    where = f"{parts.hostname}:{parts.port or 6379}" if parts.hostname else "sin dirección"
+    try:
+        if parts.scheme.startswith("redis"):
+            import redis
+
+            client = redis.Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout)
+            try:
+                client.ping()
+            finally:
+                client.close()
+    except Exception as exc:  # noqa: BLE001 - any failure to reach it is the same news for a person
+        log.warning("El intermediario de tareas %s no responde: %s", where, type(exc).__name__)
+        problem = (f"El intermediario de tareas (Redis, {where}) no responde: ninguna tarea llega a los "
+                   "trabajadores, así que las necesidades no avanzan ni se publican. Nada se pierde: las "
+                   "decisiones quedan registradas y todo sigue cuando vuelva. Avise a soporte TIC.")
+    _broker_cache[url] = (time.monotonic(), problem)
+    return problem
+
+
 class WaitingLineOut(BaseModel):
     en_cola: int = Field(description="Necesidades disparadas que aún no empiezan (en cola más de CVP_QUEUE_GRACE_SECONDS)")
     en_curso: int = Field(description="Ejecuciones de necesidades en curso en Airflow")
@@ -85,6 +128,7 @@ class WaitingLineOut(BaseModel):
     desde: datetime | None = Field(description="Desde cuándo espera la más antigua")
     retenidas: bool = Field(description="Si esperan porque se alcanzó el máximo")
     mensaje: str | None = None
+    intermediario: str | None = Field(None, description="Problema con el intermediario de tareas, si lo hay")
 
 
 router = APIRouter(prefix="/api", tags=["Formularios CVP"], dependencies=[Depends(current_viewer)])
@@ -97,4 +141,5 @@ def waiting_line_api():
     if line is None:
         return None
     return WaitingLineOut(en_cola=line.queued, en_curso=line.running, maximo=line.limit, desde=line.oldest,
-                          retenidas=line.held_back, mensaje=line.message if line.held_back else None)
+                          retenidas=line.held_back, mensaje=line.message if line.held_back else None,
+                          intermediario=broker_problem())
