@@ -21,7 +21,8 @@ Every request is recorded (:class:`Recorded`: method, path, query, headers witho
 body size, form fields, JSON, file parts). Switches inject the failures a platform produces:
 :meth:`FakePlatforms.expire_token`, :meth:`~FakePlatforms.rate_limit`,
 :meth:`~FakePlatforms.fail` (a 5xx) and :meth:`~FakePlatforms.drop_after_accept` (the request is
-processed, the post exists, and the connection is closed without an answer).
+processed, the post exists, and the connection is closed without an answer);
+:meth:`~FakePlatforms.list_late` makes new posts show in the account's listings only later.
 
 Every response carries ``Connection: close``, so no client ever reuses a connection the fake has
 closed and a dropped answer is the only way a request goes unanswered.
@@ -186,6 +187,9 @@ class FakePlatforms:
         self._yt_tokens: set[str] = set()
         self._yt_sessions: dict[str, dict] = {}
         self.thumbnails: dict[str, int] = {}  # YouTube video id → bytes of its thumbnail
+        self._listed_up_to: dict[str, int] = {}  # platform → how many of its posts its listings show
+        #: Called with each request as it arrives (tests observe the product's records at that moment).
+        self.on_request: Callable[[Recorded], None] | None = None
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -261,6 +265,19 @@ class FakePlatforms:
         predicate = None if (method or path) else _POST_CALLS[platform]
         self._add(_Fault(platform, "drop", method, _re(path), times, predicate=predicate))
 
+    def list_late(self, platform: str) -> None:
+        """Posts created from now on exist but do not show in the account's listings yet (a platform
+        that is slow to list a new post), until :meth:`list_now`."""
+        with self._lock:
+            self._listed_up_to[platform] = len(self.posts[platform])
+
+    def list_now(self, platform: str) -> None:
+        with self._lock:
+            self._listed_up_to.pop(platform, None)
+
+    def _listed(self, platform: str) -> list[Post]:
+        return self.posts[platform][:self._listed_up_to.get(platform, len(self.posts[platform]))]
+
     def _add(self, fault: _Fault) -> None:
         with self._lock:
             self._faults.append(fault)
@@ -311,6 +328,8 @@ class FakePlatforms:
         """Process one request; raises :class:`_Reply` or :class:`_Drop`."""
         if rec.platform == "storage":
             return self._serve_public(rec)
+        if self.on_request is not None:
+            self.on_request(rec)
         self._check_auth(rec, headers, form, query)
         fault = self._take(rec, ("error", "rate_limit"))
         if fault is not None:
@@ -476,7 +495,7 @@ class FakePlatforms:
             fields = set(rec.query.get("tweet.fields", "").split(","))
             limit = int(rec.query.get("max_results", "10"))
             data = []
-            for post in reversed(self.posts["x"][-limit:]):
+            for post in reversed(self._listed("x")[-limit:]):
                 item: dict[str, Any] = {"id": post.id, "text": post.text, "edit_history_tweet_ids": [post.id]}
                 if "created_at" in fields:
                     item["created_at"] = post.created_at.strftime("%Y-%m-%dT%H:%M:%S.000Z")
@@ -526,7 +545,7 @@ class FakePlatforms:
                 return _Reply(200, {"data": [
                     {"id": p.id, "message": p.text, "permalink_url": p.url,
                      "created_time": _graph_time(p.created_at)}
-                    for p in reversed(self.posts["facebook"][-limit:])
+                    for p in reversed(self._listed("facebook")[-limit:])
                 ], "paging": {}})
         if node == IG_USER_ID and rec.platform == "instagram":
             if method == "POST" and edge == "media":
@@ -548,7 +567,7 @@ class FakePlatforms:
                 limit = int(rec.query.get("limit", "25"))
                 return _Reply(200, {"data": [
                     {"id": p.id, "caption": p.text, "permalink": p.url, "timestamp": _graph_time(p.created_at)}
-                    for p in reversed(self.posts["instagram"][-limit:])
+                    for p in reversed(self._listed("instagram")[-limit:])
                 ], "paging": {}})
         if method == "GET" and not edge:
             return self._graph_object(rec, node)
@@ -707,7 +726,7 @@ class FakePlatforms:
                 "snippet": {"publishedAt": p.created_at.strftime("%Y-%m-%dT%H:%M:%SZ"), "channelId": YT_CHANNEL_ID,
                             "title": p.title, "description": p.text, "playlistId": YT_UPLOADS,
                             "resourceId": {"kind": "youtube#video", "videoId": p.id}},
-            } for p in reversed(self.posts["youtube"][-limit:])]
+            } for p in reversed(self._listed("youtube")[-limit:])]
             return _Reply(200, {"kind": "youtube#playlistItemListResponse", "items": items,
                                 "pageInfo": {"totalResults": len(items), "resultsPerPage": limit}})
         raise _Reply(404, _yt_error(404, "notFound", f"{method} {path}"))

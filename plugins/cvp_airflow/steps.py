@@ -103,6 +103,7 @@ def publish(channel: str, context: dict[str, Any], *, sleep=time.sleep) -> dict:
     from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
     from cvp import publishing
+    from cvp.errors import Conflict
     from cvp.publishers.base import AuthError, MediaRejected, RateLimited
     from cvp_airflow.channels import publisher_for
 
@@ -115,6 +116,8 @@ def publish(channel: str, context: dict[str, Any], *, sleep=time.sleep) -> dict:
         except (publishing.Unconfirmed, AuthError, MediaRejected) as exc:
             # A person must act: retrying would not help (or could post twice).
             raise AirflowFailException(exc.message) from None
+        except Conflict as exc:  # e.g. the need was cancelled while the media were uploading
+            raise AirflowFailException(str(exc)) from None
         except RateLimited as exc:
             wait = (exc.reset_at - datetime.now(timezone.utc)).total_seconds() if exc.reset_at else None
             if attempt == 1 and wait is not None and 0 <= wait <= RATE_LIMIT_MAX_WAIT:

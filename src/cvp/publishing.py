@@ -16,8 +16,18 @@ from sqlalchemy.exc import IntegrityError
 from cvp import procedure as P
 from cvp.errors import Conflict, NotFound
 from cvp.office import Office
-from cvp.publishers.base import MediaFile, OutcomeUnknown, Piece, PublishError, Publisher, PublishResult
-from cvp.records.models import Publication, utcnow
+from cvp.publishers.base import (
+    BEFORE_POST,
+    MediaFile,
+    OutcomeUnknown,
+    Piece,
+    PublishError,
+    Publisher,
+    PublishResult,
+    TransientError,
+    publish_announces,
+)
+from cvp.records.models import Event, Publication, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +65,7 @@ def publish_once(office: Office, publisher: Publisher, need_id: int, channel: st
     piece.extra["not_before"] = row.created_at
     if row.state == PUBLISHED:
         log.info("Need %s already published on %s (%s): nothing sent", need_id, channel, row.url)
-        return row
+        return _repair_closing(office, row, actor)
     if row.state == UNCONFIRMED:
         raise Unconfirmed(_unconfirmed_message(channel, row), channel=channel)
     if row.state == SENDING:
@@ -68,7 +78,22 @@ def publish_once(office: Office, publisher: Publisher, need_id: int, channel: st
         _event(office, need_id, channel, "publicacion_fallida", actor,
                f"No se publicó en {P.CHANNELS[channel]}: {exc.message}", error=exc.message)
         raise
-    _update(office, row.id, state=SENDING, attempts=row.attempts + 1, error="")
+    if row.state == PENDING and row.attempts > 0:
+        # A person authorised a resend of an unconfirmed post: a late post may have appeared since.
+        found = _look_again(office, publisher, piece, row)
+        if found is not None:
+            return _mark_published(office, row.id, need_id, channel, found, actor, reconciled=True)
+    announced = []
+
+    def before_post() -> None:
+        if not announced:
+            _mark_sending(office, row.id, need_id, channel)
+            announced.append(True)
+
+    if publish_announces(publisher):
+        piece.extra[BEFORE_POST] = before_post  # 'enviando' right before the post call, after the uploads
+    else:
+        before_post()
     try:
         result = publisher.publish(piece)
     except OutcomeUnknown as exc:
@@ -80,10 +105,35 @@ def publish_once(office: Office, publisher: Publisher, need_id: int, channel: st
                f"{exc.message}", error=exc.message)
         raise
     except Exception as exc:
-        # Unknown failure after SENDING was written: we cannot tell whether the post went out.
-        _update(office, row.id, error=f"{type(exc).__name__}: {exc}")
+        # After 'enviando' we cannot tell whether the post went out: the row stays for reconciliation.
+        # Before it nothing was posted: the row stays retryable.
+        _update(office, row.id, error=f"{type(exc).__name__}: {exc}"[:2000])
         raise
     return _mark_published(office, row.id, need_id, channel, result, actor)
+
+
+def _mark_sending(office: Office, row_id: int, need_id: int, channel: str) -> None:
+    """The last write before the post call; refused if the need was cancelled during the uploads."""
+    with office.session() as s:
+        need = office._need(s, need_id, for_update=True)  # serialised with cancel_need
+        if need.status == "cancelada":
+            raise Conflict(f"La necesidad n.º {need_id} fue cancelada: no se publica en {P.CHANNELS[channel]}.")
+        row = s.get(Publication, row_id)
+        row.state, row.attempts, row.error, row.updated_at = SENDING, row.attempts + 1, "", utcnow()
+
+
+def _look_again(office: Office, publisher: Publisher, piece: Piece, row: Publication) -> PublishResult | None:
+    """Before an authorised resend: the post the person did not see may have appeared since.
+
+    If the platform cannot be asked now, nothing is sent: the row stays authorised and is retried.
+    """
+    try:
+        return publisher.find_published(piece)
+    except PublishError as exc:
+        _update(office, row.id, error=exc.message)
+        raise TransientError(f"No se pudo verificar en {P.CHANNELS[piece.channel]} si la pieza ya aparece antes "
+                             f"del reenvío autorizado ({exc.message}); se reintentará sin reenviar todavía.",
+                             channel=piece.channel, detail=exc.detail) from exc
 
 
 def _claim(office: Office, need_id, text_id, design_id, channel, fingerprint) -> Publication:
@@ -131,26 +181,61 @@ def _unconfirmed_message(channel: str, row: Publication) -> str:
 
 def _mark_published(office: Office, row_id: int, need_id: int, channel: str, result: PublishResult, actor: str,
                     reconciled: bool = False) -> Publication:
-    now = utcnow()
-    _update(office, row_id, state=PUBLISHED, remote_id=result.remote_id, url=result.url,
-            published_at=result.published_at or now, error="")
-    how = " (confirmada al reconciliar)" if reconciled else ""
-    _event(office, need_id, channel, "publicado", actor, f"Publicado en {P.CHANNELS[channel]}{how}: {result.url}",
-           url=result.url, remote_id=result.remote_id)
-    _close_need_if_done(office, need_id)
+    """Close the publication in one transaction: ledger row, its 'publicado' event, the need if done."""
+    with office.session() as s:
+        office._need(s, need_id, for_update=True)  # one closer at a time: the last channel closes the need
+        row = s.get(Publication, row_id)
+        row.state, row.remote_id, row.url = PUBLISHED, result.remote_id, result.url
+        row.published_at, row.error, row.updated_at = result.published_at or utcnow(), "", utcnow()
+        s.flush()
+        _close_in(office, s, row, actor, reconciled=reconciled)
     return _get(office, row_id)
 
 
-def _close_need_if_done(office: Office, need_id: int) -> None:
-    """A need is 'publicada' once its approved piece is published on every requested channel."""
+def _close_in(office: Office, s, row: Publication, actor: str, reconciled: bool = False) -> None:
+    """The 'publicado' event of this row (once) and the need's closing, inside the caller's transaction."""
+    if not _has_published_event(s, row):
+        how = " (confirmada al reconciliar)" if reconciled else ""
+        office._event(s, row.need_id, 14, "publicado", actor,
+                      f"Publicado en {P.CHANNELS[row.channel]}{how}: {row.url}", canal=row.channel, url=row.url,
+                      remote_id=row.remote_id, publicacion=row.id)
+    _close_need_if_done(office, s, row.need_id)
+
+
+def _has_published_event(s, row: Publication) -> bool:
+    for detail in s.scalars(select(Event.detail).where(Event.need_id == row.need_id, Event.activity == 14,
+                                                       Event.action == "publicado")):
+        detail = detail or {}
+        if detail.get("publicacion") == row.id or (
+                "publicacion" not in detail and detail.get("canal") == row.channel and detail.get("url") == row.url):
+            return True
+    return False
+
+
+def _repair_closing(office: Office, row: Publication, actor: str) -> Publication:
+    """A row published by a version that closed in several transactions may lack its event or the need's
+    closing (a crash between them): a later attempt completes what is missing, once."""
     with office.session() as s:
-        need = office._need(s, need_id)
-        text, design = office._current(s, need_id, P.TEXT), office._current(s, need_id, P.DESIGN)
-        done = set(s.scalars(select(Publication.channel).where(
-            Publication.need_id == need_id, Publication.state == PUBLISHED,
-            Publication.text_revision_id == text.id, Publication.design_revision_id == design.id)))
-        if need.status == "en_curso" and set(need.channels) <= done:
-            need.status = "publicada"
+        need = office._need(s, row.need_id)
+        if _has_published_event(s, row) and need.status != "en_curso":
+            return row
+        office._need(s, row.need_id, for_update=True)
+        fresh = s.get(Publication, row.id)
+        if not _has_published_event(s, fresh):
+            log.warning("Publication %s was published without its audit event: recording it now", row.id)
+        _close_in(office, s, fresh, actor, reconciled=True)
+    return _get(office, row.id)
+
+
+def _close_need_if_done(office: Office, s, need_id: int) -> None:
+    """A need is 'publicada' once its approved piece is published on every requested channel."""
+    need = office._need(s, need_id)
+    text, design = office._current(s, need_id, P.TEXT), office._current(s, need_id, P.DESIGN)
+    done = set(s.scalars(select(Publication.channel).where(
+        Publication.need_id == need_id, Publication.state == PUBLISHED,
+        Publication.text_revision_id == text.id, Publication.design_revision_id == design.id)))
+    if need.status == "en_curso" and set(need.channels) <= done:
+        need.status = "publicada"
 
 
 def confirm(office: Office, row_id: int, url: str, remote_id: str, actor: str) -> Publication:
@@ -169,7 +254,8 @@ def allow_retry(office: Office, row_id: int, actor: str) -> Publication:
         raise Conflict(f"El registro de publicación {row_id} está «{row.state}»: solo se reintenta uno sin confirmar.")
     _update(office, row_id, state=PENDING, error="")
     _event(office, row.need_id, row.channel, "reenvio_autorizado", actor,
-           f"Reenvío autorizado en {P.CHANNELS[row.channel]} tras verificar que no se publicó.")
+           f"Reenvío autorizado en {P.CHANNELS[row.channel]} tras verificar que no se publicó; antes de reenviar "
+           "se busca de nuevo en la cuenta.", publicacion=row_id)
     return _get(office, row_id)
 
 

@@ -11,7 +11,10 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, BinaryIO, Protocol, runtime_checkable
+from typing import Any, BinaryIO, Callable, Protocol, TypeVar, runtime_checkable
+
+BEFORE_POST = "before_post"
+_F = TypeVar("_F", bound=Callable[..., Any])
 
 
 @dataclass(frozen=True)
@@ -150,6 +153,31 @@ class MediaRejected(PublishError):
     """The media does not fit the channel (size, format, count): refused before any upload."""
 
 
+def announces_post(publish: _F) -> _F:
+    """Mark a ``publish`` method that calls :func:`about_to_post` right before its post call.
+
+    The ledger then writes 'enviando' only at that moment, so a crash during the media uploads
+    leaves the row retryable. A ``publish`` without this mark (a subclass overriding it, a
+    publisher of another project) gets the conservative order: 'enviando' before ``publish``.
+    """
+    publish.announces_post = True  # type: ignore[attr-defined]
+    return publish
+
+
+def about_to_post(piece: Piece) -> None:
+    """Called by a publisher once everything is uploaded, immediately before the call that may
+    make the post public; from here on the outcome can be unknown. It may refuse (the need was
+    cancelled meanwhile): the exception propagates and nothing is posted."""
+    hook = piece.extra.get(BEFORE_POST)
+    if hook is not None:
+        hook()
+
+
+def publish_announces(publisher: Any) -> bool:
+    """Whether ``publisher.publish`` calls :func:`about_to_post` before its post call."""
+    return bool(getattr(getattr(publisher, "publish", None), "announces_post", False))
+
+
 @runtime_checkable
 class Publisher(Protocol):
     channel: str
@@ -158,7 +186,10 @@ class Publisher(Protocol):
         """Raise MediaRejected if the piece cannot go to this channel; no network."""
 
     def publish(self, piece: Piece) -> PublishResult:
-        """Post the piece once. Uploads may be retried inside; the post call itself is not."""
+        """Post the piece once. Uploads may be retried inside; the post call itself is not.
+
+        Decorate with :func:`announces_post` and call :func:`about_to_post` right before the post call.
+        """
 
     def find_published(self, piece: Piece) -> PublishResult | None:
         """Look for the post carrying this piece among the account's recent posts."""

@@ -29,6 +29,8 @@ from cvp.publishers.base import (
     Piece,
     PublishResult,
     TransientError,
+    about_to_post,
+    announces_post,
 )
 from cvp.publishers.http import (
     DEFAULT_ATTEMPTS,
@@ -146,6 +148,7 @@ class FacebookPublisher:
                 max_bytes=VIDEO_MAX_BYTES, formats="video MP4 o MOV",
             )
 
+    @announces_post
     def publish(self, piece: Piece) -> PublishResult:
         self.validate(piece)
         log.info(
@@ -157,6 +160,7 @@ class FacebookPublisher:
             data: dict[str, Any] = {"message": piece.text}
             if piece.extra.get("link"):
                 data["link"] = str(piece.extra["link"])
+            about_to_post(piece)
             post_id = self._id(self.api.publish(f"{self.page_id}/feed", data=data))
             return self._result(post_id)
         if piece.media[0].is_video:
@@ -190,6 +194,7 @@ class FacebookPublisher:
         if media.alt_text:
             data["alt_text_custom"] = media.alt_text
         with media.open() as fh:
+            about_to_post(piece)  # the photo's upload is its post
             body = self.api.publish(
                 f"{self.page_id}/photos",
                 data=data,
@@ -212,6 +217,7 @@ class FacebookPublisher:
                 what=f"subida de {media.name} a Facebook",
             )
             data[f"attached_media[{index}]"] = {"media_fbid": self._id(body, guarded=False)}
+        about_to_post(piece)
         post_id = self._id(self.api.publish(f"{self.page_id}/feed", data=data))
         return self._result(post_id)
 
@@ -222,6 +228,7 @@ class FacebookPublisher:
         path = f"{self.page_id}/videos"
         if media.size <= self.resumable_threshold:
             with media.open() as fh:
+                about_to_post(piece)  # a small video's upload is its post
                 body = self.api.publish(
                     path,
                     data=data,
@@ -230,6 +237,7 @@ class FacebookPublisher:
                 )
             return self._video_result(self._id(body))
         video_id, session_id = self._transfer(media)
+        about_to_post(piece)
         body = self.api.publish(
             path,
             data={"upload_phase": "finish", "upload_session_id": session_id, **data},

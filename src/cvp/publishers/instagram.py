@@ -29,6 +29,8 @@ from cvp.publishers.base import (
     PublishError,
     PublishResult,
     TransientError,
+    about_to_post,
+    announces_post,
 )
 from cvp.publishers.http import (
     DEFAULT_ATTEMPTS,
@@ -165,6 +167,7 @@ class InstagramPublisher:
                     channel=self.channel,
                 )
 
+    @announces_post
     def publish(self, piece: Piece) -> PublishResult:
         self.validate(piece)
         urls = [self._put(piece, m) for m in piece.media]
@@ -184,6 +187,7 @@ class InstagramPublisher:
         log.info(
             "Instagram: publicando el contenedor %s de la necesidad %s", container, piece.need_id
         )
+        about_to_post(piece)
         body = self.api.publish(f"{self.ig_user_id}/media_publish", data={"creation_id": container})
         media_id = body.get("id")
         if not media_id:

@@ -13,7 +13,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from cvp.errors import StorageUnavailable
-from cvp.publishers.base import MediaRejected, Piece, PublishResult, TransientError
+from cvp.publishers.base import MediaRejected, Piece, PublishResult, TransientError, about_to_post, announces_post
 from cvp.storage import Storage
 
 MANIFEST = "pieza.json"
@@ -37,6 +37,7 @@ class OutboxPublisher:
             if not m.exists():
                 raise MediaRejected(f"No se encuentra el archivo de la pieza ({m.name}).", channel=self.channel)
 
+    @announces_post
     def publish(self, piece: Piece) -> PublishResult:
         try:
             return self._publish(piece)
@@ -61,6 +62,7 @@ class OutboxPublisher:
                         "revision_texto": piece.text_revision, "revision_diseno": piece.design_revision,
                         "huella": piece.fingerprint, "medios": names,
                         "publicado_en": datetime.now(timezone.utc).isoformat()}
+            about_to_post(piece)  # the manifest is the post: the piece is in the outbox once it is written
             self.storage.write_text(f"{folder}/{MANIFEST}", json.dumps(manifest, ensure_ascii=False, indent=2))
         except BaseException:
             for key in written:  # no half piece: without its manifest the folder is emptied again

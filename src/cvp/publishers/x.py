@@ -43,6 +43,8 @@ from cvp.publishers.base import (
     PublishResult,
     RateLimited,
     TransientError,
+    about_to_post,
+    announces_post,
 )
 from cvp.publishers.http import (
     DEFAULT_ATTEMPTS,
@@ -370,6 +372,7 @@ class XPublisher:
                     channel=self.channel,
                 )
 
+    @announces_post
     def publish(self, piece: Piece) -> PublishResult:
         self.validate(piece)
         media_ids = [self._upload(m) for m in piece.media]
@@ -378,6 +381,7 @@ class XPublisher:
             piece.need_id,
             len(media_ids),
         )
+        about_to_post(piece)
         try:
             response = self._client.create_tweet(
                 text=piece.text, media_ids=media_ids or None, user_auth=False

@@ -42,6 +42,8 @@ from cvp.publishers.base import (
     PublishResult,
     RateLimited,
     TransientError,
+    about_to_post,
+    announces_post,
 )
 from cvp.publishers.http import (
     DEFAULT_ATTEMPTS,
@@ -294,6 +296,7 @@ class YouTubePublisher:
                 max_bytes=THUMBNAIL_MAX_BYTES, formats="una miniatura JPG o PNG",
             )
 
+    @announces_post
     def publish(self, piece: Piece) -> PublishResult:
         self.validate(piece)
         video = piece.media[0]
@@ -332,7 +335,7 @@ class YouTubePublisher:
                 video.size,
                 piece.need_id,
             )
-            result = self._upload(request, video.size)
+            result = self._upload(request, video.size, before_last_chunk=lambda: about_to_post(piece))
         finally:
             media.stream().close()
         video_id = result.get("id") if isinstance(result, dict) else None
@@ -384,16 +387,24 @@ class YouTubePublisher:
 
     # -- upload ------------------------------------------------------------------------------
 
-    def _upload(self, request, size: int) -> dict:
-        """Drive a resumable upload to the end; see the module docstring for the retries."""
+    def _upload(self, request, size: int, before_last_chunk=None) -> dict:
+        """Drive a resumable upload to the end; see the module docstring for the retries.
+
+        ``before_last_chunk`` runs once, before the first chunk that completes the file: the video
+        exists on the channel only once its last byte arrives, so that chunk is the post call.
+        """
         response = None
         failures = 0
         final_sent = False
         charged = False
+        announced = before_last_chunk is None
         while response is None:
             covers_end = (
                 self.chunksize == -1 or request.resumable_progress + self.chunksize >= size
             )
+            if covers_end and not announced:
+                announced = True
+                before_last_chunk()
             try:
                 if not charged:
                     charged = True
