@@ -165,7 +165,10 @@ class _Reply(Exception):
 class FakePlatforms:
     """The fake platforms; use as a context manager (``with FakePlatforms(dir) as fake``)."""
 
-    def __init__(self, public_dir: str | Path | None = None, *, meta_app_secret: str | None = META_APP_SECRET):
+    def __init__(self, public_dir: str | Path | None = None, *, meta_app_secret: str | None = META_APP_SECRET,
+                 body_timeout: float | None = None):
+        # Silence tolerated inside a request body; a loaded machine running a whole deployment needs more.
+        self.body_timeout = body_timeout
         self.public_dir = Path(public_dir) if public_dir else None
         self.meta_app_secret = meta_app_secret
         self.recorded: list[Recorded] = []
@@ -198,6 +201,7 @@ class FakePlatforms:
 
         class Handler(_Handler):
             platforms = fake
+            body_timeout = fake.body_timeout or _Handler.body_timeout
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True

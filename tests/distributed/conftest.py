@@ -54,7 +54,8 @@ def directory():
 
 @pytest.fixture(scope="package")
 def platforms(tmp_path_factory):
-    with F.FakePlatforms(tmp_path_factory.mktemp("publico")) as fake:
+    # Workers on a loaded two-core machine may pause longer than the fake's default between body parts.
+    with F.FakePlatforms(tmp_path_factory.mktemp("publico"), body_timeout=10) as fake:
         yield fake
 
 
