@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from cvp import procedure as P
 from cvp.config import Settings, settings as load_settings
 from cvp.errors import Conflict, InvalidInput, NotFound
-from cvp.mail import Mailer, OutgoingMail
+from cvp.mail import Mailer, OutgoingMail, send_reporting
 from cvp.needs import NeedInput, parse_need
 from cvp.records.db import engine_for
 from cvp.records.models import Decision, Document, Event, Need, Notification, Publication, Revision, utcnow
@@ -139,20 +139,38 @@ class Office:
                 n = s.get(Notification, nid) if won else None
             if n is None:
                 continue
-            out = OutgoingMail(tuple(n.recipients), n.subject, n.body, self.cfg.mail_from, f"cvp-{n.id}")
+            out = OutgoingMail(tuple(n.recipients), n.subject, n.body, self.cfg.mail_from, mail_reference(n),
+                               stable_id=True)
+            delivered: list[bool] = []
+            recorded: list[bool] = []
+
+            def accepted(nid: int = n.id) -> None:
+                delivered.append(True)
+                self._record_sent(nid, mailer.description)
+                recorded.append(True)
+
             try:
-                mailer.send(out)
+                send_reporting(mailer, out, accepted)
             except Exception as exc:  # noqa: BLE001 - any transport failure leaves the mail pending
+                if recorded:  # delivered and recorded; only the goodbye failed
+                    sent += 1
+                    continue
+                if delivered:  # keep the claim: resent only after CLAIM_TTL, with the same Message-ID
+                    log.error("Mail %s was delivered but its delivery could not be recorded: %s", n.id, exc)
+                    continue
                 log.warning("Mail %s not delivered through %s: %s", n.id, mailer.description, exc)
                 with self.session() as s:
-                    row = s.get(Notification, n.id)
-                    row.error, row.claimed_at = str(exc)[:2000], None
+                    s.execute(update(Notification).where(Notification.id == n.id, Notification.sent_at.is_(None))
+                              .values(error=str(exc)[:2000], claimed_at=None))
                 continue
-            with self.session() as s:
-                row = s.get(Notification, n.id)
-                row.sent_at, row.transport, row.error = utcnow(), mailer.description, ""
             sent += 1
         return sent
+
+    def _record_sent(self, notification_id: int, transport: str) -> None:
+        """One UPDATE, committed at once: the only work between the server's acceptance and the record."""
+        with self.engine.begin() as conn:
+            conn.execute(update(Notification).where(Notification.id == notification_id)
+                         .values(sent_at=utcnow(), transport=transport[:200], error=""))
 
     def _need(self, s: Session, need_id: int, *, for_update: bool = False) -> Need:
         q = select(Need).where(Need.id == need_id)
@@ -634,6 +652,12 @@ def _local_source(source: Path | bytes, suffix: str) -> Iterator[Path]:
         yield Path(name)
     finally:
         Path(name).unlink(missing_ok=True)
+
+
+def mail_reference(n: Notification) -> str:
+    """The mail record's stable name (the Message-ID's left part): its id and creation instant, so
+    every delivery of one record carries the same Message-ID and two databases never share one."""
+    return f"cvp-{n.id}.{n.created_at:%Y%m%d%H%M%S%f}"
 
 
 def _filled(value) -> bool:
