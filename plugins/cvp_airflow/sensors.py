@@ -1,7 +1,16 @@
-"""Deferrable sensor for the human steps of the procedure: it waits on the records, not on a worker."""
+"""Deferrable sensors for the human steps of the procedure: they wait on the records, not on a worker.
+
+Where it can, the trigger ends the task itself (no worker is started just to return). Airflow's
+listeners (OpenLineage, an audit plugin, the example plugins) are called only by the worker that
+finishes a task, so where any is installed the wait resumes on a worker instead, and the DAG bag
+accepts the DAG: each process asks its own Airflow which case it is in.
+"""
 
 from __future__ import annotations
 
+import logging
+import os
+import sys
 from datetime import timedelta
 from typing import Any
 
@@ -10,21 +19,71 @@ from airflow.sdk.exceptions import AirflowException, AirflowSkipException
 
 from cvp_airflow.triggers import DEFAULT_POLL_SECONDS, RecordConditionTrigger
 
+log = logging.getLogger(__name__)
 
-class RecordSensor(BaseSensorOperator):
+# "auto" (default): the trigger ends the task unless listeners are installed; "no": always on a worker.
+END_IN_TRIGGERER_SETTING = "CVP_WAITS_END_IN_TRIGGERER"
+_NO = ("no", "false", "0", "off")
+
+
+def listeners_installed() -> bool:
+    """Whether this Airflow process has listener plugins, which must see each task end on a worker.
+
+    The DAG bag's own listener manager is asked while a DAG is parsed (so the answer is the one its
+    check uses); elsewhere the task SDK's, which a worker has already loaded to call them.
+    """
+    core = sys.modules.get("airflow.listeners.listener")
+    if core is not None:
+        return core.get_listener_manager().has_listeners
+    from airflow.sdk.listener import get_listener_manager
+
+    return get_listener_manager().has_listeners
+
+
+def waits_end_in_triggerer(preferred: bool | None = None) -> bool:
+    """Whether a wait may end its task from the trigger here: if preferred (or configured) and no listener."""
+    if preferred is None:
+        preferred = os.environ.get(END_IN_TRIGGERER_SETTING, "auto").strip().lower() not in _NO
+    return bool(preferred) and not listeners_installed()
+
+
+class TriggerEndChoice:
+    """``end_from_trigger`` answered by the running Airflow, never fixed when the DAG file is written.
+
+    Airflow's DAG bag refuses a task whose ``end_from_trigger`` is true where listeners are installed;
+    this property is false there, so the DAG loads and the wait resumes on a worker the listeners see.
+    """
+
+    prefer_end_from_trigger: bool | None = None
+
+    @property
+    def end_from_trigger(self) -> bool:
+        return waits_end_in_triggerer(self.prefer_end_from_trigger)
+
+    def _log_end_choice(self, end_from_trigger: bool) -> None:
+        if end_from_trigger:
+            self.log.info("La espera termina en el triggerer: ningún trabajador se ocupa para cerrarla.")
+        else:
+            self.log.info("La espera se retoma en un trabajador al cumplirse (hay listeners de Airflow "
+                          "instalados o %s=no), para que los listeners vean el fin de la tarea.",
+                          END_IN_TRIGGERER_SETTING)
+
+
+class RecordSensor(TriggerEndChoice, BaseSensorOperator):
     """Wait until ``condition`` holds for the run's need (a record written by a person through the forms).
 
     Checks once; if not yet, defers to RecordConditionTrigger and frees its worker slot.
+    ``end_from_trigger``: None follows CVP_WAITS_END_IN_TRIGGERER; listeners always win (see module doc).
     """
 
     ui_color = "#fde9c9"
 
     def __init__(self, *, condition: str, records_conn_id: str = "cvp_records",
                  poll_interval: float = DEFAULT_POLL_SECONDS, timeout: timedelta = timedelta(days=30),
-                 end_from_trigger: bool = True, **kwargs):
+                 end_from_trigger: bool | None = None, **kwargs):
         super().__init__(timeout=timeout.total_seconds(), **kwargs)
         self.condition = condition
-        self.end_from_trigger = end_from_trigger
+        self.prefer_end_from_trigger = end_from_trigger
         self.records_conn_id = records_conn_id
         self.poll_interval = poll_interval
         self.wait_timeout = timeout
@@ -44,9 +103,11 @@ class RecordSensor(BaseSensorOperator):
             raise AirflowSkipException(f"La necesidad n.º {need.id} fue cancelada.")
         if info is not None:
             return self._done(office, need.id, info)
+        end_from_trigger = self.end_from_trigger
+        self._log_end_choice(end_from_trigger)
         self.defer(
             trigger=RecordConditionTrigger(need.id, self.condition, self.records_conn_id, self.poll_interval,
-                                           end_from_trigger=self.end_from_trigger),
+                                           end_from_trigger=end_from_trigger),
             method_name="execute_complete",
             timeout=self.wait_timeout,
         )
@@ -75,18 +136,20 @@ class TextProductionSensor(RecordSensor):
         office.prepare_drafts(need_id)
 
 
-class PublicationTimeSensor(BaseSensorOperator):
+class PublicationTimeSensor(TriggerEndChoice, BaseSensorOperator):
     """Activity 14 keeps the piece's moment ("oportunidad"): waits, deferred, until its publication time.
 
     The time comes from the need (trigger form) or from the head at control point 12; without one the
-    piece is published at once. The trigger ends the task itself, so no worker resumes just to finish.
+    piece is published at once. Like the human steps, the trigger ends the task where no listener is
+    installed, so no worker resumes just to finish.
     """
 
     ui_color = "#e3f0ff"
 
-    def __init__(self, *, records_conn_id: str = "cvp_records", **kwargs):
+    def __init__(self, *, records_conn_id: str = "cvp_records", end_from_trigger: bool | None = None, **kwargs):
         super().__init__(**kwargs)
         self.records_conn_id = records_conn_id
+        self.prefer_end_from_trigger = end_from_trigger
 
     def execute(self, context: Any) -> str | None:
         from datetime import datetime, timezone
@@ -99,7 +162,9 @@ class PublicationTimeSensor(BaseSensorOperator):
         if need.publish_at is None or need.publish_at <= datetime.now(timezone.utc):
             return None
         self.log.info("Need %s is published at %s: deferring until then", need.id, need.publish_at.isoformat())
-        self.defer(trigger=DateTimeTrigger(moment=need.publish_at, end_from_trigger=True),
+        end_from_trigger = self.end_from_trigger
+        self._log_end_choice(end_from_trigger)
+        self.defer(trigger=DateTimeTrigger(moment=need.publish_at, end_from_trigger=end_from_trigger),
                    method_name="execute_complete")
 
     def execute_complete(self, context: Any, event: Any = None) -> None:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -58,6 +58,57 @@ def test_necesidad_follows_the_procedure(dagbag):
                 and "null" not in dag.params.get_param(k).schema["type"]}
     assert required == {"titulo", "necesidad", "fecha_limite"}  # the form cannot be sent without them
     assert set(P.CHANNELS) == set(dag.params.get_param("canales").schema["items"]["enum"])
+
+
+WAITS = ("reunion_equipo", "definir_contenidos", "producir_contenidos", "revisar_contenidos", "elaborar_diseno",
+         "revisar_diseno", "esperar_publicacion")
+
+
+def test_waits_end_in_the_triggerer_where_no_listener_is_installed(dagbag):
+    """The waits keep their cost here: the trigger ends the task, no worker is started just to return."""
+    from airflow.listeners.listener import get_listener_manager
+
+    assert not get_listener_manager().has_listeners
+    dag = dagbag.dags["necesidad_comunicacion"]
+    assert {t: dag.get_task(t).end_from_trigger for t in WAITS} == dict.fromkeys(WAITS, True)
+
+
+PARSE_WITH_LISTENERS = """
+import json
+from airflow.dag_processing.dagbag import DagBag
+from airflow.listeners.listener import get_listener_manager
+
+bag = DagBag(dag_folder={dags!r})
+dag = bag.dags.get("necesidad_comunicacion")
+print(json.dumps({{
+    "listeners": sorted(getattr(p, "__name__", type(p).__name__) for p in get_listener_manager().pm.get_plugins()),
+    "errors": {{k: v[-500:] for k, v in bag.import_errors.items()}},
+    "dags": sorted(bag.dags),
+    "ends": {{t: dag.get_task(t).end_from_trigger for t in {waits!r}}} if dag else None,
+}}))
+"""
+
+# Airflow's example plugins (load_examples = True) register an event listener; OpenLineage registers
+# its own once a transport is configured (here the console, so nothing leaves the machine).
+LISTENER_SETUPS = {
+    "ejemplos_de_airflow": {"AIRFLOW__CORE__LOAD_EXAMPLES": "True"},
+    "openlineage_consola": {"AIRFLOW__OPENLINEAGE__TRANSPORT": json.dumps({"type": "console"})},
+}
+
+
+@pytest.mark.parametrize("setup", LISTENER_SETUPS, ids=list(LISTENER_SETUPS))
+def test_every_dag_loads_where_listeners_are_installed(setup):
+    """With a listener plugin loaded the DAG still loads, and its waits resume on a worker the listener sees."""
+    env = dict(os.environ, PYTHONPATH=str(ROOT / "plugins"), **LISTENER_SETUPS[setup])
+    code = PARSE_WITH_LISTENERS.format(dags=str(ROOT / "dags"), waits=WAITS)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=ROOT,
+                         timeout=300)
+    assert out.returncode == 0, out.stderr[-3000:]
+    report = json.loads(out.stdout.strip().splitlines()[-1])
+    assert report["listeners"], "the setup installed no listener: the test would prove nothing"
+    assert report["errors"] == {}
+    assert report["dags"] == sorted(["necesidad_comunicacion", "red_distrital_diaria", "metricas_interaccion"])
+    assert report["ends"] == dict.fromkeys(WAITS, False)
 
 
 def test_invalid_params_are_refused_before_a_run(dagbag):
