@@ -43,11 +43,19 @@ def _print(obj) -> None:
 
 def cmd_db(args) -> None:
     from cvp.config import settings
-    from cvp.records.db import current_revision, migrate
+    from cvp.records.db import AppRoleError, current_revision, grant_app_role, migrate
 
     url = args.url or settings().default_records_url
     migrate(url)
     print(f"Base de registros al día (migración {current_revision(url)}).")
+    if args.app_role:
+        try:
+            grant_app_role(url, args.app_role)
+        except AppRoleError as exc:
+            print(f"Error: {exc}", file=sys.stderr)
+            return 2
+        print(f"Rol «{args.app_role}» con los permisos de la aplicación: lee y agrega; no modifica ni borra "
+              "eventos ni decisiones, de una revisión solo cambia su estado, no vacía tablas ni toca los disparadores.")
 
 
 def cmd_register(args) -> None:
@@ -180,6 +188,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="cmd", required=True)
 
     sp = sub.add_parser("db", help="crear o actualizar el esquema de la base de registros")
+    sp.add_argument("--app-role", metavar="ROL",
+                    help="PostgreSQL: dar al rol con que corre la aplicación (no dueño de las tablas) solo los "
+                         "permisos que usa; ejecutar como el dueño de las tablas")
     sp.set_defaults(fn=cmd_db)
 
     def need_cmd(name, fn, help_, *, actor=True):

@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import update
 
 from cvp import inbox
+from cvp import office as office_module
 from cvp import procedure as P
 from cvp.records.models import Need, Publication, Revision, utcnow
 from tests.conftest import NEED, tiny_png
@@ -67,15 +68,15 @@ def test_one_off_need_waits_on_the_professional_first(office):
     assert (st.role, st.activity) == (P.PROFESSIONAL, 5)
 
 
-def test_inbox_is_per_role_oldest_first_and_never_offers_own_work(office):
+def test_inbox_is_per_role_oldest_first_and_never_offers_own_work(office, monkeypatch):
     first = office.register_need(dict(NEED, accion_puntual=True), "jefe", run_id="a").id
     second = office.register_need(dict(NEED, accion_puntual=True, titulo="Segunda necesidad"), "jefe", run_id="b").id
     third = office.register_need(NEED, "jefe", run_id="c").id
-    rev_b = office.submit_text(second, "profesional", TEXTS)
-    rev_a = office.submit_text(first, "profesional", TEXTS)
     # The first need's text was submitted later but the need is older: the wait, not the need, orders.
-    with office.session() as s:
-        s.execute(update(Revision).where(Revision.id == rev_b.id).values(created_at=utcnow() - timedelta(days=3)))
+    with monkeypatch.context() as m:  # submitted three days ago (a revision is never changed afterwards)
+        m.setattr(office_module, "utcnow", lambda: utcnow() - timedelta(days=3))
+        rev_b = office.submit_text(second, "profesional", TEXTS)
+    rev_a = office.submit_text(first, "profesional", TEXTS)
 
     head = inbox_of(office, "jefe", P.HEAD)
     assert [(st.need_id, st.activity) for st in head] == [(second, 7), (third, 2), (first, 7)]

@@ -112,10 +112,11 @@ def test_stale_and_repeated_decisions_change_nothing(office):
 def test_decision_on_a_revision_that_is_not_current_is_refused(office):
     need = office.register_need(NEED, "jefe", run_id="r")
     rev1 = office.submit_text(need.id, "profesional", TEXTS)
-    office.decide(need.id, rev1.id, 7, P.REJECTED, "jefe", "Ajustar")
-    office.submit_text(need.id, "profesional", TEXTS)
-    with office.session() as s:  # a rev1 with no decision cannot exist through the API; force staleness
-        s.execute(text("DELETE FROM decisions WHERE revision_id = :r"), {"r": rev1.id})
+    with office.session() as s:  # a newer revision over an undecided one cannot exist through the API
+        s.execute(text("INSERT INTO revisions (need_id, kind, number, state, author, created_at, texts, title, note, "
+                       "checks, filename, stored_path, media_type, size, sha256, alt_text) SELECT need_id, kind, 2, "
+                       "state, author, created_at, texts, title, note, checks, filename, stored_path, media_type, "
+                       "size, sha256, alt_text FROM revisions WHERE id = :r"), {"r": rev1.id})
     with pytest.raises(Conflict, match="ya no es la vigente: la vigente es la 2"):
         office.decide(need.id, rev1.id, 7, P.APPROVED, "jefe")
 

@@ -32,7 +32,7 @@ from cvp.office import Office
 from cvp.publishers.base import MediaFile, TransientError
 from cvp.publishers.outbox import OutboxPublisher
 from cvp.publishers.storage import LocalDirStorage, StoragePublicUrls
-from cvp.records.models import Revision
+from cvp.records.models import Revision, utcnow
 from cvp.storage import Storage
 from tests.conftest import NEED, tiny_png
 from tests.unit.test_office import TEXTS
@@ -376,13 +376,15 @@ def test_a_legacy_row_with_an_absolute_path_is_still_published(office, tmp_path)
     need = office.register_need(dict(NEED, canales=["x"]), "jefe", run_id="r").id
     t = office.submit_text(need, "profesional", {"x": TEXTS["x"]})
     office.decide(need, t.id, 7, P.APPROVED, "jefe")
-    d = office.submit_design(need, "tecnico", tiny_png(), "afiche.png", alt_text="Afiche")
-    office.decide(need, d.id, 12, P.APPROVED, "jefe")
     legacy = tmp_path / "antes" / "archivos" / f"{need}" / "viejo.png"
     legacy.parent.mkdir(parents=True)
     legacy.write_bytes(tiny_png(12, 12))
-    with office.session() as s:  # a row written before the store: an absolute local path
-        s.get(Revision, d.id).stored_path = str(legacy)
+    with office.session() as s:  # a row written before the store: an absolute local path (revisions never change)
+        d = Revision(need_id=need, kind=P.DESIGN, number=1, author="tecnico", title="Afiche", filename="viejo.png",
+                     stored_path=str(legacy), media_type="image/png", size=legacy.stat().st_size,
+                     sha256=hashlib.sha256(tiny_png(12, 12)).hexdigest(), alt_text="Afiche", created_at=utcnow())
+        s.add(d)
+    office.decide(need, d.id, 12, P.APPROVED, "jefe")
     final = office.deliver_final(need)
     assert office.storage.read_bytes(final) == tiny_png(12, 12)
     row = publishing.publish_once(office, OutboxPublisher(office.storage.child("salida"), "x"), need, "x")

@@ -9,11 +9,23 @@ import uuid
 import pytest
 
 from cvp import procedure as P
-from cvp.records.models import Revision
+from cvp.records.models import Revision, utcnow
 from cvp.storage import Storage
 from tests.conftest import tiny_png
 from tests.unit.test_storage import FailingMemoryFS
-from tests.web.test_api import approved_text, need, upload  # noqa: F401 (need is a fixture)
+from tests.web.test_api import api, approved_text, need, upload  # noqa: F401 (need is a fixture)
+
+
+def design_stored_at(web, need: int, stored_path: str) -> str:
+    """A design row as an older version wrote it (revisions never change, so it is inserted as it was);
+    returns its file's URL."""
+    with web.office.session() as s:
+        rev = Revision(need_id=need, kind=P.DESIGN, number=1, author="tecnico", filename="afiche.png",
+                       stored_path=stored_path, media_type="image/png", size=1, sha256="0" * 64,
+                       alt_text="Afiche", created_at=utcnow())
+        s.add(rev)
+        s.flush()
+        return api(f"/necesidades/{need}/disenos/{rev.id}/archivo")
 
 
 @pytest.fixture
@@ -43,25 +55,19 @@ def test_an_uploaded_design_lives_in_the_store_and_is_served_from_it(remote, nee
 def test_the_design_route_serves_only_designs(remote, need, stored):
     web = remote
     approved_text(web, need)
-    design = upload(web, need).json()
     other = stored.format(need=need)
     if not other.startswith("/") and ".." not in other:
         web.office.storage.write_bytes(other, "no es un diseño".encode())
-    with web.office.session() as s:
-        s.get(Revision, design["id"]).stored_path = other
-    r = web.as_("lector").get(design["file_url"])
+    r = web.as_("lector").get(design_stored_at(web, need, other))
     assert r.status_code == 404 and "no está en el almacenamiento" in r.json()["detail"]
 
 
 def test_a_legacy_design_in_the_old_uploads_folder_is_still_served(web, need):
     approved_text(web, need)
-    design = upload(web, need).json()
     legacy = web.office.cfg.uploads_dir / str(need) / "antiguo.png"
     legacy.parent.mkdir(parents=True, exist_ok=True)
     legacy.write_bytes(tiny_png(9, 9))
-    with web.office.session() as s:
-        s.get(Revision, design["id"]).stored_path = str(legacy)
-    r = web.as_("lector").get(design["file_url"])
+    r = web.as_("lector").get(design_stored_at(web, need, str(legacy)))
     assert r.status_code == 200 and r.content == tiny_png(9, 9)
 
 
