@@ -10,6 +10,7 @@ sent again; what cannot be reconciled becomes 'sin_confirmar' and waits for a pe
 from __future__ import annotations
 
 import logging
+
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
@@ -21,8 +22,8 @@ from cvp.publishers.base import (
     MediaFile,
     OutcomeUnknown,
     Piece,
-    PublishError,
     Publisher,
+    PublishError,
     PublishResult,
     TransientError,
     publish_announces,

@@ -26,9 +26,8 @@ from tests.unit.test_office import TEXTS
 
 
 def refused(office: Office, sql: str, **params) -> None:
-    with pytest.raises(DBAPIError):
-        with office.session() as s:
-            s.execute(text(sql), params)
+    with pytest.raises(DBAPIError), office.session() as s:
+        s.execute(text(sql), params)
 
 
 def decided_need(office: Office) -> tuple[int, int, int]:
@@ -76,9 +75,8 @@ def test_no_truncate_empties_the_trail_on_postgresql(pg_url, statement):
     office = Office(pg_url)  # as the owner (here a superuser): the triggers hold against it too
     need, _, _ = decided_need(office)
     before = len(office.events(need))
-    with pytest.raises(DBAPIError, match="no se vac"):
-        with office.session() as s:
-            s.execute(text(statement))
+    with pytest.raises(DBAPIError, match="no se vac"), office.session() as s:
+        s.execute(text(statement))
     assert len(office.events(need)) == before and len(office.revisions(need)) == 2
 
 
@@ -134,8 +132,8 @@ def test_the_application_role_does_the_whole_procedure_and_cannot_touch_the_trig
         "DROP TRIGGER decisions_append_only ON decisions",
         "ALTER TABLE events DISABLE TRIGGER ALL",
         "ALTER TABLE revisions DISABLE TRIGGER revisions_only_decision",
-        "CREATE OR REPLACE FUNCTION events_append_only() RETURNS trigger AS $$ BEGIN RETURN NEW; END; $$ "
-        "LANGUAGE plpgsql",
+        ("CREATE OR REPLACE FUNCTION events_append_only() RETURNS trigger AS $$ BEGIN RETURN NEW; END; $$ "
+         "LANGUAGE plpgsql"),
         "DROP FUNCTION cvp_refuse() CASCADE",
         "TRUNCATE events",
         "DROP TABLE events",
@@ -146,9 +144,8 @@ def test_the_application_role_does_the_whole_procedure_and_cannot_touch_the_trig
         "SET session_replication_role = replica",  # would silence every trigger
         "CREATE TABLE mias (id int)",
     ):
-        with pytest.raises(DBAPIError):
-            with office.engine.begin() as conn:
-                conn.exec_driver_sql(statement)
+        with pytest.raises(DBAPIError), office.engine.begin() as conn:
+            conn.exec_driver_sql(statement)
     trail = [(e.id, e.action, e.actor) for e in Office(pg_url).events(need)]  # read as the owner
     assert trail == [(e.id, e.action, e.actor) for e in office.events(need)]
     assert [a for _, a, _ in trail].count("publicado") == len(NEED["canales"])

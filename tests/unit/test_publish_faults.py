@@ -21,18 +21,13 @@ from cvp.publishers.outbox import OutboxPublisher
 from cvp.records.models import Publication
 from tests.conftest import NEED, tiny_png
 from tests.fakes_platforms import _POST_CALLS
+from tests.unit import test_publish_end_to_end as e2e
 from tests.unit.test_office import TEXTS
-from tests.unit.test_publish_end_to_end import (  # noqa: F401 (fixtures)
-    approved_need,
-    build,
-    connections,
-    fake,
-    get_connection,
-    naps,
-    tiny_jpeg,
-    tiny_mp4,
-    variables,
-)
+from tests.unit.test_publish_end_to_end import approved_need, tiny_jpeg, tiny_mp4
+
+# The fake platforms and the publishers built from Connections pointing at them.
+fake, connections, get_connection, naps, variables, build = (
+    e2e.fake, e2e.connections, e2e.get_connection, e2e.naps, e2e.variables, e2e.build)
 
 
 class Killed(BaseException):

@@ -9,9 +9,10 @@ recent posts, the one carrying this piece, after a call whose outcome is unknown
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, BinaryIO, Callable, Protocol, TypeVar, runtime_checkable
+from typing import Any, BinaryIO, Protocol, TypeVar, runtime_checkable
 
 BEFORE_POST = "before_post"
 _F = TypeVar("_F", bound=Callable[..., Any])
