@@ -7,6 +7,7 @@ same findings in the same order.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 
 from .findings import (
     ERROR,
@@ -23,7 +24,7 @@ from .inclusive import InclusiveRules, load_inclusive_rules
 from .limits import check_facebook_text, check_instagram_text, check_x_text, check_youtube_text
 from .media import check_media
 from .probe import MediaInfo
-from .textutil import find_hashtags, find_links, find_mentions, link_spans
+from .textutil import find_hashtags, find_links, find_mentions, link_spans, publishable, unpublishable_positions
 
 HASHTAG_CASE_MIN_LETTERS = 12
 ACUERDO = "Lenguaje incluyente (Acuerdo 381 de 2009)"
@@ -51,6 +52,30 @@ def _hashtag_case(channel: str, text: str, field: str) -> list[Finding]:
                 )
             )
     return out
+
+
+def _unpublishable(channel: str, text: str, field: str) -> list[Finding]:
+    """Lone surrogates and NUL characters: no platform, database or mail carries them (blocking)."""
+    positions = unpublishable_positions(text)
+    if not positions:
+        return []
+    what = "El título" if field == "title" else "El texto"
+    count = len(positions)
+    many = "%d caracteres que no se pueden publicar; el primero está" % count if count > 1 else \
+        "un carácter que no se puede publicar"
+    return [
+        Finding(
+            "text.invalid_character",
+            ERROR,
+            "%s contiene %s en la posición %d (la mitad suelta de un emoji o símbolo, o un carácter nulo, "
+            "que suele quedar al copiar o cortar un texto)." % (what, many, positions[0] + 1),
+            channel=channel,
+            start=positions[0],
+            end=positions[0] + 1,
+            suggestion="Borre ese carácter y, si era un emoji, vuelva a insertarlo completo.",
+            field=field,
+        )
+    ]
 
 
 def _inclusive(channel: str, text: str, field: str, rules: InclusiveRules) -> list[Finding]:
@@ -179,9 +204,14 @@ def check_text(
     the network (HEAD then GET, 3 s timeout).
     """
     require_channel(channel)
-    text = text or ""
-    title = title or ""
     findings: list[Finding] = []
+    findings += _unpublishable(channel, title or "", "title")
+    findings += _unpublishable(channel, text or "", "text")
+    # The other checks read the text with those characters replaced (same offsets), so that no finding
+    # quotes a character a page or a database could not show.
+    text = publishable(text or "")
+    title = publishable(title or "")
+    media = [replace(m, name=publishable(m.name), alt_text=publishable(m.alt_text)) for m in media]
     weighted = None
 
     if channel == "x":

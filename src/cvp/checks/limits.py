@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from .findings import ERROR, WARNING, Finding
-from .textutil import SpanSet, find_hashtags, find_mentions, link_spans
+from .textutil import SpanSet, find_hashtags, find_mentions, link_spans, publishable
 from .xlength import X_MAX_WEIGHTED_LENGTH, x_has_invalid_characters, x_weighted_length
 
 NEAR_LIMIT = 0.9
@@ -178,7 +178,7 @@ def check_youtube_text(title: str, description: str) -> list[Finding]:
     findings += _limit(
         "yt.description_length",
         "youtube",
-        len(description.encode("utf-8")),
+        len(publishable(description).encode("utf-8")),
         YOUTUBE_DESCRIPTION_MAX_BYTES,
         "La descripción de YouTube",
         "bytes (las letras con tilde, la ñ y los emoji ocupan más de uno)",

@@ -7,6 +7,7 @@ gaps (alt text, captions) are warnings because the head may accept them.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -31,6 +32,7 @@ from .probe import (
     FORMAT_NAMES,
     MediaInfo,
 )
+from .textutil import publishable
 
 MB = 1024 * 1024
 GB = 1024 * MB
@@ -141,7 +143,7 @@ def _cap(text: str) -> str:
 
 
 def _label(item: MediaInfo, index: int) -> str:
-    return "«%s»" % item.name if item.name else "n.º %d" % (index + 1)
+    return "«%s»" % publishable(item.name) if item.name else "n.º %d" % (index + 1)
 
 
 def _formats_es(formats: frozenset[str]) -> str:
@@ -202,7 +204,7 @@ def _check_item(channel: str, rules: ChannelMedia, item: MediaInfo, index: int) 
         )
 
     if item.is_video and (kind.min_duration is not None or kind.max_duration is not None):
-        if item.duration is None:
+        if item.duration is None or not math.isfinite(item.duration):  # NaN or infinite: nothing was read
             add(
                 "media.duration_unknown",
                 INFO,

@@ -84,8 +84,12 @@ class MediaInfo:
 
     @property
     def aspect_ratio(self) -> float | None:
-        if self.width and self.height:
-            return self.width / self.height
+        """Width over height; None when unknown or not a size at all (declared dimensions may be absurd)."""
+        if self.width and self.height and self.width > 0 and self.height > 0:
+            try:
+                return self.width / self.height
+            except OverflowError:
+                return None
         return None
 
     @property

@@ -283,3 +283,22 @@ def link_spans(text: str) -> SpanSet:
         if len(tok) >= 4 and (_is_link_like(tok) or ("@" not in tok and _BARE_DOMAIN_RE.match(tok))):
             spans.append((start, start + len(tok)))
     return SpanSet(spans)
+
+
+# --- characters nothing downstream can carry ---------------------------------------------------
+
+# A lone UTF-16 surrogate (half of an emoji cut when copying, or "\ud800" typed into JSON) cannot be
+# encoded as UTF-8: no platform, page, database driver or mail accepts it. NUL is refused by
+# PostgreSQL's text and jsonb. Both are replaced before any other check looks at the text.
+_UNPUBLISHABLE_RE = re.compile("[\x00\ud800-\udfff]")
+REPLACEMENT = "\ufffd"
+
+
+def unpublishable_positions(text: str) -> list[int]:
+    """Offsets of lone surrogates and NUL characters in ``text``."""
+    return [m.start() for m in _UNPUBLISHABLE_RE.finditer(text or "")]
+
+
+def publishable(text: str) -> str:
+    """``text`` with each lone surrogate and NUL replaced by U+FFFD: same length, so offsets still hold."""
+    return _UNPUBLISHABLE_RE.sub(REPLACEMENT, text) if text else text

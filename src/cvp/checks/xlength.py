@@ -10,6 +10,8 @@ from __future__ import annotations
 import threading
 import warnings
 
+from .textutil import publishable
+
 X_MAX_WEIGHTED_LENGTH = 280
 
 _lock = threading.Lock()
@@ -40,7 +42,7 @@ def x_weighted_length(text: str) -> int:
         return 0
     if len(text) > X_PARSE_MAX_CHARS:
         return len(text)
-    return _load_parse_tweet()(text).weightedLength
+    return _load_parse_tweet()(publishable(text)).weightedLength
 
 
 def x_has_invalid_characters(text: str) -> bool:
@@ -48,4 +50,4 @@ def x_has_invalid_characters(text: str) -> bool:
     _load_parse_tweet()
     from twitter_text.has_invalid_characters import has_invalid_characters
 
-    return has_invalid_characters(text)
+    return has_invalid_characters(publishable(text))
