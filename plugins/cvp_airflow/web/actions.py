@@ -11,14 +11,18 @@ from __future__ import annotations
 
 import logging
 import re
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
+
+from sqlalchemy.exc import IntegrityError
 
 from cvp import procedure as P
 from cvp.checks import MediaInfo, check_text
 from cvp.checks.limits import FACEBOOK_MAX_CHARS, INSTAGRAM_MAX_CHARS, YOUTUBE_DESCRIPTION_MAX_BYTES, \
     YOUTUBE_TITLE_MAX_CHARS
+from cvp.checks.textutil import publishable
 from cvp.checks.xlength import X_MAX_WEIGHTED_LENGTH
 from cvp.errors import Conflict, InvalidInput, NotFound
 from cvp.office import DecisionOutcome, Office
@@ -64,9 +68,25 @@ def submit_text(office: Office, viewer: Viewer, need_id: int, texts: dict[str, s
     if too_long:
         raise InvalidInput("El texto tiene errores que impiden presentarlo a la Jefe OAC:",
                            details=[f"{P.CHANNELS['x']}: {too_long['message']}"])
-    rev = office.submit_text(need_id, viewer.username, texts, title=title, note=note)
+    with _concurrent_submission("texto"):
+        rev = office.submit_text(need_id, viewer.username, texts, title=title, note=note)
     log.info("Forms: text revision %s of need %s submitted by %s", rev.number, need_id, viewer.username)
     return rev
+
+
+@contextmanager
+def _concurrent_submission(what: str):
+    """A double click that raced another submission to the same revision number: 409, as for decisions.
+
+    On SQLite both requests read the same last number before either writes (the row lock that
+    serialises them on PostgreSQL does not exist there); the unique (need, kind, number) refuses the
+    second one, which changed nothing.
+    """
+    try:
+        yield
+    except IntegrityError:
+        raise Conflict(f"Otra presentación de este {what} se registró al mismo tiempo (¿doble clic?): no se "
+                       "registró otra. Recargue la página para ver la revisión vigente.") from None
 
 
 def decide(office: Office, viewer: Viewer, need_id: int, revision_id: int, control_point: int, decision: str,
@@ -84,7 +104,9 @@ def submit_design(office: Office, viewer: Viewer, need_id: int, path: Path, file
                   note: str = "") -> Revision:
     """Activity 10: the technician's design, stored by the domain under a generated name."""
     office.team.require(viewer.username, P.TECHNICIAN)
-    rev = office.submit_design(need_id, viewer.username, path, filename or "diseno", alt_text=alt_text, note=note)
+    with _concurrent_submission("diseño"):
+        rev = office.submit_design(need_id, viewer.username, path, filename or "diseno", alt_text=alt_text,
+                                   note=note)
     log.info("Forms: design revision %s of need %s uploaded by %s (%s bytes)", rev.number, need_id,
              viewer.username, rev.size)
     return rev
@@ -233,7 +255,7 @@ def length_of(channel: str, text: str, weighted: int | None = None) -> dict:
     if channel == "x":
         value = weighted if weighted is not None else _x_length(text)
     elif channel == "youtube":
-        value = len(text.encode("utf-8"))
+        value = len(publishable(text).encode("utf-8"))
     else:
         value = len(text)
     return {"value": value, "limit": limit, "unit": unit}

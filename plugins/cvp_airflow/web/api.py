@@ -27,6 +27,7 @@ from cvp.storage import check_key, is_legacy_path
 from cvp_airflow.web import actions, views
 from cvp_airflow.web.security import CSRF_FIELD, CSRF_HEADER, Viewer, check_csrf, csrf_protect, csrf_token, \
     current_viewer
+from cvp_airflow.web.inputs import RecordId, ShownJSONResponse, Text
 from cvp_airflow.web.services import deliver_later, get_mailer, get_office
 from cvp_airflow.web.uploads import receive_upload
 
@@ -177,16 +178,16 @@ class NeedOut(NeedSummaryOut):
 
 
 class TextIn(BaseModel):
-    texts: dict[str, str] = Field(description="Texto por canal de la necesidad: {\"x\": \"...\", ...}.")
-    title: str = Field("", max_length=200, description="Título (YouTube lo usa como título del video).")
-    note: str = Field("", max_length=5000, description="Qué cambió respecto de la revisión devuelta.")
+    texts: dict[Text, Text] = Field(description="Texto por canal de la necesidad: {\"x\": \"...\", ...}.")
+    title: Text = Field("", max_length=200, description="Título (YouTube lo usa como título del video).")
+    note: Text = Field("", max_length=5000, description="Qué cambió respecto de la revisión devuelta.")
 
 
 class DecisionIn(BaseModel):
-    revision_id: int = Field(description="La revisión que se vio: si ya no es la vigente, 409 y nada cambia.")
+    revision_id: RecordId = Field(description="La revisión que se vio: si ya no es la vigente, 409 y nada cambia.")
     control_point: Literal[7, 12]
     decision: Literal["aprobado", "devuelto"]
-    comment: str = Field("", max_length=10000, description="Obligatorio para devolver.")
+    comment: Text = Field("", max_length=10000, description="Obligatorio para devolver.")
     publish_at: datetime | None = Field(None, description="Fecha y hora de publicación (hora de Bogotá si no "
                                                           "trae zona), al aprobar el diseño.")
 
@@ -198,21 +199,21 @@ class DecisionResult(BaseModel):
 
 
 class MeetingIn(BaseModel):
-    temas: list[str]
-    fuentes: list[str]
-    productos: list[str]
-    canales: list[str]
-    asistentes: list[str]
+    temas: list[Text]
+    fuentes: list[Text]
+    productos: list[Text]
+    canales: list[Text]
+    asistentes: list[Text]
 
 
 class PlanIn(BaseModel):
-    contenidos: list[str]
-    enlaces: list[str]
+    contenidos: list[Text]
+    enlaces: list[Text]
 
 
 class ConfirmPublicationIn(BaseModel):
-    url: str = Field(max_length=2000, description="Enlace de la publicación encontrada en la cuenta: https://...")
-    remote_id: str = Field("", max_length=2000, description="Identificador de la publicación en la plataforma "
+    url: Text = Field(max_length=2000, description="Enlace de la publicación encontrada en la cuenta: https://...")
+    remote_id: Text = Field("", max_length=2000, description="Identificador de la publicación en la plataforma "
                                                            "(opcional; en X y YouTube se toma del enlace).")
 
 
@@ -222,7 +223,7 @@ class RetryPublicationIn(BaseModel):
 
 
 class CancelIn(BaseModel):
-    motivo: str = Field("", max_length=actions.CANCEL_REASON_MAX,
+    motivo: Text = Field("", max_length=actions.CANCEL_REASON_MAX,
                         description="Por qué se retira la necesidad (obligatorio; queda en el expediente).")
 
 
@@ -235,20 +236,20 @@ class DocumentOut(BaseModel):
 
 
 class MediaIn(BaseModel):
-    media_type: str = Field(description="Tipo MIME, p. ej. image/png o video/mp4.")
-    size: int = Field(ge=0, description="Bytes.")
-    width: int | None = None
-    height: int | None = None
-    duration: float | None = Field(None, description="Segundos (videos).")
-    alt_text: str | None = None
+    media_type: Text = Field(max_length=200, description="Tipo MIME, p. ej. image/png o video/mp4.")
+    size: int = Field(ge=0, le=2**63 - 1, description="Bytes.")
+    width: int | None = Field(None, ge=0, le=1_000_000, description="Píxeles.")
+    height: int | None = Field(None, ge=0, le=1_000_000, description="Píxeles.")
+    duration: float | None = Field(None, ge=0, allow_inf_nan=False, description="Segundos (videos).")
+    alt_text: Text | None = Field(None, max_length=10_000)
     has_captions: bool | None = None
-    name: str | None = None
+    name: Text | None = Field(None, max_length=1000)
 
 
 class CheckIn(BaseModel):
     channel: Channel
-    text: str = Field(max_length=100_000)
-    title: str = Field("", max_length=1000)
+    text: Text = Field(max_length=100_000)
+    title: Text = Field("", max_length=1000)
     media: list[MediaIn] = Field(default_factory=list, description="Opcional: sin medios se omiten los hallazgos "
                                                                    "`media.*`.")
 
@@ -346,7 +347,8 @@ def summary_out(need: Need, step: inbox.Step | None, base: str) -> dict:
 
 # --- routes --------------------------------------------------------------------------------------
 
-router = APIRouter(prefix="/api", tags=["Formularios CVP"], responses=ERRORS, dependencies=[Depends(current_viewer)])
+router = APIRouter(prefix="/api", tags=["Formularios CVP"], responses=ERRORS, dependencies=[Depends(current_viewer)],
+                   default_response_class=ShownJSONResponse)
 
 
 @router.get("/yo", response_model=MeOut, summary="Quién soy: usuario, rol y código anti-falsificación",
@@ -385,7 +387,7 @@ def needs(request: Request, estado: Literal["en_curso", "publicada", "todas"] = 
             description="Datos, paso actual, línea de tiempo (las 14 actividades con quién y cuándo), revisiones "
                         "con sus decisiones y comentarios, y publicaciones. " + roles_text(*actions.ANY_ROLE),
             openapi_extra=roles(*actions.ANY_ROLE))
-def need_detail(need_id: int, request: Request, office: Office = Depends(get_office)):
+def need_detail(need_id: RecordId, request: Request, office: Office = Depends(get_office)):
     base = base_of(request)
     f = views.need_file(office, need_id)
     n = f.need
@@ -403,14 +405,14 @@ def need_detail(need_id: int, request: Request, office: Office = Depends(get_off
 
 @router.get("/necesidades/{need_id}/borradores", response_model=dict[str, str],
             summary="Borradores por canal, desde las plantillas", openapi_extra=roles(*actions.ANY_ROLE))
-def drafts(need_id: int, office: Office = Depends(get_office)):
+def drafts(need_id: RecordId, office: Office = Depends(get_office)):
     return office.drafts(need_id)
 
 
 @router.post("/necesidades/{need_id}/reunion", response_model=DocumentOut, status_code=201, responses=WRITE_ERRORS,
              summary="Actividad 2: registro de reunión (208-SADM-Ft-54)",
              description=roles_text(*actions.MEETING_ROLES), openapi_extra=roles(*actions.MEETING_ROLES))
-def meeting(need_id: int, body: MeetingIn, tasks: BackgroundTasks, viewer: Viewer = Depends(csrf_protect),
+def meeting(need_id: RecordId, body: MeetingIn, tasks: BackgroundTasks, viewer: Viewer = Depends(csrf_protect),
             office: Office = Depends(get_office), mail: Mailer = Depends(get_mailer)):
     doc = actions.record_meeting(office, viewer, need_id, body.model_dump())
     deliver_later(tasks, office, mail, need_id)
@@ -420,7 +422,7 @@ def meeting(need_id: int, body: MeetingIn, tasks: BackgroundTasks, viewer: Viewe
 @router.post("/necesidades/{need_id}/plan", response_model=DocumentOut, status_code=201, responses=WRITE_ERRORS,
              summary="Actividad 3: contenidos y acciones con las dependencias",
              description=roles_text(*actions.PLAN_ROLES), openapi_extra=roles(*actions.PLAN_ROLES))
-def plan(need_id: int, body: PlanIn, tasks: BackgroundTasks, viewer: Viewer = Depends(csrf_protect),
+def plan(need_id: RecordId, body: PlanIn, tasks: BackgroundTasks, viewer: Viewer = Depends(csrf_protect),
          office: Office = Depends(get_office), mail: Mailer = Depends(get_mailer)):
     doc = actions.record_plan(office, viewer, need_id, body.model_dump())
     deliver_later(tasks, office, mail, need_id)
@@ -432,7 +434,7 @@ def plan(need_id: int, body: PlanIn, tasks: BackgroundTasks, viewer: Viewer = De
              description="Rechazado (422, con `details`) si un canal tiene errores bloqueantes; las advertencias "
                          "quedan en la revisión para la Jefe OAC. " + roles_text(P.PROFESSIONAL),
              openapi_extra=roles(P.PROFESSIONAL))
-def submit_text(need_id: int, body: TextIn, request: Request, tasks: BackgroundTasks,
+def submit_text(need_id: RecordId, body: TextIn, request: Request, tasks: BackgroundTasks,
                 viewer: Viewer = Depends(csrf_protect), office: Office = Depends(get_office),
                 mail: Mailer = Depends(get_mailer)):
     rev = actions.submit_text(office, viewer, need_id, body.texts, body.title, body.note)
@@ -447,7 +449,7 @@ def submit_text(need_id: int, body: TextIn, request: Request, tasks: BackgroundT
              description="Solo sobre la revisión vigente (si no, 409 y nada cambia); nadie decide sobre su propio "
                          "trabajo; repetir la misma decisión no registra otra. " + roles_text(P.HEAD),
              openapi_extra=roles(P.HEAD))
-def decide(need_id: int, body: DecisionIn, response: Response, tasks: BackgroundTasks,
+def decide(need_id: RecordId, body: DecisionIn, response: Response, tasks: BackgroundTasks,
            viewer: Viewer = Depends(csrf_protect), office: Office = Depends(get_office),
            mail: Mailer = Depends(get_mailer)):
     publish_at = body.publish_at
@@ -480,7 +482,7 @@ CANCEL_ERRORS = {
                          "(evento `necesidad_cancelada`), cada paso que esperaba termina omitido y no se publica "
                          "nada. Como `python -m cvp cancelar N --como jefe --motivo \"...\"`. "
                          + roles_text(*actions.CANCEL_ROLES), openapi_extra=roles(*actions.CANCEL_ROLES))
-def cancel(need_id: int, body: CancelIn, request: Request, viewer: Viewer = Depends(csrf_protect),
+def cancel(need_id: RecordId, body: CancelIn, request: Request, viewer: Viewer = Depends(csrf_protect),
            office: Office = Depends(get_office)):
     need = actions.cancel_need(office, viewer, need_id, body.motivo)
     return NeedSummaryOut(**summary_out(need, None, base_of(request)))
@@ -520,7 +522,7 @@ async def receive_design(request: Request, viewer: Viewer, office: Office):
              description="Imagen, PDF o video; el tipo se reconoce por el contenido, se guarda fuera del sitio web con "
                          "un nombre generado y su SHA-256. " + roles_text(P.TECHNICIAN),
              openapi_extra={**roles(P.TECHNICIAN), "requestBody": UPLOAD_BODY})
-async def upload_design(need_id: int, request: Request, tasks: BackgroundTasks,
+async def upload_design(need_id: RecordId, request: Request, tasks: BackgroundTasks,
                         viewer: Viewer = Depends(current_viewer), office: Office = Depends(get_office),
                         mail: Mailer = Depends(get_mailer)):
     await asyncio.to_thread(office.team.require, viewer.username, P.TECHNICIAN)  # refuse before reading the body
@@ -539,7 +541,8 @@ async def upload_design(need_id: int, request: Request, tasks: BackgroundTasks,
             response_class=FileResponse, openapi_extra=roles(*actions.ANY_ROLE),
             responses={200: {"content": {t: {} for t in ("image/png", "image/jpeg", "application/pdf", "video/mp4")},
                              "description": "El archivo, con su tipo reconocido y `nosniff`."}})
-def design_file(need_id: int, revision_id: int, descargar: bool = False, office: Office = Depends(get_office)):
+def design_file(need_id: RecordId, revision_id: RecordId, descargar: bool = False,
+                office: Office = Depends(get_office)):
     with office.session() as s:
         rev = s.get(Revision, revision_id)
     if rev is None or rev.need_id != need_id or rev.kind != P.DESIGN:
@@ -598,7 +601,7 @@ PUBLICATION_ERRORS = {
                          "en la trazabilidad a su nombre. Después, limpie la tarea «14. Publicar la pieza "
                          "comunicativa» del canal en Airflow para que la ejecución termine (no se reenvía nada). "
                          + roles_text(*actions.PUBLICATION_ROLES), openapi_extra=roles(*actions.PUBLICATION_ROLES))
-def confirm_publication(publication_id: int, body: ConfirmPublicationIn, viewer: Viewer = Depends(csrf_protect),
+def confirm_publication(publication_id: RecordId, body: ConfirmPublicationIn, viewer: Viewer = Depends(csrf_protect),
                         office: Office = Depends(get_office)):
     return publication_out(actions.confirm_publication(office, viewer, publication_id, body.url, body.remote_id))
 
@@ -611,7 +614,7 @@ def confirm_publication(publication_id: int, body: ConfirmPublicationIn, viewer:
                          "intento (limpiar la tarea «14. Publicar la pieza comunicativa» del canal en Airflow) la "
                          "envía. " + roles_text(*actions.PUBLICATION_ROLES),
              openapi_extra=roles(*actions.PUBLICATION_ROLES))
-def retry_publication(publication_id: int, body: RetryPublicationIn, viewer: Viewer = Depends(csrf_protect),
+def retry_publication(publication_id: RecordId, body: RetryPublicationIn, viewer: Viewer = Depends(csrf_protect),
                       office: Office = Depends(get_office)):
     return publication_out(actions.allow_publication_retry(office, viewer, publication_id, body.revisado))
 
@@ -619,7 +622,7 @@ def retry_publication(publication_id: int, body: RetryPublicationIn, viewer: Vie
 @router.get("/necesidades/{need_id}/expediente", summary="Expediente (Ley 1712 de 2014) en JSON",
             description="Todo lo registrado: necesidad, documentos, revisiones, decisiones, publicaciones, correos y "
                         "trazabilidad. " + roles_text(*actions.ANY_ROLE), openapi_extra=roles(*actions.ANY_ROLE))
-def record(need_id: int, office: Office = Depends(get_office)) -> dict:
+def record(need_id: RecordId, office: Office = Depends(get_office)) -> dict:
     return export.record(office, need_id)
 
 

@@ -20,6 +20,7 @@ from airflow.api_fastapi.core_api.security import bearer_scheme, get_user
 
 from cvp.errors import CvpError
 from cvp_airflow.web import api, pages, waiting_line
+from cvp_airflow.web.inputs import ShownJSONResponse, error_detail
 from cvp_airflow.web.security import Viewer, authenticated, current_viewer, is_auth_failure
 
 log = logging.getLogger(__name__)
@@ -30,9 +31,14 @@ AUTH_MESSAGES = {
     "Invalid JWT token": "La sesión de Airflow no es válida: inicie sesión de nuevo.",
 }
 HTTP_MESSAGES = {
+    400: "La solicitud llegó mal formada (por ejemplo, un formulario con archivo cortado o con un separador "
+         "no válido): recargue la página y vuelva a intentarlo.",
     404: "No existe esa página de los formularios.",
     405: "Esa acción no se hace así: use los botones del formulario.",
+    413: "La solicitud es demasiado grande.",
+    415: "Tipo de contenido no admitido: envíe JSON o el formulario de la página.",
 }
+HTTP_FALLBACK = "La solicitud no se pudo atender (código {status}): recargue la página y vuelva a intentarlo."
 PAGE_CSP = ("default-src 'self'; img-src 'self' blob: data:; media-src 'self' blob:; frame-src 'self'; "
             "object-src 'none'; script-src 'self'; style-src 'self'; base-uri 'none'; form-action 'self'; "
             "frame-ancestors 'self'")
@@ -112,18 +118,21 @@ def create_app() -> FastAPI:
     @app.exception_handler(CvpError)
     async def domain_error(request: Request, exc: CvpError):
         if is_api(request):
-            return JSONResponse({"detail": exc.message, "details": exc.details, "code": type(exc).__name__},
-                                status_code=exc.status)
+            return ShownJSONResponse({"detail": exc.message, "details": exc.details, "code": type(exc).__name__},
+                                     status_code=exc.status)
         return await _page_error(request, exc.status, exc.message, exc.details)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException):
         auth = is_auth_failure(exc)
-        message = AUTH_MESSAGES.get(exc.detail) if auth else HTTP_MESSAGES.get(exc.status_code, str(exc.detail))
+        # Starlette's and FastAPI's own refusals (a malformed multipart body, an unknown route) carry English
+        # details: the person reads ours.
+        message = AUTH_MESSAGES.get(exc.detail) if auth else HTTP_MESSAGES.get(
+            exc.status_code, HTTP_FALLBACK.format(status=exc.status_code))
         if is_api(request) or request.url.path.endswith("/openapi.json"):
             code = "NotAuthenticated" if auth else "HTTPError"
-            return JSONResponse({"detail": message, "details": [], "code": code}, status_code=exc.status_code,
-                                headers=getattr(exc, "headers", None))
+            return ShownJSONResponse({"detail": message, "details": [], "code": code}, status_code=exc.status_code,
+                                     headers=getattr(exc, "headers", None))
         if auth:
             return RedirectResponse(_login_url(request), status_code=303)
         return await _page_error(request, exc.status_code, message)
@@ -135,11 +144,10 @@ def create_app() -> FastAPI:
             await get_user(request, None, await bearer_scheme(request))
         except StarletteHTTPException as refused:
             return await http_error(request, refused)
-        details = [f"{'.'.join(str(p) for p in e.get('loc', ()) if p != 'body')}: {e.get('msg', '')}"
-                   for e in exc.errors()]
+        details = [error_detail(e) for e in exc.errors()]
         message = "La solicitud no es válida: revise los campos indicados."
         if is_api(request):
-            return JSONResponse({"detail": message, "details": details, "code": "InvalidInput"}, status_code=422)
+            return ShownJSONResponse({"detail": message, "details": details, "code": "InvalidInput"}, status_code=422)
         return await _page_error(request, 422, message, details)
 
     return app

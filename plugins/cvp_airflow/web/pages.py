@@ -28,6 +28,7 @@ from cvp.rendering import fecha
 from cvp_airflow.web import actions, views
 from cvp_airflow.web.waiting_line import broker_problem, waiting_line
 from cvp_airflow.web.api import base_of, file_url, receive_design
+from cvp_airflow.web.inputs import RecordId, record_id, showable, text_field
 from cvp_airflow.web.security import CSRF_FIELD, Viewer, csrf_protect, csrf_token, current_viewer
 from cvp_airflow.web.services import deliver_later, get_mailer, get_office
 from cvp_airflow.web.uploads import ACCEPTED, max_upload_bytes
@@ -92,7 +93,7 @@ def render(request: Request, template: str, status_code: int = 200, **context) -
         request=request, viewer=viewer, base=base, csrf=csrf_token(viewer.username) if viewer else "",
         csrf_field=CSRF_FIELD, airflow_url=base.rsplit("/", 1)[0] + "/", static_version=_static_version(),
         notice=notice, current_path=request.url.path, **context)
-    return HTMLResponse(html, status_code=status_code)
+    return HTMLResponse(showable(html), status_code=status_code)  # rows kept before the refusal at the door
 
 
 def error_page(request: Request, status_code: int, message: str, details: list[str] | None = None) -> HTMLResponse:
@@ -152,14 +153,14 @@ def _need_page_context(request: Request, office: Office, need_id: int, pub_error
 
 
 @router.get("/necesidades/{need_id}", response_class=HTMLResponse)
-def need_page(request: Request, need_id: int, office: Office = Depends(get_office)):
+def need_page(request: Request, need_id: RecordId, office: Office = Depends(get_office)):
     return render(request, "need.html.j2", **_need_page_context(request, office, need_id))
 
 
 # --- the head withdraws a need still in course ---------------------------------------------------
 
 @router.post("/necesidades/{need_id}/cancelar", response_class=HTMLResponse)
-async def cancel_need(request: Request, need_id: int, viewer: Viewer = Depends(csrf_protect),
+async def cancel_need(request: Request, need_id: RecordId, viewer: Viewer = Depends(csrf_protect),
                       office: Office = Depends(get_office)):
     form = await request.form()
     reason = _field(form, "motivo")
@@ -175,7 +176,7 @@ async def cancel_need(request: Request, need_id: int, viewer: Viewer = Depends(c
 # --- activity 14: publications whose outcome is unknown ------------------------------------------
 
 @router.post("/necesidades/{need_id}/publicaciones/{publication_id}/confirmar", response_class=HTMLResponse)
-async def confirm_publication(request: Request, need_id: int, publication_id: int,
+async def confirm_publication(request: Request, need_id: RecordId, publication_id: RecordId,
                               viewer: Viewer = Depends(csrf_protect), office: Office = Depends(get_office)):
     form = await request.form()
     url, remote_id = _field(form, "url").strip(), _field(form, "remote_id").strip()
@@ -190,7 +191,7 @@ async def confirm_publication(request: Request, need_id: int, publication_id: in
 
 
 @router.post("/necesidades/{need_id}/publicaciones/{publication_id}/reintentar", response_class=HTMLResponse)
-async def retry_publication(request: Request, need_id: int, publication_id: int,
+async def retry_publication(request: Request, need_id: RecordId, publication_id: RecordId,
                             viewer: Viewer = Depends(csrf_protect), office: Office = Depends(get_office)):
     form = await request.form()
     reviewed = form.get("revisado") == "si"
@@ -207,9 +208,12 @@ async def retry_publication(request: Request, need_id: int, publication_id: int,
 # --- activities 2 and 3 --------------------------------------------------------------------------
 
 def _field(form, name: str) -> str:
-    """A text field as typed: browsers send line breaks as CRLF, the records keep LF."""
+    """A text field as typed: browsers send line breaks as CRLF, the records keep LF.
+
+    Refuses (422) a lone surrogate or NUL, which a multipart form can carry (its charset is the client's).
+    """
     value = form.get(name, "")
-    return value.replace("\r\n", "\n").replace("\r", "\n") if isinstance(value, str) else ""
+    return text_field(value.replace("\r\n", "\n").replace("\r", "\n")) if isinstance(value, str) else ""
 
 
 def _lines(value: str) -> list[str]:
@@ -221,13 +225,13 @@ def _document_form(kind: str):
     allowed = actions.MEETING_ROLES if kind == "reunion" else actions.PLAN_ROLES
     template = "meeting.html.j2"
 
-    def get(request: Request, need_id: int, viewer: Viewer = Depends(current_viewer),
+    def get(request: Request, need_id: RecordId, viewer: Viewer = Depends(current_viewer),
             office: Office = Depends(get_office)):
         office.team.require(viewer.username, *allowed)
         return render(request, template, kind=kind, es_reunion=kind == "reunion", fields=fields, values={},
                       error=None, **_need_context(office, need_id))
 
-    async def post(request: Request, need_id: int, tasks: BackgroundTasks, viewer: Viewer = Depends(csrf_protect),
+    async def post(request: Request, need_id: RecordId, tasks: BackgroundTasks, viewer: Viewer = Depends(csrf_protect),
                    office: Office = Depends(get_office), mail: Mailer = Depends(get_mailer)):
         form = await request.form()
         values = {k: _field(form, k) for k in fields}
@@ -270,15 +274,16 @@ def _editor_context(office: Office, need_id: int, texts: dict | None = None, tit
 
 
 @router.get("/necesidades/{need_id}/texto", response_class=HTMLResponse)
-def editor_page(request: Request, need_id: int, viewer: Viewer = Depends(current_viewer),
+def editor_page(request: Request, need_id: RecordId, viewer: Viewer = Depends(current_viewer),
                 office: Office = Depends(get_office)):
     office.team.require(viewer.username, P.PROFESSIONAL)
     return render(request, "editor.html.j2", error=None, **_editor_context(office, need_id))
 
 
 @router.post("/necesidades/{need_id}/texto", response_class=HTMLResponse)
-async def editor_submit(request: Request, need_id: int, tasks: BackgroundTasks, viewer: Viewer = Depends(csrf_protect),
-                        office: Office = Depends(get_office), mail: Mailer = Depends(get_mailer)):
+async def editor_submit(request: Request, need_id: RecordId, tasks: BackgroundTasks,
+                        viewer: Viewer = Depends(csrf_protect), office: Office = Depends(get_office),
+                        mail: Mailer = Depends(get_mailer)):
     form = await request.form()
     need = await asyncio.to_thread(office.need, need_id)
     texts = {c: _field(form, f"texto_{c}") for c in need.channels}
@@ -319,22 +324,19 @@ def _review(kind: str):
     template = "review.html.j2"
     control_point = 7 if kind == P.TEXT else 12
 
-    def get(request: Request, need_id: int, viewer: Viewer = Depends(current_viewer),
+    def get(request: Request, need_id: RecordId, viewer: Viewer = Depends(current_viewer),
             office: Office = Depends(get_office)):
         office.team.require(viewer.username, P.HEAD)
         return render(request, template, error=None, comment="", publish_at="",
                       **_review_context(request, office, need_id, kind))
 
-    async def post(request: Request, need_id: int, tasks: BackgroundTasks, viewer: Viewer = Depends(csrf_protect),
+    async def post(request: Request, need_id: RecordId, tasks: BackgroundTasks, viewer: Viewer = Depends(csrf_protect),
                    office: Office = Depends(get_office), mail: Mailer = Depends(get_mailer)):
         form = await request.form()
         comment = _field(form, "comentario")
         publish_raw = _field(form, "publicar_en").strip()
         try:
-            try:
-                revision_id = int(str(form.get("revision_id", "")))
-            except ValueError:
-                raise InvalidInput("Falta la revisión sobre la que decide: recargue la página.") from None
+            revision_id = record_id(form.get("revision_id", ""))
             decision = str(form.get("decision", ""))
             publish_at = None
             if publish_raw:
@@ -380,14 +382,14 @@ def _upload_context(request: Request, office: Office, need_id: int, alt_text: st
 
 
 @router.get("/necesidades/{need_id}/diseno", response_class=HTMLResponse)
-def upload_page(request: Request, need_id: int, viewer: Viewer = Depends(current_viewer),
+def upload_page(request: Request, need_id: RecordId, viewer: Viewer = Depends(current_viewer),
                 office: Office = Depends(get_office)):
     office.team.require(viewer.username, P.TECHNICIAN)
     return render(request, "upload.html.j2", error=None, **_upload_context(request, office, need_id))
 
 
 @router.post("/necesidades/{need_id}/diseno", response_class=HTMLResponse)
-async def upload_submit(request: Request, need_id: int, tasks: BackgroundTasks,
+async def upload_submit(request: Request, need_id: RecordId, tasks: BackgroundTasks,
                         viewer: Viewer = Depends(current_viewer), office: Office = Depends(get_office),
                         mail: Mailer = Depends(get_mailer)):
     form = None
@@ -411,8 +413,8 @@ async def upload_submit(request: Request, need_id: int, tasks: BackgroundTasks,
 # --- export, calendar, API documentation ---------------------------------------------------------
 
 @router.get("/necesidades/{need_id}/expediente", response_class=HTMLResponse)
-def record_page(need_id: int, descargar: bool = False, office: Office = Depends(get_office)):
-    html = export.record_html(office, need_id)
+def record_page(need_id: RecordId, descargar: bool = False, office: Office = Depends(get_office)):
+    html = showable(export.record_html(office, need_id))
     headers = {"Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'self'"}
     if descargar:
         headers["Content-Disposition"] = f'attachment; filename="expediente-necesidad-{need_id}.html"'
@@ -447,7 +449,13 @@ def static_response(name: str) -> Response:
     from cvp.errors import NotFound
 
     types = {".css": "text/css; charset=utf-8", ".js": "text/javascript; charset=utf-8", ".svg": "image/svg+xml"}
+    missing = NotFound("No existe ese recurso.")
+    if len(name) > 100 or "/" in name or "\0" in name or name.startswith("."):
+        raise missing  # a name past the file system's limit raised OSError (a 500)
     path = STATIC_DIR / name
-    if "/" in name or name.startswith(".") or path.suffix not in types or not path.is_file():
-        raise NotFound("No existe ese recurso.")
+    try:
+        if path.suffix not in types or not path.is_file():
+            raise missing
+    except (OSError, ValueError):
+        raise missing from None
     return FileResponse(path, media_type=types[path.suffix], headers={"Cache-Control": "private, max-age=3600"})

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -28,6 +29,8 @@ MAX_PARTS = 12
 OVERHEAD_BYTES = MAX_PARTS * MAX_FIELD_BYTES  # room for the form fields and multipart framing
 FLUSH_BYTES = 1 << 20
 SNIFF_BYTES = 64
+MAX_BOUNDARY = 200  # RFC 2046 allows 70 characters; python-multipart refuses more than 256
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 ACCEPTED = "imágenes PNG, JPEG, GIF o WebP, documentos PDF y videos MP4 o MOV"
 
 
@@ -105,7 +108,8 @@ class _Parser:
             if self.before_file is not None:
                 self.before_file(self.form.fields)
             self._is_file = True
-            self.form.filename = Path(options[b"filename"].decode("utf-8", "replace")).name[:255]
+            name = _CONTROL.sub("_", options[b"filename"].decode("utf-8", "replace"))
+            self.form.filename = Path(name).name[:255]
             self.form.path = self.tmp_path
 
     def on_part_data(self, data: bytes, start: int, end: int) -> None:
@@ -129,7 +133,11 @@ class _Parser:
             if self.form.media_type is None and self._head:
                 self._sniff()
         elif self._name:
-            self.form.fields[self._name] = self._data.decode("utf-8", "replace")
+            value = self._data.decode("utf-8", "replace")  # never a lone surrogate; NUL is refused here
+            if "\0" in value:
+                raise InvalidInput("Un campo del formulario contiene un carácter nulo, que no se puede guardar: "
+                                   "bórrelo y vuelva a cargar el archivo.")
+            self.form.fields[self._name] = value
 
     def _sniff(self) -> None:
         media_type = sniff_media_type(bytes(self._head))
@@ -159,15 +167,19 @@ async def receive_upload(request: Request, *, file_field: str, tmp_dir: Path, li
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > limit + OVERHEAD_BYTES:
         raise _too_large(limit)
+    boundary = options[b"boundary"]
+    if not 1 <= len(boundary) <= MAX_BOUNDARY:  # the parser raised FormParserError (a 500) at construction
+        raise InvalidInput("El formulario llegó mal formado (el separador de sus partes no es válido); vuelva a "
+                           "cargar el archivo desde la página.")
     tmp_path = await asyncio.to_thread(_new_temp_file, tmp_dir)
     p = _Parser(file_field, tmp_path, limit, before_file)
-    parser = MultipartParser(options[b"boundary"], {
-        "on_part_begin": p.on_part_begin, "on_part_data": p.on_part_data, "on_part_end": p.on_part_end,
-        "on_header_field": p.on_header_field, "on_header_value": p.on_header_value,
-        "on_header_end": p.on_header_end, "on_headers_finished": p.on_headers_finished,
-    })
     received = 0
     try:
+        parser = MultipartParser(boundary, {
+            "on_part_begin": p.on_part_begin, "on_part_data": p.on_part_data, "on_part_end": p.on_part_end,
+            "on_header_field": p.on_header_field, "on_header_value": p.on_header_value,
+            "on_header_end": p.on_header_end, "on_headers_finished": p.on_headers_finished,
+        })
         async for chunk in request.stream():
             received += len(chunk)
             if received > limit + OVERHEAD_BYTES:
