@@ -46,11 +46,28 @@ class Renderer:
 
     def mail(self, name: str, **context) -> RenderedMail:
         """A mail template starts with 'Asunto: ...', then a blank line, then the body."""
+        if isinstance(getattr(context.get("necesidad"), "title", None), str):
+            context["necesidad"] = _OneLineTitle(context["necesidad"])
         text = self.render(f"correos/{name}.txt.j2", **context)
         head, _, body = text.partition("\n\n")
         if not head.startswith("Asunto:"):
             raise ValueError(f"mail template {name} lacks its 'Asunto:' line")
         return RenderedMail(head.removeprefix("Asunto:").strip(), body.strip() + "\n")
+
+
+class _OneLineTitle:
+    """A need whose title reads on one line in mails: a title typed with a blank line would otherwise end
+    the subject there (the record keeps the title as given; see issue 10, item 8)."""
+
+    def __init__(self, need):
+        self._need = need
+
+    def __getattr__(self, name):
+        return getattr(self._need, name)
+
+    @property
+    def title(self) -> str:
+        return " ".join(line.strip() for line in self._need.title.splitlines() if line.strip())
 
 
 @lru_cache(maxsize=4)
