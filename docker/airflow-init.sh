@@ -11,8 +11,9 @@ say "Migrando la base de metadatos de Airflow…"
 airflow db migrate
 say "Migrando las tablas de usuarios y roles (FAB)…"
 airflow fab-db migrate
-say "Migrando la base de registros del procedimiento…"
-python -m cvp db
+say "Migrando la base de registros del procedimiento (como su dueño) y dando al rol de la aplicación solo lo que usa…"
+CVP_RECORDS_URL="postgresql+psycopg2://cvp_owner:${CVP_RECORDS_OWNER_PASSWORD:?Falta CVP_RECORDS_OWNER_PASSWORD}@${CVP_POSTGRES_HOST:-postgres}:5432/cvp" \
+  python -m cvp db --app-role cvp
 say "Creando los roles de Airflow (Admin, Op, User, Viewer, Public)…"
 airflow sync-perm
 
@@ -48,7 +49,10 @@ with get_application_builder() as appbuilder:
     for username, info in (team.get("usuarios") or {}).items():
         if sm.find_user(username=username):
             continue
-        role = sm.find_role("Viewer" if info.get("rol") == "lector" else "User")
+        # Only who opens needs (the head, or whoever the team file allows) may trigger runs in Airflow;
+        # the others act through the /cvp forms.
+        opener = info.get("rol") == "jefe_oac" or info.get("abre_necesidades") is True
+        role = sm.find_role("User" if opener else "Viewer")
         first, _, last = (info.get("nombre") or username).partition(" ")
         email = info.get("correo") or f"{username}@cvp.invalid"
         password = secrets.token_urlsafe(12)

@@ -121,7 +121,7 @@ def test_every_airflow_service_shares_one_configuration_on_celery():
     assert common["CVP_STORAGE_URL"] == "${CVP_STORAGE_URL:-file:///opt/airflow/cvp-archivo}"
     assert "cvp-archivo:/opt/airflow/cvp-archivo" in doc["x-airflow-common"]["volumes"]
     # Only these additions on top of the common block: the first admin (init), warm shutdown (worker).
-    allowed_extra = {"init": {"_AIRFLOW_WWW_USER_USERNAME", "_AIRFLOW_WWW_USER_PASSWORD", "_AIRFLOW_WWW_USER_EMAIL"},
+    allowed_extra = {"init": {"CVP_RECORDS_OWNER_PASSWORD", "_AIRFLOW_WWW_USER_USERNAME", "_AIRFLOW_WWW_USER_PASSWORD", "_AIRFLOW_WWW_USER_EMAIL"},
                      "worker": {"DUMB_INIT_SETSID"}}
     for name in AIRFLOW_SERVICES:
         service = doc["services"][name]
