@@ -44,6 +44,9 @@ def _text(conf: dict, key: str, label: str, errors: list[str], *, min_len: int, 
         errors.append(f"«{label}» debe ser texto.")
         return ""
     value = value.strip()
+    if any(c == "\0" or "\ud800" <= c <= "\udfff" for c in value):  # no database or page can carry them
+        errors.append(f"«{label}» contiene un carácter que no se puede guardar (la mitad suelta de un emoji o "
+                      "símbolo, o un carácter nulo): bórrelo y, si era un emoji, vuelva a insertarlo completo.")
     if len(value) < min_len:
         errors.append(f"«{label}» es muy corto: escriba al menos {min_len} caracteres.")
     if len(value) > max_len:

@@ -25,8 +25,9 @@ from schemathesis.python import asgi as st_asgi  # noqa: E402
 EXAMPLES = {"jefe": 260, "profesional": 160, "tecnico": 100}  # about 25 s in all on the test machine
 # FastAPI's and Starlette's own words for a refusal, which nobody in the office should have to read.
 ENGLISH_DEFAULTS = {"Not Found", "Method Not Allowed", "Unprocessable Entity", "Unprocessable Content", "Bad Request",
-                    "Forbidden", "Unauthorized", "Not authenticated", "Field required", "There was an error parsing "
-                    "the body", "Invalid multipart data.", "Missing boundary in multipart.", "Internal Server Error"}
+                    "Forbidden", "Unauthorized", "Not authenticated", "Field required",
+                    "There was an error parsing the body", "Invalid multipart data.", "Missing boundary in multipart.",
+                    "Internal Server Error"}
 ENGLISH_MARKERS = ("Input should", "Field required", "Value error", "Expecting value", "There was an error",
                    "Internal Server Error")
 SPANISH_WORDS = (" de ", " la ", " el ", " no ", " que ", " en ", " es ", " un ", " una ", " los ", " las ", " del ")
@@ -44,8 +45,8 @@ def spanish(detail: object) -> bool:
 def test_the_spanish_check_tells_the_frameworks_defaults_apart():
     assert spanish("La solicitud no es válida: revise los campos indicados.")
     assert spanish("No existe la necesidad n.º 5.")
-    for english in ("Not Found", "Field required", "Input should be a valid integer", "There was an error parsing "
-                    "the body", "", None, ["La necesidad no existe"]):
+    for english in ("Not Found", "Field required", "Input should be a valid integer",
+                    "There was an error parsing the body", "", None, ["La necesidad no existe"]):
         assert not spanish(english)
 
 
