@@ -23,7 +23,10 @@ probes (BENCH_FAST_PROBES, default 3) approve as soon as the waiting state shows
 answer survives (see ``fast_probe``). Figures on a
 shared machine are noisy: compare the ratio ours/HITL, measured in the same run.
 
-    .venv/bin/python bench/bench_resume.py            # BENCH_ROUNDS=5 BENCH_SETTLE=3 BENCH_FAST_PROBES=3
+    .venv/bin/python bench/bench_resume.py            # BENCH_ROUNDS=5 BENCH_SETTLE=3 BENCH_FAST_PROBES=3 BENCH_BACKGROUND=0
+
+BENCH_BACKGROUND=N first parks N runs of ours at the approval (never approved), so every round
+is measured with N waits in the triggerer.
 """
 
 from __future__ import annotations
@@ -168,7 +171,7 @@ def run_round(api: Api, office: OfficeSide, key: str, tag: str, settle: float) -
 
 
 def cell(s: dict) -> str:
-    return "—" if s["median"] is None else f"{s['median']:.2f} [{s['min']:.2f}–{s['max']:.2f}]"
+    return "—" if s["median"] is None else f"{s['median']:.2f} [{s['min']:.2f}–{s['max']:.2f}] p95 {s['p95']:.2f}"
 
 
 def main() -> int:
@@ -190,6 +193,20 @@ def main() -> int:
         data["variants"] = {k: {"dag_id": VARIANTS[k][0], "label": VARIANTS[k][2]} for k in keys}
         print("Variantes: " + ", ".join(f"{k} ({VARIANTS[k][0]})" for k in keys), flush=True)
         office = OfficeSide(stack)
+        background = env_int("BENCH_BACKGROUND", 0)
+        data["background_waiting"] = background
+        if background:  # runs of ours parked at the approval for the whole measurement, never approved
+            t = time.perf_counter()
+            parked = [f"fondo-{i}-{uuid.uuid4().hex[:6]}" for i in range(background)]
+            for r in parked:
+                office.prepare(r)
+                api.trigger(CVP_DAG, r)
+            from bench_waiting_cost import wait_all
+
+            wait_all(api, CVP_DAG, parked, WAIT_TASK, ("deferred",))
+            data["background_parked_after_s"] = time.perf_counter() - t
+            print(f"{background} ejecuciones esperando de fondo (listas en {data['background_parked_after_s']:.0f} s)",
+                  flush=True)
         for k in keys:
             data["warmup"][k] = run_round(api, office, k, "warmup", settle)
             data["results"][k] = []

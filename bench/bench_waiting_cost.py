@@ -27,20 +27,29 @@ import uuid
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from benchlib import (CVP_DAG, HITL_DAG, NEXT_TASK, WAIT_TASK, Api, OfficeSide, env_float, env_int,  # noqa: E402
-                      machine, process_census, ratio, running_stack, sample_components, write_result)
+                      machine, process_census, ratio, running_stack, sample_components, watcher_stats,
+                      write_result)
 
 COMPONENTS = ("scheduler", "dag-processor", "triggerer", "api-server")
 
 
-def wait_all(api: Api, dag_id: str, run_ids: list[str], task_id: str, states: tuple, timeout: float = 300) -> None:
-    pending = list(run_ids)
+def count_in(api: Api, dag_id: str, task_id: str, states: tuple) -> int:
+    query = "&".join(f"state={s}" for s in states)
+    _, body = api.call("GET", f"/api/v2/dags/{dag_id}/dagRuns/~/taskInstances?task_id={task_id}&{query}&limit=1")
+    return int(body.get("total_entries", 0))
+
+
+def wait_all(api: Api, dag_id: str, run_ids: list[str], task_id: str, states: tuple, timeout: float | None = None,
+             already: int = 0) -> None:
+    """Until ``len(run_ids)`` more task instances of ``task_id`` are in ``states`` than ``already`` were."""
+    timeout = timeout or max(300.0, 1.5 * len(run_ids))
     deadline = time.monotonic() + timeout
-    while pending and time.monotonic() < deadline:
-        pending = [r for r in pending if api.task_states(dag_id, r).get(task_id) not in states]
-        if pending:
-            time.sleep(1)
-    if pending:
-        raise TimeoutError(f"{len(pending)} runs of {dag_id} never reached {task_id} {states}")
+    while time.monotonic() < deadline:
+        if count_in(api, dag_id, task_id, states) - already >= len(run_ids):
+            return
+        time.sleep(2)
+    raise TimeoutError(f"runs of {dag_id} never reached {task_id} {states}: "
+                       f"{count_in(api, dag_id, task_id, states) - already}/{len(run_ids)}")
 
 
 def state_counts(api: Api, dag_id: str) -> dict[str, int]:
@@ -64,10 +73,16 @@ def snapshot(api: Api, stack, dag_id: str | None) -> dict:
 
 def phase(api: Api, stack, name: str, dag_id: str | None, seconds: float) -> dict:
     before = snapshot(api, stack, dag_id)
+    watched = watcher_stats(stack)
     print(f"  [{name}] muestreo {seconds:.0f} s; trabajadores ocupados {before['census']['workers_busy']}"
           f"/{before['census']['workers_total']}, procesos de tarea {before['census']['task_processes']}, "
           f"pool ocupado {before['pool']['occupied_slots']}/{before['pool']['slots']}", flush=True)
     sample = sample_components(stack, seconds)
+    time.sleep(1.2)  # the watcher rewrites its counters once a second
+    later = watcher_stats(stack)
+    sample["records_queries"] = later.get("queries", 0) - watched.get("queries", 0)
+    sample["records_queries_per_s"] = sample["records_queries"] / sample["window_s"]
+    sample["watcher_waiting"] = later.get("waiting", 0) if later.get("at", 0) > time.time() - 5 else 0
     after = snapshot(api, stack, dag_id)
     return {"before": before, "sample": sample, "after": after}
 
@@ -106,6 +121,7 @@ def main() -> int:
         data["phases"]["idle"] = phase(api, stack, "idle", None, seconds)
 
         runs = [f"wait-cvp-{i}-{uuid.uuid4().hex[:6]}" for i in range(k)]
+        done_before = count_in(api, CVP_DAG, NEXT_TASK, ("success",))
         t = time.perf_counter()
         for r in runs:
             office.prepare(r)
@@ -116,9 +132,10 @@ def main() -> int:
         data["phases"]["cvp"] = phase(api, stack, "cvp", CVP_DAG, seconds)
         for r in runs:
             office.approve(r)
-        wait_all(api, CVP_DAG, runs, NEXT_TASK, ("success",))
+        wait_all(api, CVP_DAG, runs, NEXT_TASK, ("success",), already=done_before)
 
         hruns = [f"wait-hitl-{i}-{uuid.uuid4().hex[:6]}" for i in range(k)]
+        done_before = count_in(api, HITL_DAG, NEXT_TASK, ("success",))
         t = time.perf_counter()
         for r in hruns:
             api.trigger(HITL_DAG, r)
@@ -130,7 +147,7 @@ def main() -> int:
             status, body = api.approve_hitl(HITL_DAG, r)
             if status != 200:
                 raise RuntimeError(f"PATCH {r}: {status} {body}")
-        wait_all(api, HITL_DAG, hruns, NEXT_TASK, ("success",))
+        wait_all(api, HITL_DAG, hruns, NEXT_TASK, ("success",), already=done_before)
 
         time.sleep(settle)
         data["phases"]["idle_after"] = phase(api, stack, "idle_after", None, seconds)
@@ -170,6 +187,9 @@ def main() -> int:
     print(f"\nCPU adicional sobre la pila inactiva, por ejecución en espera: nuestro "
           f"{t['extra_cpu_ms_per_waiting_run_per_s_cvp']:.2f} ms/s, HITL {t['extra_cpu_ms_per_waiting_run_per_s_hitl']:.2f} ms/s "
           f"(triggerer: nuestro {comparison['triggerer']['extra_cpu_ms_per_waiting_run_per_s_cvp']:.2f} ms/s)")
+    print("Consultas a la base de registros por segundo (contadas por el vigilante del triggerer): "
+          + ", ".join(f"{n} {ph[n]['records_queries_per_s']:.2f}" for n in ("idle", "cvp", "hitl", "idle_after"))
+          + f" (esperas registradas durante «cvp»: {ph['cvp']['watcher_waiting']})")
     print("Trabajadores y procesos durante la espera:")
     for n in ("idle", "cvp", "hitl", "idle_after"):
         b = data["phases"][n]["before"]

@@ -59,8 +59,10 @@ def utc_iso(ts: float) -> str:
 def summary(values: list[float]) -> dict:
     vals = [v for v in values if v is not None]
     if not vals:
-        return {"n": 0, "median": None, "min": None, "max": None}
-    return {"n": len(vals), "median": statistics.median(vals), "min": min(vals), "max": max(vals)}
+        return {"n": 0, "median": None, "min": None, "max": None, "p95": None}
+    ranked = sorted(vals)
+    return {"n": len(vals), "median": statistics.median(vals), "min": min(vals), "max": max(vals),
+            "p95": ranked[max(0, -(-95 * len(ranked) // 100) - 1)]}  # nearest rank
 
 
 def ratio(a: float | None, b: float | None) -> float | None:
@@ -179,10 +181,16 @@ def component_pids(stack: Stack) -> dict[str, int]:
 
 @contextlib.contextmanager
 def running_stack(parallelism: int = 4, label: str = "bench"):
-    """Yield a started, healthy Stack on free ports with bench/dags, in a temporary AIRFLOW_HOME."""
+    """Yield a started, healthy Stack on free ports with bench/dags, in a temporary AIRFLOW_HOME.
+
+    The triggerer holds up to 10,000 triggers (Airflow's default is 1,000) and its records watcher
+    writes its counters to ``watcher.json`` in the home, so queries are counted, not estimated.
+    """
     home = Path(tempfile.mkdtemp(prefix=f"cvp-{label}-"))
     stack = Stack(home, port=free_port(), log_port=free_port(), trigger_log_port=free_port(),
-                  parallelism=parallelism, dags_folder=BENCH / "dags")
+                  parallelism=parallelism, dags_folder=BENCH / "dags",
+                  extra_env={"CVP_WATCH_STATS_FILE": str(home / "watcher.json"),
+                             "AIRFLOW__TRIGGERER__CAPACITY": os.environ.get("BENCH_TRIGGERER_CAPACITY", "10000")})
     seen: set[int] = set()
     ok = False
     try:
@@ -212,6 +220,14 @@ def running_stack(parallelism: int = 4, label: str = "bench"):
         else:
             shutil.rmtree(home, ignore_errors=True)
         print("[stack] detenido", flush=True)
+
+
+def watcher_stats(stack: Stack) -> dict:
+    """The triggerer's records watcher counters (queries, reads, checks…), as it last wrote them."""
+    try:
+        return json.loads((stack.home / "watcher.json").read_text())
+    except (FileNotFoundError, ValueError):
+        return {}
 
 
 @contextlib.contextmanager

@@ -28,7 +28,7 @@ from airflow.sdk import DAG, task
 from cvp_airflow.sensors import RecordSensor
 
 DEFAULT_ARGS = {"owner": "oac", "retries": 1, "retry_delay": timedelta(seconds=20)}
-COMMON = dict(schedule=None, start_date=datetime(2026, 1, 1), catchup=False, max_active_runs=64,
+COMMON = dict(schedule=None, start_date=datetime(2026, 1, 1), catchup=False, max_active_runs=5000,
               max_active_tasks=64, default_args=DEFAULT_ARGS, tags=["cvp", "bench"], doc_md=__doc__)
 
 

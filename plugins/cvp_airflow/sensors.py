@@ -92,13 +92,15 @@ class RecordSensor(TriggerEndChoice, BaseSensorOperator):
         """What the step does before a person acts (e.g. pre-render drafts); nothing by default."""
 
     def execute(self, context: Any) -> dict | None:
+        from cvp import waits
         from cvp_airflow.hooks import RecordsHook
 
         office = RecordsHook(self.records_conn_id).office()
         need = office.need_by_run(context["run_id"])
         self.prepare(office, need.id)
         office.deliver_pending(need_id=need.id)
-        info = office.condition_met(need.id, self.condition)
+        with office.session() as s:
+            info = waits.condition_met(s, need.id, self.condition)
         if info is not None and info.get("cancelled"):
             raise AirflowSkipException(f"La necesidad n.º {need.id} fue cancelada.")
         if info is not None:

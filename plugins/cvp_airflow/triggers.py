@@ -1,20 +1,41 @@
 """The trigger behind every human step: waits, in the triggerer, until a record exists.
 
-It polls one indexed query at a short interval, off the event loop; a waiting run holds no worker
-slot, and the interval bounds how long a decision takes to resume the run. By default the trigger
-ends the task itself (TaskSuccessEvent, the waited-for record summary as its XCom): no worker
-process is started just to return, which is most of what a resume would otherwise cost.
+Every RecordConditionTrigger of a triggerer process shares one watcher (watcher.py): the trigger
+only registers its (need, condition) and awaits the answer, so thousands of waits cost one read of
+the records per interval, and on PostgreSQL a decision wakes its wait at once (NOTIFY). A waiting
+run holds no worker slot. Where no Airflow listener is installed the trigger ends the task itself
+(TaskSuccessEvent, the waited-for record summary as its XCom); otherwise the sensor resumes on a worker.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
+import time
+import weakref
 from typing import Any, AsyncIterator
 
 from airflow.triggers.base import BaseTrigger, TaskSkippedEvent, TaskSuccessEvent, TriggerEvent
 
 DEFAULT_POLL_SECONDS = float(os.environ.get("CVP_POLL_SECONDS", "0.5"))
+URL_TTL_SECONDS = 60.0
+_urls: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # event loop -> conn_id -> (when, lookup)
+
+
+async def records_url(conn_id: str) -> str:
+    """The records URL of a connection, looked up once a minute per process, not once per wait.
+
+    A triggerer that starts with 10,000 waits would otherwise ask Airflow for the same Connection
+    10,000 times; concurrent askers share one lookup.
+    """
+    from cvp_airflow.hooks import RecordsHook
+
+    now = time.monotonic()
+    urls = _urls.setdefault(asyncio.get_running_loop(), {})
+    cached = urls.get(conn_id)
+    if cached is None or now - cached[0] > URL_TTL_SECONDS or (cached[1].done() and cached[1].exception()):
+        cached = urls[conn_id] = (now, asyncio.ensure_future(RecordsHook(conn_id).aget_url()))
+    return await asyncio.shield(cached[1])
 
 
 class RecordConditionTrigger(BaseTrigger):
@@ -25,6 +46,7 @@ class RecordConditionTrigger(BaseTrigger):
         self.need_id = need_id
         self.condition = condition
         self.records_conn_id = records_conn_id
+        # Kept for rows serialized by earlier versions; the shared watcher's interval is CVP_POLL_SECONDS.
         self.poll_interval = poll_interval
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
@@ -35,25 +57,18 @@ class RecordConditionTrigger(BaseTrigger):
         )
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
-        from cvp.office import Office
+        from cvp_airflow.watcher import RecordsUnavailable, shared_watcher
 
-        from cvp_airflow.hooks import RecordsHook
-
-        url = await RecordsHook(self.records_conn_id).aget_url()
-        office = await asyncio.to_thread(Office, url)
-        while True:
-            try:
-                info = await asyncio.to_thread(office.condition_met, self.need_id, self.condition)
-            except Exception as exc:  # noqa: BLE001 - report, the sensor fails with the message
-                yield TriggerEvent({"status": "error", "message": f"{type(exc).__name__}: {exc}"})
-                return
-            if info is not None:
-                summary = {"need_id": self.need_id, "condition": self.condition, **info}
-                if info.get("cancelled") and self.end_from_trigger:
-                    yield TaskSkippedEvent()  # the need was withdrawn: the rest of the run is skipped
-                elif self.end_from_trigger:
-                    yield TaskSuccessEvent(xcoms={"return_value": summary})
-                else:
-                    yield TriggerEvent({"status": "met", **summary})
-                return
-            await asyncio.sleep(self.poll_interval)
+        watcher = shared_watcher(await records_url(self.records_conn_id))
+        try:
+            info = await watcher.wait(self.need_id, self.condition)
+        except (RecordsUnavailable, ValueError) as exc:  # the sensor fails with the message
+            yield TriggerEvent({"status": "error", "need_id": self.need_id, "message": str(exc)})
+            return
+        summary = {"need_id": self.need_id, "condition": self.condition, **info}
+        if info.get("cancelled") and self.end_from_trigger:
+            yield TaskSkippedEvent()  # the need was withdrawn: the rest of the run is skipped
+        elif self.end_from_trigger:
+            yield TaskSuccessEvent(xcoms={"return_value": summary})
+        else:
+            yield TriggerEvent({"status": "met", **summary})
