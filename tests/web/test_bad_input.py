@@ -384,3 +384,18 @@ def test_a_nul_in_an_upload_field_is_refused_before_the_file(web, need):
     out = assert_spanish_refusal(r)
     assert "carácter nulo" in out["detail"]
     assert web.office.revisions(need, P.DESIGN) == []
+
+
+@pytest.mark.parametrize("when", ["9999-12-31T23:59:00", "9999-12-31T23:59:00-12:00", "0001-01-01T00:00:00+14:00"])
+def test_a_publication_date_out_of_any_calendar_is_a_spanish_422(web, need, when):
+    """Year 9999 in Bogotá is past datetime's range in UTC: the database conversion overflowed (a 500)."""
+    rev = web.office.submit_text(need, "profesional", TEXTS)
+    web.office.decide(need, rev.id, 7, P.APPROVED, "jefe")
+    design = web.office.submit_design(need, "tecnico", tiny_png(), "afiche.png", alt_text="Afiche de la entrega")
+    body = {"revision_id": design.id, "control_point": 12, "decision": "aprobado", "publish_at": when}
+    out = assert_spanish_refusal(post_raw(web, "jefe", api(f"/necesidades/{need}/decisiones"), json.dumps(body)))
+    assert out["details"] == ["publish_at: debe ser una fecha y hora entre los años 2000 y 2200"]
+    r = web.post_form("jefe", f"/cvp/necesidades/{need}/revision-diseno",
+                      {"revision_id": str(design.id), "decision": "aprobado", "publicar_en": when[:16]})
+    assert r.status_code == 422 and "entre los años 2000 y 2200" in r.text
+    assert not any(e.action == "diseno_aprobado" for e in web.office.events(need))

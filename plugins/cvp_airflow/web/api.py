@@ -27,7 +27,7 @@ from cvp.storage import check_key, is_legacy_path
 from cvp_airflow.web import actions, views
 from cvp_airflow.web.security import CSRF_FIELD, CSRF_HEADER, Viewer, check_csrf, csrf_protect, csrf_token, \
     current_viewer
-from cvp_airflow.web.inputs import RecordId, ShownJSONResponse, Text
+from cvp_airflow.web.inputs import Instant, RecordId, ShownJSONResponse, Text
 from cvp_airflow.web.services import deliver_later, get_mailer, get_office
 from cvp_airflow.web.uploads import receive_upload
 
@@ -188,7 +188,7 @@ class DecisionIn(BaseModel):
     control_point: Literal[7, 12]
     decision: Literal["aprobado", "devuelto"]
     comment: Text = Field("", max_length=10000, description="Obligatorio para devolver.")
-    publish_at: datetime | None = Field(None, description="Fecha y hora de publicación (hora de Bogotá si no "
+    publish_at: Instant | None = Field(None, description="Fecha y hora de publicación (hora de Bogotá si no "
                                                           "trae zona), al aprobar el diseño.")
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import datetime
 from typing import Annotated, Any
 
 from annotated_types import Interval
@@ -25,8 +26,12 @@ REFUSED_TEXT = ("contiene un carácter que no se puede guardar ni publicar (la m
                 "o un carácter nulo); bórrelo y, si era un emoji, vuelva a insertarlo completo")
 
 
-class RefusedCharacter(ValueError):
-    """A text with a lone surrogate or NUL: the message is what the person reads."""
+class Refusal(ValueError):
+    """A value refused by one of our validators: the message is what the person reads (Spanish)."""
+
+
+class RefusedCharacter(Refusal):
+    """A text with a lone surrogate or NUL."""
 
 
 def refuse_unstorable(value: str) -> str:
@@ -38,6 +43,27 @@ def refuse_unstorable(value: str) -> str:
 
 Text = Annotated[str, AfterValidator(refuse_unstorable)]
 RecordId = Annotated[int, Interval(ge=1, le=ID_MAX)]
+YEARS = (2000, 2200)  # a publication date outside them is a typo, and year 9999 overflowed at the database (500)
+REFUSED_INSTANT = f"debe ser una fecha y hora entre los años {YEARS[0]} y {YEARS[1]}"
+
+
+def refuse_far_instant(value: datetime | None) -> datetime | None:
+    if value is not None and not YEARS[0] <= value.year <= YEARS[1]:
+        raise Refusal(REFUSED_INSTANT)
+    return value
+
+
+Instant = Annotated[datetime, AfterValidator(refuse_far_instant)]
+
+
+def form_instant(value: datetime) -> datetime:
+    """The same bound for a date typed in a page's form (InvalidInput, a 422 shown in the form)."""
+    from cvp.errors import InvalidInput
+
+    try:
+        return refuse_far_instant(value)
+    except Refusal:
+        raise InvalidInput(f"La fecha y hora de publicación {REFUSED_INSTANT}.") from None
 
 
 def text_field(value: str) -> str:
@@ -127,8 +153,8 @@ def error_detail(error: dict) -> str:
     """One validation error as «field: what is wrong», in Spanish."""
     kind = error.get("type", "")
     ctx = {k: v for k, v in (error.get("ctx") or {}).items()}
-    if kind == "value_error" and isinstance(ctx.get("error"), RefusedCharacter):
-        message = REFUSED_TEXT
+    if kind == "value_error" and isinstance(ctx.get("error"), Refusal):
+        message = str(ctx["error"])
     else:
         template = _MESSAGES.get(kind, "no es un valor válido")
         try:

@@ -28,7 +28,7 @@ from cvp.rendering import fecha
 from cvp_airflow.web import actions, views
 from cvp_airflow.web.waiting_line import broker_problem, waiting_line
 from cvp_airflow.web.api import base_of, file_url, receive_design
-from cvp_airflow.web.inputs import RecordId, record_id, showable, text_field
+from cvp_airflow.web.inputs import RecordId, form_instant, record_id, showable, text_field
 from cvp_airflow.web.security import CSRF_FIELD, Viewer, csrf_protect, csrf_token, current_viewer
 from cvp_airflow.web.services import deliver_later, get_mailer, get_office
 from cvp_airflow.web.uploads import ACCEPTED, max_upload_bytes
@@ -344,7 +344,7 @@ def _review(kind: str):
                     publish_at = datetime.fromisoformat(publish_raw)
                 except ValueError:
                     raise InvalidInput("La fecha y hora de publicación no es válida (AAAA-MM-DD HH:MM).") from None
-                publish_at = publish_at if publish_at.tzinfo else publish_at.replace(tzinfo=TIMEZONE)
+                publish_at = form_instant(publish_at if publish_at.tzinfo else publish_at.replace(tzinfo=TIMEZONE))
             out = await asyncio.to_thread(actions.decide, office, viewer, need_id, revision_id, control_point,
                                           decision, comment, publish_at)
         except CvpError as exc:
