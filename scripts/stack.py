@@ -24,7 +24,9 @@ ROOT = Path(__file__).resolve().parents[1]
 VENV_BIN = ROOT / ".venv" / "bin"
 # The embedded default's components (benchmarks measure these).
 COMPONENTS = ("scheduler", "dag-processor", "triggerer", "api-server")
-USERS = {"jefe": "user", "profesional": "user", "tecnico": "user", "lector": "viewer", "admin": "admin"}
+# Airflow roles of the embedded users: only the head triggers runs; the professional and the technician
+# act through the /cvp forms, so Airflow itself refuses them a trigger or a change of a run.
+USERS = {"jefe": "user", "profesional": "viewer", "tecnico": "viewer", "lector": "viewer", "admin": "admin"}
 
 
 FAB_AUTH_MANAGER = "airflow.providers.fab.auth_manager.fab_auth_manager.FabAuthManager"

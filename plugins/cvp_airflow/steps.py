@@ -28,7 +28,7 @@ def identify_need(context: dict[str, Any]) -> str:
     """Activity 1: record the need; branch on whether it is a one-off action (→ 5) or not (→ 2)."""
     from airflow.sdk.exceptions import AirflowFailException
 
-    from cvp.errors import InvalidInput
+    from cvp.errors import InvalidInput, PermissionDenied
 
     from cvp import procedure as P
     from cvp.needs import parse_need
@@ -38,8 +38,10 @@ def identify_need(context: dict[str, Any]) -> str:
     dag_run = context["dag_run"]
     actor = getattr(dag_run, "triggering_user_name", None) or "sistema"
     try:
+        # Who asks is checked before what is asked; a refusal is recorded and is final (no retry helps).
+        office.check_opener(actor, context["run_id"], dict(context["params"]))
         data = parse_need(dict(context["params"]))
-    except InvalidInput as exc:
+    except (PermissionDenied, InvalidInput) as exc:
         raise AirflowFailException(str(exc)) from None
     status = connection_status(data.channels)
     missing = [c for c, conn in status.items() if conn is None and c != "sitio_web"]

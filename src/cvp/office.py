@@ -26,11 +26,12 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from cvp import procedure as P
 from cvp.config import Settings, settings as load_settings
-from cvp.errors import Conflict, InvalidInput, NotFound
+from cvp.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from cvp.mail import Mailer, OutgoingMail, send_reporting
 from cvp.needs import NeedInput, parse_need
 from cvp.records.db import engine_for
-from cvp.records.models import Decision, Document, Event, Need, Notification, Publication, Revision, utcnow
+from cvp.records.models import (Decision, Document, Event, Need, Notification, Publication, RefusedNeed, Revision,
+                                utcnow)
 from cvp.rendering import Renderer
 from cvp.storage import Storage, default_storage
 from cvp.team import Team, current_team
@@ -195,7 +196,13 @@ class Office:
     # --- activity 1 ---------------------------------------------------------------------------
 
     def register_need(self, conf: dict | NeedInput, actor: str, run_id: str | None = None) -> Need:
-        """Activity 1: record the need; idempotent per run, so a retried task writes nothing twice."""
+        """Activity 1: record the need; idempotent per run, so a retried task writes nothing twice.
+
+        Only the head (or whoever the team file allows) opens a need, whatever door the request came
+        through (the trigger form, Airflow's REST API): anyone else's request is refused and recorded as
+        such, with no need record. ``P.SYSTEM`` is a run Airflow started without a person behind it.
+        """
+        self.check_opener(actor, run_id, conf)
         data = conf if isinstance(conf, NeedInput) else parse_need(conf)
         with self.session() as s:
             if run_id is not None:
@@ -214,6 +221,54 @@ class Office:
             self._event(s, need.id, 1, "necesidad_registrada", actor,
                         f"Necesidad registrada ({P.SOURCES[data.source]}); {route}.",
                         fuente=data.source, fecha_limite=data.deadline.isoformat(), accion_puntual=data.one_off)
+            return need
+
+    def check_opener(self, actor: str, run_id: str | None, conf: dict | NeedInput) -> None:
+        """Refuse (and record the refusal of) a need asked for by someone who may not open one."""
+        if actor == P.SYSTEM:
+            return
+        try:
+            self.team.require_opener(actor)
+        except PermissionDenied as exc:
+            self._record_refusal(run_id, actor, conf, str(exc))
+            raise
+
+    def _record_refusal(self, run_id: str | None, actor: str, conf: dict | NeedInput, reason: str) -> None:
+        title = conf.title if isinstance(conf, NeedInput) else str((conf or {}).get("titulo") or "")
+        with self.session() as s:
+            if run_id is not None and s.scalar(select(RefusedNeed.id).where(RefusedNeed.run_id == run_id)):
+                return  # a retried task records the refusal once
+            s.add(RefusedNeed(run_id=run_id, requested_by=actor[:120], title=title[:200], reason=reason,
+                              at=utcnow()))
+
+    def refused_needs(self, limit: int = 20) -> list[RefusedNeed]:
+        """The most recent refused requests to open a need, newest first."""
+        with self.session() as s:
+            return list(s.scalars(select(RefusedNeed).order_by(RefusedNeed.at.desc(), RefusedNeed.id.desc())
+                                  .limit(limit)))
+
+    def record_run_change(self, run_id: str, outcome: str, actor: str) -> Need | None:
+        """Someone changed a need's run from Airflow itself (marked it failed or successful).
+
+        The records say what happened and who did it; a need still in progress is closed as cancelled,
+        since nothing is published by such a change. Idempotent for the same change.
+        """
+        what = {"failed": "marcó como fallida", "success": "marcó como exitosa"}[outcome]
+        with self.session() as s:
+            need = s.scalar(select(Need).where(Need.run_id == run_id).with_for_update())
+            if need is None:
+                return None
+            action = f"ejecucion_{'fallida' if outcome == 'failed' else 'exitosa'}_en_airflow"
+            last = s.scalar(select(Event).where(Event.need_id == need.id).order_by(Event.id.desc()).limit(1))
+            if last is not None and last.action == action and last.actor == actor:
+                return need
+            closes = need.status == "en_curso"
+            summary = f"{actor} {what} la ejecución desde Airflow"
+            summary += (": la necesidad queda cancelada sin publicar." if closes
+                        else f" (la necesidad ya estaba {need.status}).")
+            if closes:
+                need.status = "cancelada"
+            self._event(s, need.id, 1, action, actor, summary, estado_airflow=outcome, cierra=closes)
             return need
 
     # --- activities 2, 3, 4 -------------------------------------------------------------------

@@ -25,6 +25,12 @@ class Member:
     role: str
     name: str
     email: str
+    # Besides the head, whoever the team file marks with ``abre_necesidades: true`` may open a need.
+    opens_needs: bool = False
+
+    @property
+    def may_open_needs(self) -> bool:
+        return self.role == HEAD or self.opens_needs
 
 
 @dataclass(frozen=True)
@@ -52,6 +58,18 @@ class Team:
 
     def emails_for(self, role: str) -> list[str]:
         return [m.email for m in self.members.values() if m.role == role and m.email]
+
+    def require_opener(self, username: str) -> Member:
+        """Activity 1 belongs to the head (Jefe OAC), or to whoever the team file allows to open needs."""
+        member = self.members.get(username)
+        if member is None:
+            raise PermissionDenied(f"El usuario «{username}» no está en el equipo de la OAC: no puede abrir una "
+                                   "necesidad de comunicación. Pida a la Jefe OAC que la registre.")
+        if not member.may_open_needs:
+            raise PermissionDenied(f"Abrir una necesidad de comunicación (actividad 1) corresponde a la Jefe OAC; "
+                                   f"«{username}» tiene el rol {ROLE_NAMES[member.role]}. Pida a la Jefe OAC que la "
+                                   "registre. No se creó ninguna necesidad.")
+        return member
 
     def require(self, username: str, *roles: str) -> Member:
         """Refuse, in Spanish, an action by someone whose role is not among ``roles``."""
@@ -91,7 +109,8 @@ def _load(path: Path, mtime: int) -> Team:
             if role not in ROLES:
                 raise InvalidInput(f"Archivo del equipo {path}: el usuario «{username}» tiene un rol "
                                    f"desconocido {role!r}; use uno de {', '.join(ROLES)}.")
-            members[str(username)] = Member(str(username), role, info.get("nombre", username), info.get("correo", ""))
+            members[str(username)] = Member(str(username), role, info.get("nombre", username), info.get("correo", ""),
+                                            opens_needs=info.get("abre_necesidades") is True)
         _cache.clear()
         _cache[key] = Team(members, tuple(raw.get("correo_equipo") or ()))
     return _cache[key]

@@ -21,7 +21,9 @@ from urllib.parse import urlsplit
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field
 
+from cvp.office import Office
 from cvp_airflow.web.security import current_viewer
+from cvp_airflow.web.services import get_office
 
 log = logging.getLogger(__name__)
 DAG_ID = "necesidad_comunicacion"
@@ -131,7 +133,22 @@ class WaitingLineOut(BaseModel):
     intermediario: str | None = Field(None, description="Problema con el intermediario de tareas, si lo hay")
 
 
+class RefusedNeedOut(BaseModel):
+    run_id: str | None = Field(description="Ejecución de Airflow que pidió abrir la necesidad")
+    solicitado_por: str = Field(description="Usuario de Airflow que disparó la ejecución")
+    titulo: str = Field(description="Título que traía el formulario")
+    motivo: str = Field(description="Por qué no se abrió (en español)")
+    fecha: datetime
+
+
 router = APIRouter(prefix="/api", tags=["Formularios CVP"], dependencies=[Depends(current_viewer)])
+
+
+@router.get("/solicitudes-rechazadas", response_model=list[RefusedNeedOut],
+            summary="Necesidades que no se abrieron: quién las pidió, cuándo y por qué (las 20 más recientes)")
+def refused_needs_api(office: Office = Depends(get_office)):
+    return [RefusedNeedOut(run_id=r.run_id, solicitado_por=r.requested_by, titulo=r.title, motivo=r.reason, fecha=r.at)
+            for r in office.refused_needs(20)]
 
 
 @router.get("/cola", response_model=WaitingLineOut | None,

@@ -75,6 +75,23 @@ class Need(Base):
     revisions: Mapped[list[Revision]] = relationship(back_populates="need", order_by="Revision.id")
 
 
+class RefusedNeed(Base):
+    """A need that was not opened (activity 1 refused): who asked, when and why; no need record exists.
+
+    Ley 1712 asks for a record of every act, a refused one too; the head sees these in the forms.
+    """
+
+    __tablename__ = "refused_needs"
+    __table_args__ = (Index("ix_refused_needs_at", "at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    run_id: Mapped[str | None] = mapped_column(String(250), unique=True)
+    requested_by: Mapped[str] = mapped_column(String(120))
+    title: Mapped[str] = mapped_column(String(200), default="")
+    reason: Mapped[str] = mapped_column(Text)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
 class Document(Base):
     """A record produced by an activity: meeting record (Ft-54), content plan, Red Distrital request, drafts, metrics."""
 
