@@ -8,6 +8,7 @@ from html.parser import HTMLParser
 import pytest
 
 from cvp import procedure as P
+from cvp.errors import PermissionDenied
 from tests.conftest import NEED, tiny_png
 
 ONE_OFF = dict(NEED, accion_puntual=True)
@@ -263,3 +264,14 @@ def test_browser_line_breaks_are_stored_as_the_person_typed_them(web, need):
     assert r.status_code == 303
     rev = web.office.current_revision(need, P.TEXT)
     assert rev.texts == {"x": "Línea uno.\nLínea dos.", "facebook": "Uno.\n\nDos."}
+
+
+def test_refused_requests_show_in_the_need_list_escaped(web):
+    with pytest.raises(PermissionDenied):
+        web.office.register_need(dict(ONE_OFF, titulo="Pedida por el técnico " + EVIL), "tecnico", run_id="rechazada")
+    html = web.as_("jefe").get("/cvp/necesidades").text
+    assert "Solicitudes que no abrieron una necesidad" in html
+    assert "corresponde a la Jefe OAC" in html and "Pedida por el técnico &lt;script&gt;" in html
+    assert "<script>alert" not in html
+    api = web.as_("jefe").get("/cvp/api/solicitudes-rechazadas").json()
+    assert [(r["run_id"], r["solicitado_por"]) for r in api] == [("rechazada", "tecnico")]

@@ -131,7 +131,7 @@ def needs_page(request: Request, estado: str = "en_curso", office: Office = Depe
             q = q.where(Need.status == estado)
         rows = [(n, inbox.next_step(s, n)) for n in s.scalars(q)]
     return render(request, "needs.html.j2", rows=rows, estado=estado, today=inbox.today_bogota(), line=waiting_line(),
-                  broker=broker_problem())
+                  broker=broker_problem(), refused=office.refused_needs(10))
 
 
 def _need_page_context(request: Request, office: Office, need_id: int, pub_error: dict | None = None,
