@@ -240,7 +240,7 @@ class RecordsWatcher:
             lost = asyncio.Event()
             try:
                 conn = await asyncpg.connect(**params, timeout=10)
-            except (OSError, asyncpg.PostgresError, asyncio.TimeoutError) as exc:
+            except Exception as exc:  # noqa: BLE001 - any failure to listen: the cursor read still works
                 log.warning("Sin LISTEN en la base de registros (%s); se usa solo la lectura periódica",
                             type(exc).__name__)
                 await asyncio.sleep(backoff)
@@ -256,7 +256,7 @@ class RecordsWatcher:
                         await asyncio.wait_for(lost.wait(), LISTEN_KEEPALIVE)
                     except TimeoutError:
                         await conn.execute("SELECT 1")
-            except (OSError, asyncpg.PostgresError, asyncio.TimeoutError):
+            except Exception:  # noqa: BLE001, S110 - a lost connection: listen again after the pause
                 pass
             finally:
                 self.listening = False
