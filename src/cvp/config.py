@@ -7,11 +7,32 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from datetime import date, datetime, time, timezone
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 TIMEZONE = ZoneInfo("America/Bogota")
+
+
+# --- Bogotá time ---------------------------------------------------------------------------------------
+# The office lives in Bogotá: people type and read its wall clock, deadlines and reports are its days,
+# the records keep UTC. These are the only conversions between the two.
+
+
+def bogota(value: datetime) -> datetime:
+    """The instant on Bogotá's clock; a naive value is what a person typed there (taken as Bogotá time)."""
+    return value.replace(tzinfo=TIMEZONE) if value.tzinfo is None else value.astimezone(TIMEZONE)
+
+
+def bogota_date(value: datetime | None = None) -> date:
+    """The Bogotá day of an instant (now when none is given): deadlines and reports count these days."""
+    return bogota(value if value is not None else datetime.now(timezone.utc)).date()
+
+
+def bogota_day_start(day: date) -> datetime:
+    """The UTC instant at which the Bogotá day ``day`` begins (periods are half-open from here)."""
+    return datetime.combine(day, time.min, TIMEZONE).astimezone(timezone.utc)
 
 
 def _path(env: str, default: Path) -> Path:

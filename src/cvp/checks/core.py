@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 
+from cvp import procedure as P
+
 from .findings import (
     ERROR,
     INFO,
@@ -224,7 +226,7 @@ def check_text(
     elif channel == "youtube":
         findings += check_youtube_text(title, text)
 
-    if channel in ("x", "facebook") and not text.strip() and not media:
+    if P.CHANNEL[channel].text.needs_text_or_media and not text.strip() and not media:
         findings.append(
             Finding(
                 "text.empty",

@@ -8,20 +8,18 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
+from cvp import procedure as P
+
 ERROR = "error"
 WARNING = "warning"
 INFO = "info"
 SEVERITIES = (ERROR, WARNING, INFO)
 _SEVERITY_RANK = {ERROR: 0, WARNING: 1, INFO: 2}
 
-CHANNELS = ("x", "facebook", "instagram", "youtube", "sitio_web")
-CHANNEL_NAMES_ES = {
-    "x": "X",
-    "facebook": "Facebook",
-    "instagram": "Instagram",
-    "youtube": "YouTube",
-    "sitio_web": "el sitio web",
-}
+#: The channels the checks know: the procedure's (cvp.procedure.CHANNEL).
+CHANNELS = tuple(P.CHANNEL)
+#: How a finding's message names each channel inside a sentence ("el sitio web").
+CHANNEL_NAMES_ES = {key: c.in_sentence for key, c in P.CHANNEL.items()}
 
 _SEVERITY_ES = {ERROR: "ERROR", WARNING: "ADVERTENCIA", INFO: "INFORMACIÓN"}
 _FIELD_ES = {"text": "texto", "title": "título"}

@@ -8,18 +8,21 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from cvp import procedure as P
+
 from .findings import ERROR, WARNING, Finding
 from .textutil import SpanSet, find_hashtags, find_mentions, link_spans, publishable
 from .xlength import X_MAX_WEIGHTED_LENGTH, x_has_invalid_characters, x_weighted_length
 
 NEAR_LIMIT = 0.9
 
-FACEBOOK_MAX_CHARS = 63_206
-INSTAGRAM_MAX_CHARS = 2_200
-INSTAGRAM_MAX_HASHTAGS = 30
-INSTAGRAM_MAX_MENTIONS = 20
-YOUTUBE_TITLE_MAX_CHARS = 100
-YOUTUBE_DESCRIPTION_MAX_BYTES = 5_000
+# The platforms' published limits, from the channel registry (cvp.procedure.CHANNEL).
+FACEBOOK_MAX_CHARS = P.CHANNEL["facebook"].text.max_length
+INSTAGRAM_MAX_CHARS = P.CHANNEL["instagram"].text.max_length
+INSTAGRAM_MAX_HASHTAGS = P.CHANNEL["instagram"].text.max_hashtags
+INSTAGRAM_MAX_MENTIONS = P.CHANNEL["instagram"].text.max_mentions
+YOUTUBE_TITLE_MAX_CHARS = P.CHANNEL["youtube"].text.title_max_chars
+YOUTUBE_DESCRIPTION_MAX_BYTES = P.CHANNEL["youtube"].text.max_length
 
 
 def _fmt(n: int) -> str:

@@ -9,106 +9,23 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+
+from cvp import procedure as P
 
 from .findings import ERROR, INFO, WARNING, CHANNEL_NAMES_ES, Finding, require_channel
-from .probe import (
-    AVI,
-    BMP,
-    FLV,
-    GIF,
-    GPP3,
-    GPP3_2,
-    JPEG,
-    MKV,
-    MOV,
-    MP4,
-    MPEG_PS,
-    PNG,
-    TIFF,
-    WEBM,
-    WEBP,
-    WMV,
-    FORMAT_NAMES,
-    MediaInfo,
-)
+from .probe import FORMAT_NAMES, GIF, MediaInfo
 from .textutil import publishable
 
 MB = 1024 * 1024
 GB = 1024 * MB
 ASPECT_TOLERANCE = 0.01
-X_ALT_TEXT_MAX = 1000
 
 
-@dataclass(frozen=True)
-class KindLimits:
-    """Limits for one kind of file (image or video) on one channel."""
-
-    formats: frozenset[str]
-    max_size: int
-    max_size_by_format: dict[str, int] = field(default_factory=dict)
-    min_duration: float | None = None
-    max_duration: float | None = None
-    min_aspect: float | None = None
-    max_aspect: float | None = None
-    aspect_label: str = ""
-
-    def size_limit(self, media_type: str) -> int:
-        return self.max_size_by_format.get(media_type, self.max_size)
-
-
-@dataclass(frozen=True)
-class ChannelMedia:
-    images: KindLimits | None
-    videos: KindLimits | None
-    max_items: int | None = None
-    max_images: int | None = None
-    max_videos: int | None = None
-    allow_mixed: bool = True
-    requires_media: bool = False
-    requires_video: bool = False
-
-
-_VIDEO_ANY = frozenset({MP4, MOV, AVI, WMV, FLV, WEBM, MPEG_PS, GPP3, GPP3_2})
-
-CHANNEL_MEDIA: dict[str, ChannelMedia] = {
-    "x": ChannelMedia(
-        images=KindLimits(frozenset({JPEG, PNG, GIF, WEBP}), 5 * MB, {GIF: 15 * MB}),
-        videos=KindLimits(frozenset({MP4, MOV}), 512 * MB, min_duration=0.5, max_duration=140),
-        max_images=4,
-        max_videos=1,
-        allow_mixed=False,
-    ),
-    "instagram": ChannelMedia(
-        images=KindLimits(
-            # Meta's content publishing API takes JPEG only for Instagram images.
-            frozenset({JPEG}), 8 * MB, min_aspect=0.8, max_aspect=1.91, aspect_label="4:5 y 1,91:1"
-        ),
-        videos=KindLimits(
-            frozenset({MP4, MOV}),
-            300 * MB,
-            min_duration=3,
-            max_duration=15 * 60,
-            min_aspect=0.5625,
-            max_aspect=1.91,
-            aspect_label="9:16 y 1,91:1",
-        ),
-        max_items=10,
-        requires_media=True,
-    ),
-    "youtube": ChannelMedia(
-        images=None,
-        videos=KindLimits(frozenset({MP4, MOV, AVI, WMV, FLV, WEBM, MPEG_PS, GPP3}), 256 * GB),
-        max_videos=1,
-        requires_video=True,
-    ),
-    "facebook": ChannelMedia(
-        # Page photos: the formats Meta documents (WebP is not among them).
-        images=KindLimits(frozenset({JPEG, PNG, GIF, BMP, TIFF}), 10 * MB),
-        videos=KindLimits(_VIDEO_ANY | {MKV}, 10 * GB, max_duration=240 * 60),
-    ),
-    "sitio_web": ChannelMedia(images=None, videos=None),
-}
+# The rules live with the channels (cvp.procedure.CHANNEL); these names stay for the checks' readers.
+KindLimits = P.KindLimits
+ChannelMedia = P.ChannelMedia
+CHANNEL_MEDIA: dict[str, ChannelMedia] = {key: c.media for key, c in P.CHANNEL.items()}
+X_ALT_TEXT_MAX = P.CHANNEL["x"].media.alt_text_max
 
 
 def _size_es(n: int) -> str:
@@ -159,7 +76,7 @@ def _check_item(channel: str, rules: ChannelMedia, item: MediaInfo, index: int) 
         out.append(Finding(code, severity, message, channel=channel, suggestion=suggestion))
 
     if item.is_pdf:
-        if channel != "sitio_web":
+        if not rules.any_file:
             add(
                 "media.pdf",
                 ERROR,
@@ -167,7 +84,7 @@ def _check_item(channel: str, rules: ChannelMedia, item: MediaInfo, index: int) 
                 "Exporte la pieza como imagen (PNG o JPEG) o como video (MP4) y adjúntela de nuevo.",
             )
         return out
-    if channel == "sitio_web":
+    if rules.any_file:
         if not (item.is_image or item.is_video):
             add(
                 "media.format",
@@ -262,13 +179,13 @@ def _accessibility(channel: str, item: MediaInfo, index: int) -> list[Finding]:
                     suggestion="Describa en una o dos frases lo que muestra la imagen, incluido el texto que contiene.",
                 )
             )
-        elif channel == "x" and len(alt) > X_ALT_TEXT_MAX:
+        elif (limit := CHANNEL_MEDIA[channel].alt_text_max) is not None and len(alt) > limit:
             out.append(
                 Finding(
                     "a11y.alt_text_length",
                     ERROR,
-                    "El texto alternativo de %s tiene %d caracteres y X admite hasta %d."
-                    % (label, len(alt), X_ALT_TEXT_MAX),
+                    "El texto alternativo de %s tiene %d caracteres y %s admite hasta %d."
+                    % (label, len(alt), CHANNEL_NAMES_ES[channel], limit),
                     channel=channel,
                     suggestion="Resuma la descripción.",
                 )

@@ -10,9 +10,11 @@ from __future__ import annotations
 import threading
 import warnings
 
+from cvp import procedure as P
+
 from .textutil import publishable
 
-X_MAX_WEIGHTED_LENGTH = 280
+X_MAX_WEIGHTED_LENGTH = P.CHANNEL["x"].text.max_length
 
 _lock = threading.Lock()
 _parse_tweet = None
