@@ -1,7 +1,8 @@
 """Command line of the domain package: `python -m cvp ...` (also installed as `cvp`).
 
-Writes the same records the web forms write, with the same rules, so the office (and the tests)
-can act on a need without a browser. Messages are in Spanish; errors exit with status 2.
+Writes the same records the web forms write, through the same role-checked commands
+(:mod:`cvp.commands`), so the office (and the tests) can act on a need without a browser. Messages are
+in Spanish; errors exit with status 2.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import json
 import sys
 from pathlib import Path
 
+from cvp import commands
 from cvp import procedure as P
 
 
@@ -66,16 +68,14 @@ def cmd_register(args) -> None:
 
 def cmd_meeting(args) -> None:
     office = _office(args)
-    office.team.require(args.como, P.HEAD, P.PROFESSIONAL)
-    doc = office.record_meeting(args.necesidad, args.como, _json_arg(args.datos))
+    doc = commands.record_meeting(office, args.como, args.necesidad, _json_arg(args.datos))
     office.deliver_pending(need_id=args.necesidad)
     print(f"Registro de reunión {P.MEETING_FORM_CODE} guardado (documento {doc.id}).")
 
 
 def cmd_plan(args) -> None:
     office = _office(args)
-    office.team.require(args.como, P.HEAD, P.PROFESSIONAL, P.TECHNICIAN)
-    doc = office.record_content_plan(args.necesidad, args.como, _json_arg(args.datos))
+    doc = commands.record_plan(office, args.como, args.necesidad, _json_arg(args.datos))
     print(f"Plan de contenidos guardado (documento {doc.id}).")
 
 
@@ -85,20 +85,19 @@ def cmd_drafts(args) -> None:
 
 def cmd_submit_text(args) -> None:
     office = _office(args)
-    office.team.require(args.como, P.PROFESSIONAL)
-    texts = dict(_json_arg(args.textos)) if args.textos else office.drafts(args.necesidad)
-    rev = office.submit_text(args.necesidad, args.como, texts, note=args.nota or "")
+    texts = dict(_json_arg(args.textos)) if args.textos else None  # None: the drafts
+    rev = commands.submit_text(office, args.como, args.necesidad, texts, note=args.nota or "")
     office.deliver_pending(need_id=args.necesidad)
     print(f"Texto presentado: revisión {rev.number} (id {rev.id}).")
 
 
 def cmd_submit_design(args) -> None:
     office = _office(args)
-    office.team.require(args.como, P.TECHNICIAN)
     path = Path(args.archivo)
     if not path.is_file():
         raise SystemExit(f"Error: no existe el archivo {path}.")
-    rev = office.submit_design(args.necesidad, args.como, path, path.name, alt_text=args.alt or "", note=args.nota or "")
+    rev = commands.submit_design(office, args.como, args.necesidad, path, path.name, alt_text=args.alt or "",
+                                 note=args.nota or "")
     office.deliver_pending(need_id=args.necesidad)
     print(f"Diseño cargado: revisión {rev.number} (id {rev.id}, SHA-256 {rev.sha256}).")
 
@@ -106,23 +105,12 @@ def cmd_submit_design(args) -> None:
 def cmd_decide(args) -> None:
     from datetime import datetime
 
-    from cvp.config import TIMEZONE
+    from cvp.config import bogota
 
     office = _office(args)
-    office.team.require(args.como, P.HEAD)
-    kind = P.CONTROL_POINT_KIND.get(args.punto)
-    revision_id = args.revision
-    if revision_id is None and kind:
-        current = office.current_revision(args.necesidad, kind)
-        if current is None:
-            raise SystemExit("Error: no hay revisión presentada para decidir.")
-        revision_id = current.id
-    publish_at = None
-    if args.publicar_en:
-        publish_at = datetime.fromisoformat(args.publicar_en)
-        publish_at = publish_at if publish_at.tzinfo else publish_at.replace(tzinfo=TIMEZONE)
-    out = office.decide(args.necesidad, revision_id, args.punto, args.decision, args.como, args.comentario or "",
-                        publish_at=publish_at)
+    publish_at = bogota(datetime.fromisoformat(args.publicar_en)) if args.publicar_en else None
+    out = commands.decide(office, args.como, args.necesidad, args.revision, args.punto, args.decision,
+                          args.comentario or "", publish_at=publish_at)
     office.deliver_pending(need_id=args.necesidad)
     note = " (ya estaba registrada)" if out.already_recorded else ""
     print(f"Decisión «{out.decision.decision}» registrada en el punto de control {args.punto}{note}.")
@@ -130,8 +118,7 @@ def cmd_decide(args) -> None:
 
 def cmd_cancel(args) -> None:
     office = _office(args)
-    office.team.require(args.como, P.HEAD)
-    office.cancel_need(args.necesidad, args.como, args.motivo)
+    commands.cancel_need(office, args.como, args.necesidad, args.motivo)
     print(f"Necesidad n.º {args.necesidad} cancelada; sus pasos pendientes terminan sin publicar.")
 
 
@@ -156,16 +143,13 @@ def cmd_export(args) -> None:
 
 
 def cmd_publication(args) -> None:
-    from cvp import publishing
-
     office = _office(args)
-    office.team.require(args.como, P.PROFESSIONAL, P.HEAD)
     if args.accion == "confirmar":
         if not args.url:
             raise SystemExit("Error: indique --url de la publicación encontrada.")
-        row = publishing.confirm(office, args.id, args.url, args.remote_id or "", args.como)
-    else:
-        row = publishing.allow_retry(office, args.id, args.como)
+        row = commands.confirm_publication(office, args.como, args.id, args.url, args.remote_id or "")
+    else:  # the person asking for a resend from the command line has looked at the account
+        row = commands.allow_publication_retry(office, args.como, args.id, reviewed=True)
     print(f"Registro de publicación {row.id}: {row.state}.")
 
 
@@ -218,8 +202,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--alt", help="texto alternativo (obligatorio para imágenes)")
     sp.add_argument("--nota")
     sp = need_cmd("decidir", cmd_decide, "actividades 7/12: decisión de la Jefe OAC")
-    sp.add_argument("--punto", type=int, required=True, choices=sorted(P.CONTROL_POINTS))
-    sp.add_argument("--decision", required=True, choices=[P.APPROVED, P.REJECTED])
+    sp.add_argument("--punto", type=int, required=True, choices=sorted(P.REVIEW_AT))
+    sp.add_argument("--decision", required=True, choices=[d.value for d in P.DECISIONS])
     sp.add_argument("--revision", type=int, help="id de la revisión vista (por defecto la vigente)")
     sp.add_argument("--comentario")
     sp.add_argument("--publicar-en", help="fecha y hora de publicación (ISO, hora de Bogotá), punto 12")

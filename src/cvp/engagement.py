@@ -32,15 +32,17 @@ from sqlalchemy import exists, select
 
 from cvp import procedure as P
 from cvp.publishers.base import AuthError, PublishError, RateLimited, TransientError
-from cvp.publishers.http import (
-    DEFAULT_ATTEMPTS,
-    DEFAULT_BASE_DELAY,
-    DEFAULT_MAX_DELAY,
+from cvp.publishers.graph import (
     GRAPH_BASE_URL,
     GRAPH_VERSION,
     GraphApi,
-    Sleep,
     graph_items,
+)
+from cvp.publishers.retry import (
+    DEFAULT_ATTEMPTS,
+    DEFAULT_BASE_DELAY,
+    DEFAULT_MAX_DELAY,
+    Sleep,
     parse_epoch,
     utcnow,
     with_retries,
@@ -61,7 +63,7 @@ FACEBOOK_FIELDS = "shares,reactions.summary(total_count),comments.summary(total_
 FACEBOOK_INSIGHTS = "post_impressions"
 INSTAGRAM_METRICS = "reach,likes,comments,saved,shares"
 
-PUBLISHED = "publicado"  # the ledger's state (cvp.publishing.PUBLISHED), without importing the ledger
+PUBLISHED = P.PublicationState.PUBLISHED  # the ledger's state, without importing the ledger
 
 
 def normalised(raw: Mapping[str, Any] | None = None, **values: int | None) -> dict:
@@ -326,7 +328,7 @@ class FacebookCollector(_GraphCollector):
     """Shares, reactions and comments of Page posts; impressions when the token may read insights."""
 
     channel = "facebook"
-    label = "Facebook"
+    label = P.CHANNEL["facebook"].label
 
     def __init__(self, *, insights: bool = True, **kw):
         super().__init__(**kw)
@@ -361,7 +363,7 @@ class InstagramCollector(_GraphCollector):
     """Reach, likes, comments, saves and shares of media on an Instagram professional account."""
 
     channel = "instagram"
-    label = "Instagram"
+    label = P.CHANNEL["instagram"].label
 
     def _read(self, media_id: str) -> dict | None:
         try:

@@ -32,7 +32,8 @@ from cvp.records.models import Event, Publication, utcnow
 
 log = logging.getLogger(__name__)
 
-PENDING, SENDING, PUBLISHED, UNCONFIRMED, FAILED = "pendiente", "enviando", "publicado", "sin_confirmar", "fallido"
+_S = P.PublicationState
+PENDING, SENDING, PUBLISHED, UNCONFIRMED, FAILED = _S.PENDING, _S.SENDING, _S.PUBLISHED, _S.UNCONFIRMED, _S.FAILED
 
 
 class Unconfirmed(PublishError):
@@ -117,7 +118,7 @@ def _mark_sending(office: Office, row_id: int, need_id: int, channel: str) -> No
     """The last write before the post call; refused if the need was cancelled during the uploads."""
     with office.session() as s:
         need = office._need(s, need_id, for_update=True)  # serialised with cancel_need
-        if need.status == "cancelada":
+        if need.status == P.NeedStatus.CANCELLED:
             raise Conflict(f"La necesidad n.º {need_id} fue cancelada: no se publica en {P.CHANNELS[channel]}.")
         row = s.get(Publication, row_id)
         row.state, row.attempts, row.error, row.updated_at = SENDING, row.attempts + 1, "", utcnow()
@@ -218,7 +219,7 @@ def _repair_closing(office: Office, row: Publication, actor: str) -> Publication
     closing (a crash between them): a later attempt completes what is missing, once."""
     with office.session() as s:
         need = office._need(s, row.need_id)
-        if _has_published_event(s, row) and need.status != "en_curso":
+        if _has_published_event(s, row) and need.status != P.NeedStatus.IN_COURSE:
             return row
         office._need(s, row.need_id, for_update=True)
         fresh = s.get(Publication, row.id)
@@ -229,14 +230,14 @@ def _repair_closing(office: Office, row: Publication, actor: str) -> Publication
 
 
 def _close_need_if_done(office: Office, s, need_id: int) -> None:
-    """A need is 'publicada' once its approved piece is published on every requested channel."""
+    """A need is published once its approved piece is published on every requested channel."""
     need = office._need(s, need_id)
     text, design = office._current(s, need_id, P.TEXT), office._current(s, need_id, P.DESIGN)
     done = set(s.scalars(select(Publication.channel).where(
         Publication.need_id == need_id, Publication.state == PUBLISHED,
         Publication.text_revision_id == text.id, Publication.design_revision_id == design.id)))
-    if need.status == "en_curso" and set(need.channels) <= done:
-        need.status = "publicada"
+    if need.status == P.NeedStatus.IN_COURSE and set(need.channels) <= done:
+        need.status = P.NeedStatus.PUBLISHED
 
 
 def confirm(office: Office, row_id: int, url: str, remote_id: str, actor: str) -> Publication:

@@ -11,12 +11,12 @@ from __future__ import annotations
 import hashlib
 import logging
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, timedelta
 
 from sqlalchemy import select
 
 from cvp import procedure as P
-from cvp.config import TIMEZONE
+from cvp.config import bogota_day_start
 from cvp.mail import Mailer, OutgoingMail
 from cvp.office import Office
 from cvp.records.models import Need, Publication, RedItem, utcnow
@@ -110,14 +110,14 @@ def receive(office: Office, items: list[FeedItem], mailer: Mailer | None, day: d
 
 def send_digest(office: Office, mailer: Mailer | None, day: date) -> int:
     """Send the Red the CVP's pieces published since the last sync and scheduled for the next 7 days."""
-    start = datetime.combine(day - timedelta(days=7), time(0), tzinfo=TIMEZONE)
-    horizon = datetime.combine(day + timedelta(days=8), time(0), tzinfo=TIMEZONE)
+    start = bogota_day_start(day - timedelta(days=7))
+    horizon = bogota_day_start(day + timedelta(days=8))
     with office.session() as s:
         sent = set(s.scalars(select(RedItem.dedupe_key).where(RedItem.direction == "enviado")))
         published = [(p, s.get(Need, p.need_id)) for p in s.scalars(
-            select(Publication).where(Publication.state == "publicado", Publication.published_at >= start,
-                                      Publication.channel != "sitio_web").order_by(Publication.published_at))]
-        scheduled = list(s.scalars(select(Need).where(Need.status == "en_curso", Need.publish_at.is_not(None),
+            select(Publication).where(Publication.state == P.PublicationState.PUBLISHED, Publication.published_at >= start,
+                                      Publication.channel.not_in(P.OUTBOX_CHANNELS)).order_by(Publication.published_at))]
+        scheduled = list(s.scalars(select(Need).where(Need.status == P.NeedStatus.IN_COURSE, Need.publish_at.is_not(None),
                                                       Need.publish_at < horizon).order_by(Need.publish_at)))
     published = [(p, n) for p, n in published if f"enviado:pub:{p.id}" not in sent]
     scheduled = [n for n in scheduled if f"enviado:agenda:{n.id}:{n.publish_at.isoformat()}" not in sent]

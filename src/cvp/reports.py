@@ -13,14 +13,14 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date, datetime, timedelta
 from typing import Any, Callable
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from cvp import procedure as P
-from cvp.config import TIMEZONE
+from cvp.config import bogota, bogota_date, bogota_day_start
 from cvp.engagement import METRIC_KEYS
 from cvp.errors import InvalidInput
 from cvp.mail import Mailer, OutgoingMail
@@ -49,7 +49,7 @@ METRIC_LABELS = {
 }
 CSV_COLUMNS = ["necesidad", "titulo", "canal", "publicado_en", "url", *METRIC_KEYS, "metricas_tomadas_en",
                "fecha_limite", "a_tiempo"]
-PUBLISHED = "publicado"
+PUBLISHED = P.PublicationState.PUBLISHED
 REPORTS_FOLDER = "informes"
 
 
@@ -86,9 +86,7 @@ def kind_of(start: date, end: date) -> str:
 
 def _bounds(start: date, end: date) -> tuple[datetime, datetime]:
     """The period's whole Bogotá days as a half-open UTC interval."""
-    lo = datetime.combine(start, time(0), TIMEZONE).astimezone(timezone.utc)
-    hi = datetime.combine(end + timedelta(days=1), time(0), TIMEZONE).astimezone(timezone.utc)
-    return lo, hi
+    return bogota_day_start(start), bogota_day_start(end + timedelta(days=1))
 
 
 # --------------------------------------------------------------------------------------------
@@ -179,13 +177,13 @@ def _timeliness(office, start: date, end: date) -> list[dict]:
     """The ``metricas`` record of each need whose last publication fell in the period."""
     with office.session() as s:
         docs = list(s.execute(select(Document.data, Need.title).join(Need, Need.id == Document.need_id)
-                              .where(Document.kind == "metricas").order_by(Document.need_id)))
+                              .where(Document.kind == P.DocumentKind.METRICS).order_by(Document.need_id)))
     needs = []
     for data, title in docs:
         published = data.get("publicado_en")
         if not published:
             continue
-        day = datetime.fromisoformat(published).astimezone(TIMEZONE).date()
+        day = bogota_date(datetime.fromisoformat(published))
         if start <= day <= end:
             needs.append(dict(data, titulo=title))
     return needs
@@ -274,7 +272,7 @@ def _local(value) -> str:
     """A UTC instant as Bogotá wall time for the CSV; empty when missing (None or NaT)."""
     if value is None or value != value:
         return ""
-    return value.astimezone(TIMEZONE).strftime("%Y-%m-%d %H:%M")
+    return bogota(value).strftime("%Y-%m-%d %H:%M")
 
 
 def _cell(text: str) -> str:

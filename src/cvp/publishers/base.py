@@ -9,9 +9,12 @@ recent posts, the one carrying this piece, after a call whose outcome is unknown
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+import html
+import re
+import unicodedata
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from typing import Any, BinaryIO, Protocol, TypeVar, runtime_checkable
 
 BEFORE_POST = "before_post"
@@ -194,3 +197,145 @@ class Publisher(Protocol):
 
     def find_published(self, piece: Piece) -> PublishResult | None:
         """Look for the post carrying this piece among the account's recent posts."""
+
+
+# --------------------------------------------------------------------------------------------
+# A piece's files against a channel's limits (checked again before any upload)
+# --------------------------------------------------------------------------------------------
+
+
+def format_mb(size: int) -> str:
+    return f"{size / 1048576:.1f}".rstrip("0").rstrip(".")
+
+
+def split_media(
+    piece: Piece,
+    *,
+    channel: str,
+    label: str,
+    max_images: int,
+    max_videos: int,
+    accepted: str,
+) -> tuple[list[MediaFile], list[MediaFile]]:
+    """(images, videos) of a post that takes either images or videos, never both.
+
+    Raises :class:`MediaRejected` for other files, a mix, or more than the channel takes.
+    """
+    images = [m for m in piece.media if m.is_image]
+    videos = [m for m in piece.media if m.is_video]
+    others = [m for m in piece.media if not (m.is_image or m.is_video)]
+    if others:
+        raise MediaRejected(
+            f"{label} no admite el archivo '{others[0].name}' ({others[0].media_type}) en "
+            f"una publicación. Adjunte {accepted}.",
+            channel=channel,
+        )
+    if images and videos:
+        raise MediaRejected(
+            f"{label} no permite mezclar imágenes y video en una publicación. Deje solo las "
+            f"imágenes (hasta {max_images}) o solo el video.",
+            channel=channel,
+        )
+    if len(images) > max_images:
+        raise MediaRejected(
+            f"{label} admite hasta {max_images} imágenes por publicación y la pieza tiene "
+            f"{len(images)}. Quite imágenes del diseño para {label}.",
+            channel=channel,
+        )
+    if len(videos) > max_videos:
+        raise MediaRejected(
+            f"{label} admite un solo video por publicación y la pieza tiene {len(videos)}.",
+            channel=channel,
+        )
+    return images, videos
+
+
+def check_file(
+    media: MediaFile,
+    *,
+    channel: str,
+    label: str,
+    types: Iterable[str],
+    max_bytes: int,
+    formats: str,
+) -> None:
+    """Raise :class:`MediaRejected` if ``media`` is not of ``types`` or exceeds ``max_bytes``."""
+    if media.media_type not in set(types):
+        raise MediaRejected(
+            f"{label} no admite el formato {media.media_type} de '{media.name}'. "
+            f"Use {formats} y vuelva a aprobar el diseño.",
+            channel=channel,
+        )
+    if media.size > max_bytes:
+        raise MediaRejected(
+            f"El archivo '{media.name}' pesa {format_mb(media.size)} MB y {label} admite "
+            f"hasta {format_mb(max_bytes)} MB. Reduzca el archivo y vuelva a aprobar el diseño.",
+            channel=channel,
+        )
+
+
+# --------------------------------------------------------------------------------------------
+# Recognising a piece among an account's recent posts (for find_published)
+# --------------------------------------------------------------------------------------------
+
+_URL_RE = re.compile(r"https?://\S+", re.IGNORECASE)
+_SPACE_RE = re.compile(r"\s+")
+
+
+def normalize_text(text: str) -> str:
+    """The text as compared with a platform's copy of it.
+
+    Platforms rewrite what they store: X shortens every link to a t.co address and appends one
+    for attached media, escapes ``&``, ``<`` and ``>`` as HTML entities, and some trim or fold
+    whitespace. So links are dropped, entities decoded, Unicode put in NFC form and runs of
+    whitespace collapsed to one space.
+    """
+    text = unicodedata.normalize("NFC", html.unescape(text or ""))
+    text = _URL_RE.sub(" ", text)
+    return _SPACE_RE.sub(" ", text).strip()
+
+
+def same_text(posted: str | None, expected: str) -> bool:
+    """Whether a platform's copy of a text is the text we sent (see :func:`normalize_text`)."""
+    if posted is None:
+        return False
+    return normalize_text(posted) == normalize_text(expected)
+
+
+def parse_datetime(value: str | None) -> datetime | None:
+    """An ISO 8601 timestamp from an API (``2025-01-31T14:00:00+0000`` or ``…Z``)."""
+    if not value:
+        return None
+    text = value.strip()
+    if text.endswith("Z"):
+        text = text[:-1] + "+00:00"
+    elif re.search(r"[+-]\d{4}$", text):
+        text = text[:-2] + ":" + text[-2:]
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+
+
+def not_before(piece_extra: Mapping[str, Any]) -> datetime | None:
+    """Optional lower bound for reconciliation, ``piece.extra["not_before"]`` (aware datetime).
+
+    When the ledger knows when the first attempt was sent, posts older than that are ignored by
+    ``find_published``, so an identical text posted weeks ago is not mistaken for this piece.
+    """
+    value = piece_extra.get("not_before")
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    if isinstance(value, str):
+        return parse_datetime(value)
+    return None
+
+
+def is_recent_enough(
+    created: datetime | None, bound: datetime | None, slack_s: float = 300.0
+) -> bool:
+    """Whether a post created at ``created`` may be this attempt's (5 minutes of clock skew)."""
+    if bound is None or created is None:
+        return True
+    return created >= bound - timedelta(seconds=slack_s)

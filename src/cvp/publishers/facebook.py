@@ -9,7 +9,7 @@
   ``resumable_threshold``, the resumable upload ``upload_phase=start`` → ``transfer`` (chunks,
   safe to retry) → ``finish`` (the post).
 
-The call that makes the post public is sent once (see :class:`cvp.publishers.http.GraphApi`).
+The call that makes the post public is sent once (see :class:`cvp.publishers.graph.GraphApi`).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from urllib.parse import urljoin
 
 import httpx
 
-from cvp.checks.media import CHANNEL_MEDIA
+from cvp import procedure as P
 from cvp.publishers.base import (
     MediaFile,
     MediaRejected,
@@ -31,24 +31,26 @@ from cvp.publishers.base import (
     TransientError,
     about_to_post,
     announces_post,
-)
-from cvp.publishers.http import (
-    DEFAULT_ATTEMPTS,
-    DEFAULT_BASE_DELAY,
-    DEFAULT_MAX_DELAY,
-    DEFAULT_TIMEOUT,
-    GRAPH_BASE_URL,
-    GRAPH_VERSION,
-    Clock,
-    GraphApi,
-    Sleep,
     check_file,
-    graph_items,
     is_recent_enough,
     not_before,
     parse_datetime,
     same_text,
     split_media,
+)
+from cvp.publishers.graph import (
+    GRAPH_BASE_URL,
+    GRAPH_VERSION,
+    GraphApi,
+    graph_items,
+)
+from cvp.publishers.retry import (
+    DEFAULT_ATTEMPTS,
+    DEFAULT_BASE_DELAY,
+    DEFAULT_MAX_DELAY,
+    DEFAULT_TIMEOUT,
+    Clock,
+    Sleep,
     utcnow,
 )
 
@@ -59,12 +61,13 @@ FACEBOOK_WEB = "https://www.facebook.com/"
 
 MAX_IMAGES = 10
 MAX_VIDEOS = 1
-IMAGE_MAX_BYTES = 10 * 1024 * 1024
-VIDEO_MAX_BYTES = 10 * 1024 * 1024 * 1024
-IMAGE_TYPES = frozenset({"image/jpeg", "image/png", "image/gif", "image/bmp", "image/tiff"})
-# Facebook takes most video containers; the list is the pre-review checks' own (one source of truth).
-VIDEO_TYPES = CHANNEL_MEDIA["facebook"].videos.formats
-MESSAGE_MAX = 63206
+# Facebook's limits, from the channel registry (the pre-review checks read the same ones).
+_FACEBOOK = P.CHANNEL["facebook"]
+IMAGE_MAX_BYTES = _FACEBOOK.media.images.max_size
+VIDEO_MAX_BYTES = _FACEBOOK.media.videos.max_size
+IMAGE_TYPES = _FACEBOOK.media.images.formats
+VIDEO_TYPES = _FACEBOOK.media.videos.formats
+MESSAGE_MAX = _FACEBOOK.text.max_length
 RESUMABLE_THRESHOLD = 100 * 1024 * 1024
 
 
@@ -105,7 +108,7 @@ class FacebookPublisher:
         self.clock = clock
         self.api = GraphApi(
             access_token=access_token,
-            label="Facebook",
+            label=_FACEBOOK.label,
             channel=self.channel,
             conn_id=conn_id,
             base_url=base_url,
@@ -134,17 +137,17 @@ class FacebookPublisher:
                 channel=self.channel,
             )
         images, videos = split_media(
-            piece, channel=self.channel, label="Facebook", max_images=MAX_IMAGES,
+            piece, channel=self.channel, label=_FACEBOOK.label, max_images=MAX_IMAGES,
             max_videos=MAX_VIDEOS, accepted="imágenes o un video",
         )
         for m in images:
             check_file(
-                m, channel=self.channel, label="Facebook", types=IMAGE_TYPES,
+                m, channel=self.channel, label=_FACEBOOK.label, types=IMAGE_TYPES,
                 max_bytes=IMAGE_MAX_BYTES, formats="imágenes JPG, PNG, GIF, BMP o TIFF",
             )
         for m in videos:
             check_file(
-                m, channel=self.channel, label="Facebook", types=VIDEO_TYPES,
+                m, channel=self.channel, label=_FACEBOOK.label, types=VIDEO_TYPES,
                 max_bytes=VIDEO_MAX_BYTES, formats="video MP4 o MOV",
             )
 

@@ -21,6 +21,7 @@ from typing import Any
 
 import httpx
 
+from cvp import procedure as P
 from cvp.publishers.base import (
     MediaFile,
     MediaRejected,
@@ -31,37 +32,41 @@ from cvp.publishers.base import (
     TransientError,
     about_to_post,
     announces_post,
-)
-from cvp.publishers.http import (
-    DEFAULT_ATTEMPTS,
-    DEFAULT_BASE_DELAY,
-    DEFAULT_MAX_DELAY,
-    DEFAULT_TIMEOUT,
-    GRAPH_BASE_URL,
-    GRAPH_VERSION,
-    Clock,
-    GraphApi,
-    Sleep,
     check_file,
-    graph_items,
     is_recent_enough,
     not_before,
     parse_datetime,
     same_text,
+)
+from cvp.publishers.graph import (
+    GRAPH_BASE_URL,
+    GRAPH_VERSION,
+    GraphApi,
+    graph_items,
+)
+from cvp.publishers.retry import (
+    DEFAULT_ATTEMPTS,
+    DEFAULT_BASE_DELAY,
+    DEFAULT_MAX_DELAY,
+    DEFAULT_TIMEOUT,
+    Clock,
+    Sleep,
     utcnow,
 )
 from cvp.publishers.storage import PublicStorage
 
 log = logging.getLogger(__name__)
 
-MAX_ITEMS = 10
-IMAGE_MAX_BYTES = 8 * 1024 * 1024
-VIDEO_MAX_BYTES = 300 * 1024 * 1024
-# The content publishing API documents JPEG as the only image format.
-IMAGE_TYPES = frozenset({"image/jpeg"})
-VIDEO_TYPES = frozenset({"video/mp4", "video/quicktime"})
-CAPTION_MAX = 2200
-HASHTAGS_MAX = 30
+# Instagram's limits, from the channel registry (the pre-review checks read the same ones); the content
+# publishing API documents JPEG as the only image format.
+_INSTAGRAM = P.CHANNEL["instagram"]
+MAX_ITEMS = _INSTAGRAM.media.max_items
+IMAGE_MAX_BYTES = _INSTAGRAM.media.images.max_size
+VIDEO_MAX_BYTES = _INSTAGRAM.media.videos.max_size
+IMAGE_TYPES = _INSTAGRAM.media.images.formats
+VIDEO_TYPES = _INSTAGRAM.media.videos.formats
+CAPTION_MAX = _INSTAGRAM.text.max_length
+HASHTAGS_MAX = _INSTAGRAM.text.max_hashtags
 
 FINISHED = ("FINISHED", "PUBLISHED")
 
@@ -106,7 +111,7 @@ class InstagramPublisher:
         self.clock = clock
         self.api = GraphApi(
             access_token=access_token,
-            label="Instagram",
+            label=_INSTAGRAM.label,
             channel=self.channel,
             conn_id=conn_id,
             base_url=base_url,
@@ -152,12 +157,12 @@ class InstagramPublisher:
         for m in piece.media:
             if m.is_image:
                 check_file(
-                    m, channel=self.channel, label="Instagram", types=IMAGE_TYPES,
+                    m, channel=self.channel, label=_INSTAGRAM.label, types=IMAGE_TYPES,
                     max_bytes=IMAGE_MAX_BYTES, formats="imágenes JPG",
                 )
             elif m.is_video:
                 check_file(
-                    m, channel=self.channel, label="Instagram", types=VIDEO_TYPES,
+                    m, channel=self.channel, label=_INSTAGRAM.label, types=VIDEO_TYPES,
                     max_bytes=VIDEO_MAX_BYTES, formats="video MP4 o MOV",
                 )
             else:

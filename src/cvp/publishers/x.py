@@ -32,6 +32,7 @@ import tweepy
 import urllib3
 from requests_oauthlib import OAuth1
 
+from cvp import procedure as P
 from cvp.checks.xlength import x_weighted_length
 from cvp.publishers.base import (
     AuthError,
@@ -45,19 +46,19 @@ from cvp.publishers.base import (
     TransientError,
     about_to_post,
     announces_post,
+    check_file,
+    is_recent_enough,
+    not_before,
+    same_text,
+    split_media,
 )
-from cvp.publishers.http import (
+from cvp.publishers.retry import (
     DEFAULT_ATTEMPTS,
     DEFAULT_BASE_DELAY,
     DEFAULT_MAX_DELAY,
     Clock,
     Sleep,
-    check_file,
-    is_recent_enough,
-    not_before,
     parse_epoch,
-    same_text,
-    split_media,
     utcnow,
     with_retries,
 )
@@ -66,14 +67,16 @@ log = logging.getLogger(__name__)
 
 X_API_URL = "https://api.x.com"
 
-MAX_IMAGES = 4
-MAX_VIDEOS = 1
-IMAGE_MAX_BYTES = 5 * 1024 * 1024
-VIDEO_MAX_BYTES = 512 * 1024 * 1024
-IMAGE_TYPES = frozenset({"image/jpeg", "image/png", "image/webp", "image/gif"})
-VIDEO_TYPES = frozenset({"video/mp4", "video/quicktime"})
-ALT_TEXT_MAX = 1000
-MAX_WEIGHTED_LENGTH = 280
+# X's limits, from the channel registry (the pre-review checks read the same ones).
+_X = P.CHANNEL["x"]
+MAX_IMAGES = _X.media.max_images
+MAX_VIDEOS = _X.media.max_videos
+IMAGE_MAX_BYTES = _X.media.images.max_size
+VIDEO_MAX_BYTES = _X.media.videos.max_size
+IMAGE_TYPES = _X.media.images.formats
+VIDEO_TYPES = _X.media.videos.formats
+ALT_TEXT_MAX = _X.media.alt_text_max
+MAX_WEIGHTED_LENGTH = _X.text.max_length
 CHUNK_SIZE = 4 * 1024 * 1024  # APPEND segments must not exceed 5 MB
 PROCESSING_STATES_WAITING = ("pending", "in_progress")
 
@@ -351,17 +354,17 @@ class XPublisher:
                 channel=self.channel,
             )
         images, videos = split_media(
-            piece, channel=self.channel, label="X", max_images=MAX_IMAGES,
+            piece, channel=self.channel, label=_X.label, max_images=MAX_IMAGES,
             max_videos=MAX_VIDEOS, accepted="imágenes JPG, PNG, WEBP o GIF, o un video MP4",
         )
         for m in images:
             check_file(
-                m, channel="x", label="X", types=IMAGE_TYPES, max_bytes=IMAGE_MAX_BYTES,
+                m, channel="x", label=_X.label, types=IMAGE_TYPES, max_bytes=IMAGE_MAX_BYTES,
                 formats="imágenes JPG, PNG, WEBP o GIF",
             )
         for m in videos:
             check_file(
-                m, channel="x", label="X", types=VIDEO_TYPES, max_bytes=VIDEO_MAX_BYTES,
+                m, channel="x", label=_X.label, types=VIDEO_TYPES, max_bytes=VIDEO_MAX_BYTES,
                 formats="video MP4 o MOV",
             )
         for m in piece.media:

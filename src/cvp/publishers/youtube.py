@@ -32,6 +32,8 @@ from googleapiclient.discovery import build
 from googleapiclient.errors import HttpError
 from googleapiclient.http import MediaIoBaseUpload
 
+from cvp import procedure as P
+from cvp.config import bogota
 from cvp.publishers.base import (
     AuthError,
     MediaFile,
@@ -44,19 +46,19 @@ from cvp.publishers.base import (
     TransientError,
     about_to_post,
     announces_post,
+    check_file,
+    is_recent_enough,
+    not_before,
+    parse_datetime,
+    same_text,
 )
-from cvp.publishers.http import (
+from cvp.publishers.retry import (
     DEFAULT_ATTEMPTS,
     DEFAULT_BASE_DELAY,
     DEFAULT_MAX_DELAY,
     Clock,
     Sleep,
     backoff_delay,
-    check_file,
-    is_recent_enough,
-    not_before,
-    parse_datetime,
-    same_text,
     utcnow,
     with_retries,
 )
@@ -64,18 +66,18 @@ from cvp.publishers.http import (
 log = logging.getLogger(__name__)
 
 PACIFIC = ZoneInfo("America/Los_Angeles")
-BOGOTA = ZoneInfo("America/Bogota")
 
 DAILY_QUOTA = 10_000
 INSERT_COST = 1600
 THUMBNAIL_COST = 50
 LIST_COST = 1
 
-VIDEO_MAX_BYTES = 256 * 1024**3
+_YOUTUBE = P.CHANNEL["youtube"]  # limits from the channel registry, as the pre-review checks read them
+VIDEO_MAX_BYTES = _YOUTUBE.media.videos.max_size
 THUMBNAIL_MAX_BYTES = 2 * 1024 * 1024
 THUMBNAIL_TYPES = frozenset({"image/jpeg", "image/png"})
-TITLE_MAX = 100
-DESCRIPTION_MAX_BYTES = 5000
+TITLE_MAX = _YOUTUBE.text.title_max_chars
+DESCRIPTION_MAX_BYTES = _YOUTUBE.text.max_length
 TAGS_MAX_CHARS = 500
 CHUNK_QUANTUM = 256 * 1024  # resumable chunks must be multiples of 256 KiB
 CHUNK_SIZE = 32 * CHUNK_QUANTUM  # 8 MiB
@@ -520,7 +522,7 @@ class YouTubePublisher:
             f"La cuota diaria de la API de YouTube no alcanza para subir el video: quedan "
             f"{max(remaining, 0)} de {self.daily_quota} unidades y la subida cuesta {needed}. "
             f"La cuota se renueva a medianoche hora del Pacífico "
-            f"({reset_at.astimezone(BOGOTA):%Y-%m-%d %H:%M} hora de Bogotá); la publicación "
+            f"({bogota(reset_at):%Y-%m-%d %H:%M} hora de Bogotá); la publicación "
             "puede esperar hasta entonces.",
             reset_at=reset_at,
             channel=self.channel,
@@ -547,7 +549,7 @@ class YouTubePublisher:
             reset_at = next_pacific_midnight(self.clock())
             return RateLimited(
                 "Se agotó la cuota diaria de la API de YouTube. Se renueva a medianoche hora "
-                f"del Pacífico ({reset_at.astimezone(BOGOTA):%Y-%m-%d %H:%M} hora de Bogotá); "
+                f"del Pacífico ({bogota(reset_at):%Y-%m-%d %H:%M} hora de Bogotá); "
                 "la publicación puede esperar hasta entonces.",
                 reset_at=reset_at,
                 channel=self.channel,
