@@ -6,7 +6,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from cvp.config import TIMEZONE
+from cvp.config import bogota, bogota_date
 from cvp.errors import InvalidInput
 from cvp.procedure import AUDIENCES, CHANNELS, DEPARTMENTS, SOURCES
 
@@ -73,7 +73,7 @@ def _choices(conf: dict, key: str, label: str, allowed: dict, errors: list[str],
 def parse_need(conf: dict[str, Any], *, today: date | None = None) -> NeedInput:
     """Validate the trigger form (or CLI) input; raise InvalidInput listing every problem at once."""
     errors: list[str] = []
-    today = today or datetime.now(TIMEZONE).date()
+    today = today or bogota_date()
     title = _text(conf, "titulo", "Título", errors, min_len=5, max_len=200)
     description = _text(conf, "necesidad", "Necesidad de comunicación", errors, min_len=10, max_len=5000)
     source = conf.get("fuente")
@@ -103,8 +103,8 @@ def parse_need(conf: dict[str, Any], *, today: date | None = None) -> NeedInput:
     if raw_publish:
         try:
             publish_at = datetime.fromisoformat(str(raw_publish))
-            if publish_at.tzinfo is None:
-                publish_at = publish_at.replace(tzinfo=TIMEZONE)
+            if publish_at.tzinfo is None:  # as typed: Bogotá time
+                publish_at = bogota(publish_at)
         except ValueError:
             errors.append(f"«Fecha y hora de publicación» no es válida: {raw_publish!r}.")
     if errors:

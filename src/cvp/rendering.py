@@ -12,7 +12,7 @@ from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
-from cvp.config import TIMEZONE
+from cvp.config import bogota
 from cvp.procedure import ACTIVITY, AUDIENCES, CHANNELS, DEPARTMENTS, ROLE_NAMES, SOURCES
 
 MONTHS = ("enero", "febrero", "marzo", "abril", "mayo", "junio", "julio", "agosto", "septiembre",
@@ -24,7 +24,7 @@ def fecha(value) -> str:
     if value is None:
         return "—"
     if isinstance(value, datetime):
-        local = value.astimezone(TIMEZONE)
+        local = bogota(value)
         return f"{local.day} de {MONTHS[local.month - 1]} de {local.year}, {local:%H:%M}"
     if isinstance(value, date):
         return f"{value.day} de {MONTHS[value.month - 1]} de {value.year}"
