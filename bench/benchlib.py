@@ -144,7 +144,7 @@ class OfficeSide:
         self.pending: dict[str, tuple[int, int]] = {}
 
     def prepare(self, run_id: str) -> None:
-        need = self.office.register_need(dict(NEED), "jefe", run_id=run_id)
+        need = self.office.register_need(dict(NEED, accion_puntual=True), "jefe", run_id=run_id)  # straight to 5
         rev = self.office.submit_text(need.id, "profesional", dict(TEXTS))
         self.pending[run_id] = (need.id, rev.id)
 
