@@ -96,3 +96,4 @@ NEED = {
     "fecha_limite": "2099-12-15",
     "accion_puntual": False,
 }
+ONE_OFF = dict(NEED, accion_puntual=True)  # a one-off need goes straight to activity 5 (no meeting, no plan)

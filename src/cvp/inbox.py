@@ -6,21 +6,28 @@ rather than asking Airflow, keeps the forms fast and gives the same answer the s
 A publication whose outcome is unknown (ledger state 'sin_confirmar', see cvp.publishing) waits on
 a person too: the professional checks the account and confirms it or authorizes the resend, and the
 head, who may do the same, sees it in her inbox as well.
+The lists (inbox, other needs in course, all needs) read where each need stands from the columns
+cvp.state keeps on ``needs``: one indexed range per page and one count, whatever the number of needs;
+a single need's step is read from its records by the same rules.
 All functions take an open SQLAlchemy session (``Office.session()``) and only read.
 """
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
+from typing import Generic, TypeVar
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy import Text, and_, cast, false, func, literal, not_, or_, select
+from sqlalchemy.orm import Session
 
 from cvp import procedure as P
+from cvp import state
 from cvp.config import TIMEZONE
-from cvp.records.models import Document, Event, Need, Publication, Revision
+from cvp.errors import InvalidInput
+from cvp.records.models import Decision, Event, Need, Publication
 
 IN_COURSE = "en_curso"
 MEETING_DOC = "registro_reunion"
@@ -28,147 +35,173 @@ PLAN_DOC = "plan_contenidos"
 PUBLISHED = "publicado"
 UNCONFIRMED = "sin_confirmar"
 PUBLISH_ACTIVITY = 14
+PAGE_SIZE, MAX_PAGE_SIZE = 50, 200
+NEED_STATES = ("en_curso", "publicada", "cancelada", "todas")
 
-
-@dataclass(frozen=True)
-class Step:
-    """The step a need waits on: who must act, on which activity, since when."""
-
-    need_id: int
-    title: str
-    role: str
-    activity: int
-    label: str
-    since: datetime
-    deadline: date
-    revision_id: int | None = None
-    revision_number: int | None = None
-    author: str | None = None  # author of the revision awaiting a decision: never its judge
-    comment: str = ""  # the head's comment when the step follows a return
-
-    @property
-    def is_decision(self) -> bool:
-        return self.activity in P.CONTROL_POINTS
-
-    @property
-    def is_unconfirmed_publication(self) -> bool:
-        """A person must say whether the piece is on the platform (the professional or the head)."""
-        return self.activity == PUBLISH_ACTIVITY and self.role != P.SYSTEM
-
-    def days_waiting(self, now: datetime) -> int:
-        return max(0, (now - self.since).days)
-
-    def days_left(self, today: date) -> int:
-        """Days until the need's deadline (negative: overdue by that many days)."""
-        return (self.deadline - today).days
+Step = state.Step  # the step a need waits on: who must act, on which activity, since when
 
 
 def today_bogota(now: datetime | None = None) -> date:
     return (now or datetime.now(timezone.utc)).astimezone(TIMEZONE).date()
 
 
-def _latest(revisions: list[Revision], kind: str) -> Revision | None:
-    found = [r for r in revisions if r.kind == kind]
-    return max(found, key=lambda r: r.number) if found else None
-
-
-def _channel_list(channels: list[str]) -> str:
-    names = [P.CHANNELS.get(c, c) for c in channels]
-    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " y " + names[-1]
-
-
-def _step(need: Need, docs: dict[str, Document], revisions: list[Revision],
-          unconfirmed: list[Publication] | None = None) -> Step:
-    def make(role: str, activity: int, label: str, since: datetime, rev: Revision | None = None,
-             comment: str = "") -> Step:
-        return Step(need.id, need.title, role, activity, label, since, need.deadline,
-                    rev.id if rev else None, rev.number if rev else None, rev.author if rev else None, comment)
-
-    if unconfirmed:
-        # Nothing is resent until a person checks the account: this comes before anything else.
-        channels = list(dict.fromkeys(p.channel for p in sorted(unconfirmed, key=lambda p: p.id)))
-        return make(P.PROFESSIONAL, PUBLISH_ACTIVITY,
-                    f"Verificar la publicación sin confirmar en {_channel_list(channels)}: confirmarla o autorizar "
-                    "el reenvío", min(p.updated_at for p in unconfirmed))
-    if not need.one_off:
-        if MEETING_DOC not in docs:
-            return make(P.HEAD, 2, "Registrar la reunión del equipo (208-SADM-Ft-54)", need.created_at)
-        if PLAN_DOC not in docs:
-            return make(P.HEAD, 3, "Definir contenidos y acciones con las dependencias",
-                        docs[MEETING_DOC].created_at)
-    text = _latest(revisions, P.TEXT)
-    if text is None:
-        since = need.created_at if need.one_off else docs[PLAN_DOC].created_at
-        return make(P.PROFESSIONAL, 5, "Producir los contenidos (texto por canal)", since)
-    if text.state == P.REJECTED:
-        dec = text.decision
-        return make(P.PROFESSIONAL, 8, f"Ajustar los contenidos devueltos (revisión {text.number})",
-                    dec.decided_at if dec else text.created_at, text, dec.comment if dec else "")
-    if text.state != P.APPROVED:
-        return make(P.HEAD, 7, f"Revisar los contenidos (revisión {text.number})", text.created_at, text)
-    design = _latest(revisions, P.DESIGN)
-    approved_at = text.decision.decided_at if text.decision else text.created_at
-    if design is None:
-        return make(P.TECHNICIAN, 10, "Elaborar el diseño de la pieza", approved_at)
-    if design.state == P.REJECTED:
-        dec = design.decision
-        return make(P.TECHNICIAN, 10, f"Rediseñar la pieza devuelta (revisión {design.number})",
-                    dec.decided_at if dec else design.created_at, design, dec.comment if dec else "")
-    if design.state != P.APPROVED:
-        return make(P.HEAD, 12, f"Revisar y aprobar el diseño (revisión {design.number})", design.created_at,
-                    design)
-    since = design.decision.decided_at if design.decision else design.created_at
-    return make(P.SYSTEM, 13, "Entrega de la pieza definitiva y publicación (automático)", since)
-
-
-def _load(s: Session, needs: list[Need]
-          ) -> tuple[dict[int, dict[str, Document]], dict[int, list[Revision]], dict[int, list[Publication]]]:
-    ids = [n.id for n in needs]
-    docs: dict[int, dict[str, Document]] = defaultdict(dict)
-    revs: dict[int, list[Revision]] = defaultdict(list)
-    pubs: dict[int, list[Publication]] = defaultdict(list)
-    if not ids:
-        return docs, revs, pubs
-    for d in s.scalars(select(Document).where(Document.need_id.in_(ids), Document.kind.in_((MEETING_DOC, PLAN_DOC)))
-                       .order_by(Document.id)):
-        docs[d.need_id].setdefault(d.kind, d)
-    for r in s.scalars(select(Revision).where(Revision.need_id.in_(ids)).options(selectinload(Revision.decision))):
-        revs[r.need_id].append(r)
-    for p in s.scalars(select(Publication).where(Publication.need_id.in_(ids), Publication.state == UNCONFIRMED)):
-        pubs[p.need_id].append(p)
-    return docs, revs, pubs
-
-
 def next_step(s: Session, need: Need) -> Step | None:
-    """The step ``need`` waits on now; None when it is no longer in course."""
-    if need.status != IN_COURSE:
+    """The step ``need`` waits on now, read from its records; None when it is no longer in course."""
+    found = state.standing(s, need.id)
+    return found.step if found is not None else None
+
+
+# --- lists: read from the columns cvp.state keeps on needs -------------------------------------
+
+T = TypeVar("T")
+
+
+@dataclass
+class Page(Generic[T]):
+    """One page of a list, oldest (or soonest) first: its items, how many in all, and the next page's key."""
+
+    items: list[T]
+    total: int | None  # None where the caller counts apart (the calendar's counts by day)
+    next: str | None = None
+    limit: int = PAGE_SIZE
+
+
+def page_size(limit: int | None) -> int:
+    return PAGE_SIZE if limit is None else max(1, min(int(limit), MAX_PAGE_SIZE))
+
+
+def _micros(value: datetime) -> int:
+    return int((value - EPOCH) / timedelta(microseconds=1))
+
+
+EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_KEY = re.compile(r"(-?\d{1,20})\.(\d{1,19})")
+
+
+def _key(token: str | None) -> tuple[int, int] | None:
+    """A page key «N.ID» (opaque to clients); a malformed one is a Spanish 422."""
+    if token is None or token == "":
         return None
-    docs, revs, pubs = _load(s, [need])
-    return _step(need, docs[need.id], revs[need.id], pubs[need.id])
+    m = _KEY.fullmatch(token)
+    if m is None or int(m.group(2)) >= 2 ** 63 or abs(int(m.group(1))) >= 2 ** 62:
+        raise InvalidInput("La clave de página («desde») no es válida: use el enlace de la página siguiente.")
+    return int(m.group(1)), int(m.group(2))
+
+
+_STEP_COLUMNS = (Need.id, Need.title, Need.step_role, Need.step_activity, Need.step_label, Need.step_since,
+                 Need.deadline, Need.step_revision_id, Need.step_revision_number, Need.step_author)
+
+
+def _with_comment(q):
+    """The head's comment when the step follows a return: the decision on the step's revision."""
+    return q.add_columns(Decision.comment).outerjoin(Decision, Decision.revision_id == Need.step_revision_id)
+
+
+def step_from(row) -> Step | None:
+    """The stored step of a row of _STEP_COLUMNS (+ comment), or of a Need (+ comment)."""
+    if isinstance(row[0], Need):
+        n, comment = row[0], row[1]
+        values = (n.id, n.title, n.step_role, n.step_activity, n.step_label, n.step_since, n.deadline,
+                  n.step_revision_id, n.step_revision_number, n.step_author)
+    else:
+        values, comment = tuple(row[:10]), row[10]
+    nid, title, role, activity, label, since, deadline, rev_id, rev_number, author = values
+    if role is None or activity is None or since is None:
+        return None
+    return Step(nid, title, role, activity, label, since, deadline, rev_id, rev_number, author, comment or "")
+
+
+def _waiting_key(token: str | None):
+    key = _key(token)
+    if key is None:
+        return None
+    since = EPOCH + timedelta(microseconds=key[0])
+    return or_(Need.step_since > since, and_(Need.step_since == since, Need.id > key[1]))
+
+
+def _mine(username: str, role: str | None):
+    """What waits on ``username``: the steps of their role, minus decisions on their own work.
+
+    The head also sees the unconfirmed publications (they wait on the professional, but she may
+    resolve them too).
+    """
+    if role not in (P.HEAD, P.PROFESSIONAL, P.TECHNICIAN):
+        return false()
+    who = Need.step_role == role
+    if role == P.HEAD:
+        who = or_(who, and_(Need.step_role == P.PROFESSIONAL, Need.step_activity == PUBLISH_ACTIVITY))
+    not_own = or_(Need.step_activity.not_in(tuple(P.CONTROL_POINTS)), Need.step_author.is_(None),
+                  Need.step_author != username)
+    return and_(Need.status == IN_COURSE, who, not_own)
+
+
+def _steps_page(s: Session, where, *, after: str | None, limit: int | None, activity: int | None) -> Page[Step]:
+    n = page_size(limit)
+    conds = [where] + ([Need.step_activity == activity] if activity is not None else [])
+    total = s.scalar(select(func.count()).select_from(Need).where(*conds)) or 0
+    keyset = _waiting_key(after)
+    q = _with_comment(select(*_STEP_COLUMNS)).where(*conds, *([keyset] if keyset is not None else []))
+    rows = s.execute(q.order_by(Need.step_since, Need.id).limit(n + 1)).all()
+    items = [st for st in (step_from(r) for r in rows[:n]) if st is not None]
+    nxt = f"{_micros(items[-1].since)}.{items[-1].need_id}" if len(rows) > n and items else None
+    return Page(items, total, nxt, n)
+
+
+def inbox_page(s: Session, username: str, role: str | None, *, after: str | None = None, limit: int | None = None,
+               activity: int | None = None) -> Page[Step]:
+    """One page of what waits on ``username``, oldest wait first (two statements, whatever the volume)."""
+    return _steps_page(s, _mine(username, role), after=after, limit=limit, activity=activity)
+
+
+def others_page(s: Session, username: str, role: str | None, *, after: str | None = None,
+                limit: int | None = None, activity: int | None = None) -> Page[Step]:
+    """The other needs in course (the system's steps included), oldest wait first."""
+    return _steps_page(s, and_(Need.status == IN_COURSE, not_(_mine(username, role))), after=after, limit=limit,
+                       activity=activity)
 
 
 def steps(s: Session, *, role: str | None = None, include_system: bool = False) -> list[Step]:
     """Every need in course with its step, oldest wait first; only ``role``'s steps when given."""
-    needs = list(s.scalars(select(Need).where(Need.status == IN_COURSE)))
-    docs, revs, pubs = _load(s, needs)
-    found = [_step(n, docs[n.id], revs[n.id], pubs[n.id]) for n in needs]
+    q = _with_comment(select(*_STEP_COLUMNS)).where(Need.status == IN_COURSE)
     if role is not None:
-        found = [st for st in found if st.role == role]
+        q = q.where(Need.step_role == role)
     elif not include_system:
-        found = [st for st in found if st.role != P.SYSTEM]
-    return sorted(found, key=lambda st: (st.since, st.need_id))
+        q = q.where(Need.step_role != P.SYSTEM)
+    rows = s.execute(q.order_by(Need.step_since, Need.id)).all()
+    return [st for st in (step_from(r) for r in rows) if st is not None]
 
 
 def inbox(s: Session, username: str, role: str | None) -> list[Step]:
-    """What waits on ``username``: the steps of their role, minus decisions on their own work.
+    """Everything that waits on ``username`` (see inbox_page for one page of it), oldest first."""
+    rows = s.execute(_with_comment(select(*_STEP_COLUMNS)).where(_mine(username, role))
+                     .order_by(Need.step_since, Need.id)).all()
+    return [st for st in (step_from(r) for r in rows) if st is not None]
 
-    The head also sees the unconfirmed publications (they wait on the professional, but she may
-    resolve them too), in the same oldest-first order.
-    """
-    if role not in (P.HEAD, P.PROFESSIONAL, P.TECHNICIAN):
-        return []
-    return [st for st in steps(s) if (st.role == role or (role == P.HEAD and st.is_unconfirmed_publication))
-            and not (st.is_decision and st.author == username)]
+
+def needs_page(s: Session, *, status: str = IN_COURSE, role: str | None = None, activity: int | None = None,
+               run_id: str | None = None, after: str | None = None, limit: int | None = None
+               ) -> Page[tuple[Need, Step | None]]:
+    """One page of the needs, soonest deadline first, each with its stored step (two statements)."""
+    n = page_size(limit)
+    conds = []
+    if status != "todas":
+        conds.append(Need.status == status)
+    if role is not None:
+        conds.append(Need.step_role == role)
+    if activity is not None:
+        conds.append(Need.step_activity == activity)
+    if run_id is not None:
+        conds.append(Need.run_id == run_id)
+    total = s.scalar(select(func.count()).select_from(Need).where(*conds)) or 0
+    key = _key(after)
+    if key is not None:
+        day = date.fromordinal(max(1, min(key[0], date.max.toordinal())))
+        conds.append(or_(Need.deadline > day, and_(Need.deadline == day, Need.id > key[1])))
+    rows = s.execute(_with_comment(select(Need)).where(*conds).order_by(Need.deadline, Need.id).limit(n + 1)).all()
+    items = [(r[0], step_from(r)) for r in rows[:n]]
+    last = items[-1][0] if items else None
+    nxt = f"{last.deadline.toordinal()}.{last.id}" if len(rows) > n and last is not None else None
+    return Page(items, total, nxt, n)
 
 
 # --- a need's timeline ---------------------------------------------------------------------------
@@ -243,35 +276,150 @@ def _utc_bounds(first: date, last: date) -> tuple[datetime, datetime]:
     return start, end
 
 
-def calendar(s: Session, first: date, last: date) -> list[CalendarEntry]:
-    """Pieces by Bogotá day and channel between ``first`` and ``last`` (inclusive).
+def calendar(s: Session, first: date, last: date, channel: str | None = None) -> list[CalendarEntry]:
+    """Every piece between ``first`` and ``last`` (inclusive), by Bogotá day (see calendar_page)."""
+    entries: list[CalendarEntry] = []
+    after = None
+    while True:
+        page = calendar_page(s, first, last, channel=channel, after=after, limit=MAX_PAGE_SIZE)
+        entries += page.items
+        if page.next is None:
+            return entries
+        after = page.next
 
-    Published: every ledger row published in the range. Scheduled: every channel of a need not yet
-    published there, on its publication time if the head set one, else on its deadline.
+
+def _has_channel(channel: str):
+    """Needs whose channel list names ``channel`` (the JSON text holds it quoted; keys are plain words)."""
+    return cast(Need.channels, Text).like(f'%"{channel}"%')
+
+
+def _local_day(s: Session, column, sample: date):
+    """The Bogotá date of a stored UTC instant, computed by the database (for counting by day)."""
+    if s.get_bind().dialect.name == "postgresql":
+        return func.date(func.timezone(TIMEZONE.key, func.timezone("UTC", column)))
+    offset = datetime.combine(sample, time(12), TIMEZONE).utcoffset() or timedelta(0)
+    return func.date(column, f"{int(offset.total_seconds() // 60):+d} minutes")
+
+
+def _as_date(value) -> date:
+    return value if isinstance(value, date) else date.fromisoformat(str(value)[:10])
+
+
+def calendar_counts(s: Session, first: date, last: date, channel: str | None = None) -> dict[date, dict[str, int]]:
+    """How many pieces of each kind fall on each Bogotá day between ``first`` and ``last`` (four statements).
+
+    Published: ledger rows published that day. Scheduled and due: the channels of needs in course not
+    yet published, on their publication time if the head set one, else on their deadline.
     """
     start, end = _utc_bounds(first, last)
-    entries: list[CalendarEntry] = []
+    counts: dict[date, dict[str, int]] = defaultdict(lambda: dict.fromkeys(KIND_NAMES, 0))
+    pub_day = _local_day(s, Publication.published_at, first)
+    q = (select(pub_day, func.count()).where(Publication.state == PUBLISHED, Publication.published_at >= start,
+                                             Publication.published_at < end).group_by(pub_day))
+    if channel:
+        q = q.where(Publication.channel == channel)
+    for day, n in s.execute(q):
+        counts[_as_date(day)][PUBLISHED_KIND] += n
+    sched_day = _local_day(s, Need.publish_at, first)
+    per_need = literal(1) if channel else func.json_array_length(Need.channels)
+    scheduled = and_(Need.status == IN_COURSE, Need.publish_at >= start, Need.publish_at < end,
+                     *([_has_channel(channel)] if channel else []))
+    due = and_(Need.status == IN_COURSE, Need.publish_at.is_(None), Need.deadline >= first, Need.deadline <= last,
+               *([_has_channel(channel)] if channel else []))
+    for kind, day_of, where in ((SCHEDULED_KIND, sched_day, scheduled), (DEADLINE_KIND, Need.deadline, due)):
+        for day, n in s.execute(select(day_of, func.sum(per_need)).where(where).group_by(day_of)):
+            counts[_as_date(day)][kind] += int(n or 0)
+        # Channels of those needs already published are no longer due.
+        done = (select(day_of, func.count()).join(Publication, Publication.need_id == Need.id)
+                .where(where, Publication.state == PUBLISHED, *([Publication.channel == channel] if channel else []))
+                .group_by(day_of))
+        for day, n in s.execute(done):
+            counts[_as_date(day)][kind] -= n
+    return {d: c for d, c in counts.items() if any(c.values())}
+
+
+_CAL_KEY = re.compile(r"(-|\d{1,20}\.\d{1,19})_(-|\d{1,20}\.\d{1,19})_(-|\d{1,20}\.\d{1,19})")
+
+
+def _calendar_key(token: str | None) -> list[tuple[int, int] | None]:
+    if not token:
+        return [None, None, None]
+    m = _CAL_KEY.fullmatch(token)
+    if m is None:
+        raise InvalidInput("La clave de página («desde») no es válida: use el enlace de la página siguiente.")
+    return [None if g == "-" else _key(g) for g in m.groups()]
+
+
+def calendar_page(s: Session, first: date, last: date, *, channel: str | None = None, kind: str | None = None,
+                  after: str | None = None, limit: int | None = None) -> Page[CalendarEntry]:
+    """One page of pieces between ``first`` and ``last`` by Bogotá day and time (a constant number of statements).
+
+    Three ordered streams (published ledger rows, scheduled needs, needs due on their deadline) are
+    read from their indexes after the page key and merged; ``limit`` counts rows (a need pending on
+    several channels brings all of them).
+    """
+    n = page_size(limit)
+    start, end = _utc_bounds(first, last)
+    keys = _calendar_key(after)
+    kinds = [kind] if kind in KIND_NAMES else list(KIND_NAMES)
+    streams: list[list[tuple]] = [[], [], []]
+    if PUBLISHED_KIND in kinds:
+        q = (select(Publication.published_at, Publication.id, Publication.need_id, Publication.channel,
+                    Publication.url, Need.title).join(Need, Need.id == Publication.need_id)
+             .where(Publication.state == PUBLISHED, Publication.published_at >= start, Publication.published_at < end))
+        if channel:
+            q = q.where(Publication.channel == channel)
+        if keys[0] is not None:
+            at = EPOCH + timedelta(microseconds=keys[0][0])
+            q = q.where(or_(Publication.published_at > at, and_(Publication.published_at == at,
+                                                                 Publication.id > keys[0][1])))
+        streams[0] = s.execute(q.order_by(Publication.published_at, Publication.id).limit(n + 1)).all()
+    if SCHEDULED_KIND in kinds:
+        q = (select(Need.publish_at, Need.id, Need.title, Need.channels)
+             .where(Need.status == IN_COURSE, Need.publish_at >= start, Need.publish_at < end))
+        if channel:
+            q = q.where(_has_channel(channel))
+        if keys[1] is not None:
+            at = EPOCH + timedelta(microseconds=keys[1][0])
+            q = q.where(or_(Need.publish_at > at, and_(Need.publish_at == at, Need.id > keys[1][1])))
+        streams[1] = s.execute(q.order_by(Need.publish_at, Need.id).limit(n + 1)).all()
+    if DEADLINE_KIND in kinds:
+        q = (select(Need.deadline, Need.id, Need.title, Need.channels)
+             .where(Need.status == IN_COURSE, Need.publish_at.is_(None), Need.deadline >= first,
+                    Need.deadline <= last))
+        if channel:
+            q = q.where(_has_channel(channel))
+        if keys[2] is not None:
+            day = date.fromordinal(max(1, min(keys[2][0], date.max.toordinal())))
+            q = q.where(or_(Need.deadline > day, and_(Need.deadline == day, Need.id > keys[2][1])))
+        streams[2] = s.execute(q.order_by(Need.deadline, Need.id).limit(n + 1)).all()
+
+    latest = datetime.max.replace(tzinfo=timezone.utc)
+    rows = [((r[0].astimezone(TIMEZONE).date(), r[0], 0, r[1]), 0, r) for r in streams[0]]
+    rows += [((r[0].astimezone(TIMEZONE).date(), r[0], 1, r[1]), 1, r) for r in streams[1]]
+    rows += [((r[0], latest, 2, r[1]), 2, r) for r in streams[2]]
+    rows.sort(key=lambda x: x[0])
+    taken = rows[:n]
+    need_ids = [r[1] for _, src, r in taken if src > 0]
     published: dict[int, set[str]] = defaultdict(set)
-    rows = s.execute(select(Publication, Need.title).join(Need, Need.id == Publication.need_id)
-                     .where(Publication.state == PUBLISHED))
-    for pub, title in rows:
-        published[pub.need_id].add(pub.channel)
-        if pub.published_at is not None and start <= pub.published_at < end:
-            entries.append(CalendarEntry(pub.published_at.astimezone(TIMEZONE).date(), pub.published_at, pub.channel,
-                                         PUBLISHED_KIND, pub.need_id, title, pub.url))
-    for need in s.scalars(select(Need).where(Need.status != "cancelada")):
-        pending = [c for c in need.channels if c not in published[need.id]]
-        if not pending:
-            continue
-        if need.publish_at is not None:
-            if not start <= need.publish_at < end:
-                continue
-            day, at, kind = need.publish_at.astimezone(TIMEZONE).date(), need.publish_at, SCHEDULED_KIND
-        else:
-            if not first <= need.deadline <= last:
-                continue
-            day, at, kind = need.deadline, None, DEADLINE_KIND
-        entries += [CalendarEntry(day, at, c, kind, need.id, need.title) for c in pending]
+    if need_ids:
+        for nid, ch in s.execute(select(Publication.need_id, Publication.channel)
+                                 .where(Publication.need_id.in_(need_ids), Publication.state == PUBLISHED)):
+            published[nid].add(ch)
     order = list(P.CHANNELS)
-    return sorted(entries, key=lambda e: (e.day, e.at or datetime.max.replace(tzinfo=timezone.utc),
-                                          order.index(e.channel) if e.channel in order else 99, e.need_id))
+    entries: list[CalendarEntry] = []
+    for (day, at, _, _), src, r in taken:
+        if src == 0:
+            entries.append(CalendarEntry(day, r[0], r[3], PUBLISHED_KIND, r[2], r[5], r[4]))
+            continue
+        pending = [c for c in (r[3] or []) if c not in published[r[1]] and (channel is None or c == channel)]
+        pending.sort(key=lambda c: order.index(c) if c in order else 99)
+        entries += [CalendarEntry(day, r[0] if src == 1 else None, c, SCHEDULED_KIND if src == 1 else DEADLINE_KIND,
+                                  r[1], r[2]) for c in pending]
+    for src in range(3):  # each stream's key moves to the last row this page took from it
+        mine = [r for _, s_, r in taken if s_ == src]
+        if mine:
+            last_row = mine[-1]
+            keys[src] = ((last_row[0].toordinal() if src == 2 else _micros(last_row[0])), last_row[1])
+    token = "_".join("-" if k is None else f"{k[0]}.{k[1]}" for k in keys) if len(rows) > n else None
+    return Page(entries, None, token, n)  # the totals by day: calendar_counts

@@ -25,6 +25,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from cvp import procedure as P
+from cvp import state as S
 from cvp.config import Settings, settings as load_settings
 from cvp.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from cvp.mail import Mailer, OutgoingMail, send_reporting
@@ -69,6 +70,7 @@ class Office:
         self.url = url or self.cfg.default_records_url
         self.engine = engine_for(self.url)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        S.keep_current(self._sessions)  # where each need stands is stored with every act (cvp.state)
         self.renderer = Renderer(self.cfg.templates_dir)
         self.mailer = mailer
         # Designs and final pieces go to the product's store (shared by every host), never a local folder.
@@ -186,6 +188,17 @@ class Office:
         with self.session() as s:
             return self._need(s, need_id)
 
+    def _standing(self, s: Session, need_id: int) -> S.Standing:
+        found = S.standing(s, need_id)
+        if found is None:
+            raise NotFound(f"No existe la necesidad de comunicación n.º {need_id}.")
+        return found
+
+    def standing(self, need_id: int) -> S.Standing:
+        """Where the need stands now: its step and the actions the procedure allows next (cvp.state)."""
+        with self.session() as s:
+            return self._standing(s, need_id)
+
     def need_by_run(self, run_id: str) -> Need:
         with self.session() as s:
             need = s.scalar(select(Need).where(Need.run_id == run_id))
@@ -274,14 +287,16 @@ class Office:
     # --- activities 2, 3, 4 -------------------------------------------------------------------
 
     def _add_document(self, need_id: int, activity: int, kind: str, data: dict, actor: str, template: str,
-                      action: str, summary: str, *, once: bool = True) -> Document:
+                      action: str, summary: str, *, once: bool = True, step: str | None = None) -> Document:
         with self.session() as s:
-            need = self._need(s, need_id)
+            need = self._need(s, need_id, for_update=step is not None)
             if once:
                 prev = s.scalar(select(Document).where(Document.need_id == need_id, Document.kind == kind))
                 if prev is not None:
                     raise Conflict(f"La necesidad n.º {need_id} ya tiene {summary.lower()} "
                                    f"(registrado por {prev.author}).")
+            if step is not None:
+                self._standing(s, need_id).require(step)
             rendered = self.renderer.render(template, necesidad=need, datos=data, autor=actor, fecha=utcnow())
             doc = Document(need_id=need_id, activity=activity, kind=kind, data=data, rendered=rendered,
                            author=actor, created_at=utcnow())
@@ -298,7 +313,7 @@ class Office:
         if errors:
             raise InvalidInput("El registro de reunión está incompleto:", details=errors)
         return self._add_document(need_id, 2, "registro_reunion", data, actor, "registros/registro_reunion.html.j2",
-                                  "reunion_registrada", f"Registro de reunión {P.MEETING_FORM_CODE}")
+                                  "reunion_registrada", f"Registro de reunión {P.MEETING_FORM_CODE}", step=S.MEETING)
 
     def record_content_plan(self, need_id: int, actor: str, data: dict) -> Document:
         """Activity 3: contents and actions agreed with the departments' liaisons."""
@@ -310,7 +325,7 @@ class Office:
         if errors:
             raise InvalidInput("El plan de contenidos está incompleto:", details=errors)
         return self._add_document(need_id, 3, "plan_contenidos", data, actor, "registros/plan_contenidos.html.j2",
-                                  "plan_contenidos_registrado", "Plan de contenidos y acciones")
+                                  "plan_contenidos_registrado", "Plan de contenidos y acciones", step=S.PLAN)
 
     def request_red_distrital(self, need_id: int) -> None:
         """Activity 4: the joint-action request to the Red Distrital, as a record and an e-mail."""
@@ -358,21 +373,10 @@ class Office:
         with self.session() as s:
             return self._current(s, need_id, kind)
 
-    def _next_revision_number(self, s: Session, need: Need, kind: str, gate_kind: str | None) -> int:
-        """Check that a new revision of ``kind`` may be submitted now; return its number."""
-        if need.status != "en_curso":
-            raise Conflict(f"La necesidad n.º {need.id} ya no está en curso ({need.status}).")
-        if gate_kind is not None:
-            gate = self._current(s, need.id, gate_kind)
-            if gate is None or gate.state != P.APPROVED:
-                raise Conflict("El diseño solo se puede cargar cuando el texto está aprobado (actividad 7).")
+    def _next_revision_number(self, s: Session, need: Need, kind: str) -> int:
+        """Check with the procedure's order that a new revision of ``kind`` fits now; return its number."""
+        self._standing(s, need.id).require(S.SUBMIT_ACTION[kind])
         current = self._current(s, need.id, kind)
-        if current is not None:
-            if current.state == SUBMITTED:
-                raise Conflict(f"La revisión {current.number} está pendiente de decisión de la Jefe OAC: "
-                               "espere su revisión antes de presentar otra.")
-            if current.state == P.APPROVED:
-                raise Conflict(f"La revisión {current.number} ya fue aprobada: no se presentan más versiones.")
         return (current.number if current else 0) + 1
 
     def check_texts(self, need_id: int, texts: dict[str, str], title: str = "") -> dict:
@@ -408,7 +412,7 @@ class Office:
         checks = [dict(f.to_dict(), channel=ch) for ch, r in reports.items() for f in r.findings]
         with self.session() as s:
             need = self._need(s, need_id, for_update=True)
-            number = self._next_revision_number(s, need, P.TEXT, None)
+            number = self._next_revision_number(s, need, P.TEXT)
             rev = Revision(need_id=need_id, kind=P.TEXT, number=number, author=actor, title=title or need.title,
                            texts={c: texts[c].strip() for c in need.channels}, note=note, checks=checks,
                            created_at=utcnow())
@@ -483,8 +487,7 @@ class Office:
                                    "Recargue la página y decida sobre la versión actual.")
                 if rev.author == actor:
                     raise Conflict("Nadie aprueba ni devuelve su propio trabajo: esta revisión es suya.")
-                if need.status != "en_curso":
-                    raise Conflict(f"La necesidad n.º {need_id} ya no está en curso ({need.status}).")
+                self._standing(s, need_id).require(S.DECISION_ACTION[control_point])
                 dec = Decision(need_id=need_id, revision_id=rev.id, control_point=control_point, decision=decision,
                                comment=comment, decided_by=actor, decided_at=utcnow(), publish_at=publish_at)
                 s.add(dec)
@@ -568,7 +571,7 @@ class Office:
         try:
             with self.session() as s:
                 need = self._need(s, need_id, for_update=True)
-                number = self._next_revision_number(s, need, P.DESIGN, P.TEXT)
+                number = self._next_revision_number(s, need, P.DESIGN)
                 rev = Revision(need_id=need_id, kind=P.DESIGN, number=number, author=actor, title=need.title,
                                filename=Path(filename).name[:255], stored_path=key, media_type=media_type,
                                size=size, sha256=digest.hexdigest(), alt_text=alt_text.strip(), note=note,
@@ -630,11 +633,7 @@ class Office:
             raise InvalidInput("Para cancelar una necesidad se requiere el motivo (queda en el expediente).")
         with self.session() as s:
             need = self._need(s, need_id, for_update=True)
-            if need.status != "en_curso":
-                raise Conflict(f"La necesidad n.º {need_id} ya no está en curso ({need.status}).")
-            if s.scalar(select(Publication.id).where(Publication.need_id == need_id,
-                                                     Publication.state.in_(("enviando", "publicado")))):
-                raise Conflict("La pieza ya se está publicando o se publicó: no se puede cancelar la necesidad.")
+            self._standing(s, need_id).require(S.CANCEL)
             need.status = "cancelada"
             self._event(s, need_id, 1, "necesidad_cancelada", actor, f"Necesidad cancelada: {reason}", motivo=reason)
             return need

@@ -21,7 +21,7 @@ from cvp.mail import MailboxMailer
 from cvp.office import Office
 from cvp.publishers.outbox import OutboxPublisher
 from cvp.records.db import AppRoleError, engine_for, grant_app_role
-from tests.conftest import NEED, PG_ADMIN_URL, tiny_png
+from tests.conftest import NEED, ONE_OFF, PG_ADMIN_URL, tiny_png
 from tests.unit.test_office import TEXTS
 
 
@@ -32,7 +32,7 @@ def refused(office: Office, sql: str, **params) -> None:
 
 def decided_need(office: Office) -> tuple[int, int, int]:
     """A need whose first text was returned and second approved: (need, returned revision, approved revision)."""
-    need = office.register_need(NEED, "jefe", run_id=f"r-{uuid.uuid4().hex[:6]}").id
+    need = office.register_need(ONE_OFF, "jefe", run_id=f"r-{uuid.uuid4().hex[:6]}").id
     first = office.submit_text(need, "profesional", TEXTS)
     office.decide(need, first.id, 7, P.REJECTED, "jefe", "Precisar la cifra")
     second = office.submit_text(need, "profesional", TEXTS)
@@ -124,7 +124,7 @@ def test_the_application_role_does_the_whole_procedure_and_cannot_touch_the_trig
         publishing.publish_once(office, OutboxPublisher(office.cfg.outbox_dir, channel), need, channel)
     assert office.need(need).status == "publicada"
     assert office.deliver_pending() == len(office.notifications(need))
-    other = office.register_need(NEED, "jefe", run_id="otra").id
+    other = office.register_need(ONE_OFF, "jefe", run_id="otra").id
     office.cancel_need(other, "jefe", "El evento se aplazó")
 
     for statement in (

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from cvp.__main__ import main
-from tests.conftest import NEED, tiny_png
+from tests.conftest import NEED, ONE_OFF, tiny_png
 
 
 def run(capsys, *args):
@@ -16,7 +16,7 @@ def run(capsys, *args):
 
 def test_a_need_through_the_command_line(sqlite_url, tmp_path, capsys):
     u = ["--url", sqlite_url]
-    assert run(capsys, *u, "necesidad", json.dumps(NEED), "--como", "jefe")[0] == 0
+    assert run(capsys, *u, "necesidad", json.dumps(ONE_OFF), "--como", "jefe")[0] == 0
     code, out, _ = run(capsys, *u, "borradores", "1")
     drafts = json.loads(out)
     assert set(drafts) == {"x", "facebook"} and NEED["titulo"] in drafts["x"]

@@ -33,7 +33,7 @@ from cvp.engagement import (
 from cvp.publishers.base import AuthError, PublishResult, RateLimited, TransientError
 from cvp.publishers.outbox import OutboxPublisher
 from cvp.records.models import EngagementSnapshot
-from tests.conftest import NEED, tiny_png
+from tests.conftest import ONE_OFF, tiny_png
 from tests.unit.fakes import NOW, RecordingHttp, clock  # noqa: F401 (clock is a fixture)
 from tests.unit.test_office import TEXTS
 
@@ -407,7 +407,7 @@ class Platform:
 
 
 def approved_need(office, run_id: str = "r", **changes) -> int:
-    need = office.register_need(dict(NEED, **changes), "jefe", run_id=run_id)
+    need = office.register_need(dict(ONE_OFF, **changes), "jefe", run_id=run_id)
     text = office.submit_text(need.id, "profesional", TEXTS)
     office.decide(need.id, text.id, 7, P.APPROVED, "jefe")
     design = office.submit_design(need.id, "tecnico", tiny_png(), "afiche.png", alt_text="Afiche de la entrega")

@@ -148,7 +148,7 @@ def test_inbox_empty_without_needs(office, role):
     assert inbox_of(office, "x", role) == []
 
 
-def test_an_unconfirmed_publication_waits_on_the_professional_and_the_head_sees_it(office):
+def test_an_unconfirmed_publication_waits_on_the_professional_and_the_head_sees_it(office, monkeypatch):
     """Built through the ledger: the call dies mid-way, the next attempt cannot find the post."""
     from cvp import publishing
     from cvp.publishers.outbox import OutboxPublisher
@@ -178,10 +178,11 @@ def test_an_unconfirmed_publication_waits_on_the_professional_and_the_head_sees_
     assert step_of(office, lost).role == P.SYSTEM and inbox_of(office, "profesional", P.PROFESSIONAL) == []
     row_x = lose(lost, "x")
     lose(lost, "facebook")
-    writing = office.register_need(dict(NEED, accion_puntual=True, titulo="Por escribir"), "jefe", run_id="w").id
-    # The text to write has waited longer than the unconfirmed publication: it comes first.
-    with office.session() as s:
-        s.execute(update(Need).where(Need.id == writing).values(created_at=utcnow() - timedelta(days=2)))
+    # The text to write has waited longer than the unconfirmed publication (opened two days ago): it comes first.
+    with monkeypatch.context() as m:
+        m.setattr(office_module, "utcnow", lambda: utcnow() - timedelta(days=2))
+        writing = office.register_need(dict(NEED, accion_puntual=True, titulo="Por escribir"), "jefe",
+                                       run_id="w").id
 
     st = step_of(office, lost)
     assert (st.role, st.activity, st.since) == (P.PROFESSIONAL, 14, row_x.updated_at)

@@ -17,7 +17,7 @@ from cvp import office as office_module
 from cvp.mail import MailboxMailer, SmtpMailer
 from cvp.office import Office
 from cvp.records.models import Notification
-from tests.conftest import NEED
+from tests.conftest import ONE_OFF
 from tests.unit.test_office import TEXTS
 
 
@@ -106,7 +106,7 @@ def smtp():
 
 
 def a_need_with_one_mail(office: Office) -> int:
-    need = office.register_need(NEED, "jefe", run_id="r").id
+    need = office.register_need(ONE_OFF, "jefe", run_id="r").id
     office.submit_text(need, "profesional", TEXTS)  # queues the mail to the head (activity 6)
     [n] = office.notifications(need)
     assert n.sent_at is None
@@ -182,7 +182,7 @@ def test_a_failing_goodbye_after_acceptance_is_still_a_sent_mail(sqlite_url, smt
 def test_different_mail_records_have_different_message_ids(sqlite_url, smtp):
     office = Office(sqlite_url)
     first = a_need_with_one_mail(office)
-    second = office.register_need(dict(NEED, titulo="Otra necesidad"), "jefe", run_id="r2").id
+    second = office.register_need(dict(ONE_OFF, titulo="Otra necesidad"), "jefe", run_id="r2").id
     office.submit_text(second, "profesional", TEXTS)
     assert office.deliver_pending(SmtpMailer("127.0.0.1", smtp.port, starttls=False, timeout=5)) == 2
     assert first != second and len({m["Message-ID"] for m in smtp.messages}) == 2

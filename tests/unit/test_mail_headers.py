@@ -9,7 +9,7 @@ import pytest
 
 from cvp import procedure as P
 from cvp.mail import OutgoingMail, header_value
-from tests.conftest import NEED
+from tests.conftest import ONE_OFF
 
 TEXTS = {"x": "Hoy entregamos 120 títulos en Ciudad Bolívar.", "facebook": "Hoy entregamos 120 títulos de propiedad."}
 
@@ -21,7 +21,7 @@ def _mails(office) -> list[email.message.EmailMessage]:
 
 def test_a_title_with_line_breaks_is_kept_and_every_mail_of_its_need_goes_out_on_one_subject_line(office):
     title = "Entrega de títulos\r\nBcc: intruso@example.com\n\nen Usme"
-    need = office.register_need(dict(NEED, titulo=title), "jefe", run_id="r")
+    need = office.register_need(dict(ONE_OFF, titulo=title), "jefe", run_id="r")
     assert office.need(need.id).title == title  # stored as given
     rev = office.submit_text(need.id, "profesional", TEXTS)
     office.decide(need.id, rev.id, 7, P.REJECTED, "jefe", "Precisar la cifra")

@@ -14,7 +14,7 @@ from sqlalchemy.exc import DBAPIError
 from cvp import procedure as P
 from cvp.errors import Conflict, InvalidInput, NotFound
 from cvp.office import Office
-from tests.conftest import NEED, tiny_png
+from tests.conftest import NEED, ONE_OFF, tiny_png
 
 MEETING = {"temas": ["Entrega de títulos"], "fuentes": ["Dirección de Urbanizaciones"], "productos": ["Post"],
            "canales": ["x"], "asistentes": ["Jefe OAC", "Profesional"]}
@@ -22,7 +22,7 @@ TEXTS = {"x": "Hoy entregamos 120 títulos en Ciudad Bolívar.", "facebook": "Ho
 
 
 def approved_text(office: Office) -> int:
-    need = office.register_need(NEED, "jefe", run_id="r1")
+    need = office.register_need(ONE_OFF, "jefe", run_id="r1")
     rev = office.submit_text(need.id, "profesional", TEXTS)
     office.decide(need.id, rev.id, 7, P.APPROVED, "jefe")
     return need.id
@@ -63,7 +63,7 @@ def test_meeting_record_is_rendered_escaped_and_recorded_once(office):
 
 
 def test_text_loop_keeps_every_revision_and_comment(office):
-    need = office.register_need(NEED, "jefe", run_id="r")
+    need = office.register_need(ONE_OFF, "jefe", run_id="r")
     assert office.condition_met(need.id, P.WAIT_TEXT_SUBMITTED) is None
     with pytest.raises(InvalidInput, match="Falta el texto para Facebook"):
         office.submit_text(need.id, "profesional", {"x": "solo X"})
@@ -92,7 +92,7 @@ def test_text_loop_keeps_every_revision_and_comment(office):
 
 
 def test_stale_and_repeated_decisions_change_nothing(office):
-    need = office.register_need(NEED, "jefe", run_id="r")
+    need = office.register_need(ONE_OFF, "jefe", run_id="r")
     rev1 = office.submit_text(need.id, "profesional", TEXTS)
     office.decide(need.id, rev1.id, 7, P.REJECTED, "jefe", "Ajustar")
     rev2 = office.submit_text(need.id, "profesional", TEXTS)
@@ -110,7 +110,7 @@ def test_stale_and_repeated_decisions_change_nothing(office):
 
 
 def test_decision_on_a_revision_that_is_not_current_is_refused(office):
-    need = office.register_need(NEED, "jefe", run_id="r")
+    need = office.register_need(ONE_OFF, "jefe", run_id="r")
     rev1 = office.submit_text(need.id, "profesional", TEXTS)
     with office.session() as s:  # a newer revision over an undecided one cannot exist through the API
         s.execute(text("INSERT INTO revisions (need_id, kind, number, state, author, created_at, texts, title, note, "
@@ -122,7 +122,7 @@ def test_decision_on_a_revision_that_is_not_current_is_refused(office):
 
 
 def test_nobody_approves_their_own_work_and_control_points_match_kind(office):
-    need = office.register_need(NEED, "jefe", run_id="r")
+    need = office.register_need(ONE_OFF, "jefe", run_id="r")
     rev = office.submit_text(need.id, "profesional", TEXTS)
     with pytest.raises(Conflict, match="propio trabajo"):
         office.decide(need.id, rev.id, 7, P.APPROVED, "profesional")
@@ -133,7 +133,7 @@ def test_nobody_approves_their_own_work_and_control_points_match_kind(office):
 
 
 def test_design_requires_approved_text_and_checks_the_file(office, tmp_path):
-    need = office.register_need(NEED, "jefe", run_id="r")
+    need = office.register_need(ONE_OFF, "jefe", run_id="r")
     png = tiny_png()
     with pytest.raises(Conflict, match="texto está aprobado"):
         office.submit_design(need.id, "tecnico", png, "afiche.png", alt_text="Afiche")
@@ -181,7 +181,7 @@ def test_design_loop_and_final_delivery(office):
 
 
 def test_mails_are_records_and_a_failed_transport_loses_nothing(office):
-    need = office.register_need(NEED, "jefe", run_id="r")
+    need = office.register_need(ONE_OFF, "jefe", run_id="r")
     office.submit_text(need.id, "profesional", TEXTS)  # presented to the head with its mail
     office.present_first(need.id, P.TEXT)  # task 6 and its retries add nothing
     office.present_first(need.id, P.TEXT)
@@ -207,7 +207,7 @@ def test_mails_are_records_and_a_failed_transport_loses_nothing(office):
 
 def test_audit_trail_is_append_only(records_url):
     office = Office(records_url)
-    need = office.register_need(NEED, "jefe", run_id="r")
+    need = office.register_need(ONE_OFF, "jefe", run_id="r")
     with pytest.raises(DBAPIError):
         with office.session() as s:
             s.execute(text("UPDATE events SET actor = 'otro' WHERE need_id = :n"), {"n": need.id})
@@ -221,7 +221,7 @@ def test_concurrent_double_click_records_one_decision_on_postgres(pg_url):
     from concurrent.futures import ThreadPoolExecutor
 
     office = Office(pg_url)
-    need = office.register_need(NEED, "jefe", run_id="r")
+    need = office.register_need(ONE_OFF, "jefe", run_id="r")
     rev = office.submit_text(need.id, "profesional", TEXTS)
     with ThreadPoolExecutor(4) as pool:
         outcomes = list(pool.map(lambda _: office.decide(need.id, rev.id, 7, P.APPROVED, "jefe"), range(4)))
@@ -240,7 +240,7 @@ def test_domain_imports_no_airflow():
 
 
 def test_checks_block_errors_and_keep_warnings_with_the_revision(office):
-    need = office.register_need(NEED, "jefe", run_id="r")
+    need = office.register_need(ONE_OFF, "jefe", run_id="r")
     too_long = "Entrega de títulos " * 20
     with pytest.raises(InvalidInput, match="X \\(Twitter\\): .*280"):
         office.submit_text(need.id, "profesional", dict(TEXTS, x=too_long))
@@ -251,7 +251,7 @@ def test_checks_block_errors_and_keep_warnings_with_the_revision(office):
 
 
 def test_design_checked_against_every_requested_channel(office):
-    need = office.register_need(dict(NEED, canales=["x"]), "jefe", run_id="r")
+    need = office.register_need(dict(ONE_OFF, canales=["x"]), "jefe", run_id="r")
     rev = office.submit_text(need.id, "profesional", {"x": TEXTS["x"]})
     office.decide(need.id, rev.id, 7, P.APPROVED, "jefe")
     with pytest.raises(InvalidInput, match="requisitos de los canales") as refused:

@@ -34,7 +34,7 @@ from cvp.publishers.outbox import OutboxPublisher  # noqa: E402
 from cvp.publishers.youtube import next_pacific_midnight  # noqa: E402
 from cvp_airflow import channels  # noqa: E402
 from tests import fakes_platforms as F  # noqa: E402
-from tests.conftest import NEED, tiny_png  # noqa: E402
+from tests.conftest import NEED, ONE_OFF, tiny_png  # noqa: E402
 
 CONN_IDS = {"x": "x_cvp", "facebook": "facebook_cvp", "instagram": "instagram_cvp", "youtube": "youtube_cvp"}
 ALL = ["x", "facebook", "instagram", "youtube", "sitio_web"]
@@ -80,7 +80,7 @@ def tiny_mp4(seconds: float = 12, w: int = 1280, h: int = 720, mdat: int = 4096)
 
 def approved_need(office, chans: list[str], design: bytes, filename: str, alt_text: str = "") -> int:
     """A need with its text (activity 7) and design (activity 12) approved, delivered (13)."""
-    need = office.register_need({**NEED, "canales": chans}, "jefe", run_id=f"r-{uuid.uuid4().hex[:8]}")
+    need = office.register_need({**ONE_OFF, "canales": chans}, "jefe", run_id=f"r-{uuid.uuid4().hex[:8]}")
     text = office.submit_text(need.id, "profesional", {c: TEXTS[c] for c in chans})
     office.decide(need.id, text.id, 7, P.APPROVED, "jefe")
     rev = office.submit_design(need.id, "tecnico", design, filename, alt_text=alt_text)

@@ -19,7 +19,7 @@ from cvp import publishing
 from cvp.office import Office
 from cvp.publishers.outbox import OutboxPublisher
 from cvp.records.models import Publication
-from tests.conftest import NEED, tiny_png
+from tests.conftest import ONE_OFF, tiny_png
 from tests.fakes_platforms import _POST_CALLS
 from tests.unit import test_publish_end_to_end as e2e
 from tests.unit.test_office import TEXTS
@@ -36,7 +36,7 @@ class Killed(BaseException):
 
 @pytest.fixture
 def only_x(office):
-    need = office.register_need(dict(NEED, canales=["x"]), "jefe", run_id="r").id
+    need = office.register_need(dict(ONE_OFF, canales=["x"]), "jefe", run_id="r").id
     t = office.submit_text(need, "profesional", {"x": TEXTS["x"]})
     office.decide(need, t.id, 7, P.APPROVED, "jefe")
     d = office.submit_design(need, "tecnico", tiny_png(), "afiche.png", alt_text="Afiche de la entrega")

@@ -10,14 +10,14 @@ from cvp import export, metrics, publishing
 from cvp import procedure as P
 from cvp.publishers.base import OutcomeUnknown, PublishResult, TransientError
 from cvp.publishers.outbox import OutboxPublisher
-from tests.conftest import NEED, tiny_png
+from tests.conftest import NEED, ONE_OFF, tiny_png
 from tests.unit.test_office import TEXTS
 
 
 @pytest.fixture
 def ready(office):
     """A need with text and design approved, ready for activity 14."""
-    need = office.register_need(NEED, "jefe", run_id="r")
+    need = office.register_need(ONE_OFF, "jefe", run_id="r")
     t = office.submit_text(need.id, "profesional", TEXTS)
     office.decide(need.id, t.id, 7, P.APPROVED, "jefe")
     d = office.submit_design(need.id, "tecnico", tiny_png(), "afiche.png", alt_text="Afiche de la entrega")
@@ -107,7 +107,7 @@ def test_a_failure_before_sending_can_be_retried(office, ready):
 
 
 def test_only_an_approved_piece_on_a_requested_channel_is_published(office):
-    need = office.register_need(NEED, "jefe", run_id="r")
+    need = office.register_need(ONE_OFF, "jefe", run_id="r")
     with pytest.raises(Exception, match="texto y diseño aprobados"):
         publishing.publish_once(office, OutboxPublisher(office.cfg.outbox_dir, "x"), need.id, "x")
 

@@ -17,7 +17,7 @@ from cvp import procedure as P
 from cvp.config import TIMEZONE
 from cvp.errors import InvalidInput
 from cvp.records.models import Need, Report
-from tests.conftest import NEED, tiny_png
+from tests.conftest import NEED, ONE_OFF, tiny_png
 from tests.unit.test_engagement import Fixed, Platform
 from tests.unit.test_office import TEXTS
 
@@ -31,7 +31,7 @@ def today() -> date:
 def run_need(office, run_id: str, *, title: str = NEED["titulo"], returns_at_7: int = 0, late: bool = False,
              remote: str = "") -> int:
     """A need through activities 1 to 14 on X and Facebook, with its metrics logged at the end."""
-    need = office.register_need(dict(NEED, titulo=title), "jefe", run_id=run_id)
+    need = office.register_need(dict(ONE_OFF, titulo=title), "jefe", run_id=run_id)
     if late:  # the form refuses past deadlines, so the deadline passes while the piece is in production
         with office.session() as s:
             s.get(Need, need.id).deadline = today() - timedelta(days=1)

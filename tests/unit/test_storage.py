@@ -34,7 +34,7 @@ from cvp.publishers.outbox import OutboxPublisher
 from cvp.publishers.storage import LocalDirStorage, StoragePublicUrls
 from cvp.records.models import Revision, utcnow
 from cvp.storage import Storage
-from tests.conftest import NEED, tiny_png
+from tests.conftest import NEED, ONE_OFF, tiny_png
 from tests.unit.test_office import TEXTS
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -270,7 +270,7 @@ def _local_files(*folders: Path) -> list[str]:
 
 def test_every_kept_file_goes_to_the_store_and_none_to_the_data_dir(remote_office, cvp_env):
     office, storage = remote_office, remote_office.storage
-    need = office.register_need(dict(NEED, canales=["x", "sitio_web"]), "jefe", run_id="r").id
+    need = office.register_need(dict(ONE_OFF, canales=["x", "sitio_web"]), "jefe", run_id="r").id
     t = office.submit_text(need, "profesional", {"x": TEXTS["x"], "sitio_web": "Entrega de títulos en Ciudad Bolívar."})
     office.decide(need, t.id, 7, P.APPROVED, "jefe")
     d = office.submit_design(need, "tecnico", tiny_png(), "afiche.png", alt_text="Afiche de la entrega")
@@ -306,7 +306,7 @@ def test_every_kept_file_goes_to_the_store_and_none_to_the_data_dir(remote_offic
 
 def test_a_retried_outbox_publication_after_a_failure_leaves_no_half_piece(remote_office):
     office, storage = remote_office, remote_office.storage
-    need = office.register_need(dict(NEED, canales=["x"]), "jefe", run_id="r").id
+    need = office.register_need(dict(ONE_OFF, canales=["x"]), "jefe", run_id="r").id
     t = office.submit_text(need, "profesional", {"x": TEXTS["x"]})
     office.decide(need, t.id, 7, P.APPROVED, "jefe")
     d = office.submit_design(need, "tecnico", tiny_png(), "afiche.png", alt_text="Afiche")
@@ -338,7 +338,7 @@ def test_a_retried_outbox_publication_after_a_failure_leaves_no_half_piece(remot
 
 def test_a_store_that_fails_while_publishing_is_retried_not_unconfirmed(remote_office, monkeypatch):
     office, storage = remote_office, remote_office.storage
-    need = office.register_need(dict(NEED, canales=["x"]), "jefe", run_id="r").id
+    need = office.register_need(dict(ONE_OFF, canales=["x"]), "jefe", run_id="r").id
     t = office.submit_text(need, "profesional", {"x": TEXTS["x"]})
     office.decide(need, t.id, 7, P.APPROVED, "jefe")
     d = office.submit_design(need, "tecnico", tiny_png(), "afiche.png", alt_text="Afiche")
@@ -362,7 +362,7 @@ def test_a_design_the_store_refuses_is_not_recorded(sqlite_url, cvp_env, monkeyp
     monkeypatch.setattr(FailingMemoryFS, "error", OSError(errno.ENOSPC, "No space left on device"))
     storage = Storage.from_url("fallamem:///cvp-lleno")
     office = Office(sqlite_url, storage=storage)
-    need = office.register_need(dict(NEED, canales=["x"]), "jefe", run_id="r").id
+    need = office.register_need(dict(ONE_OFF, canales=["x"]), "jefe", run_id="r").id
     t = office.submit_text(need, "profesional", {"x": TEXTS["x"]})
     office.decide(need, t.id, 7, P.APPROVED, "jefe")
     big = tiny_png() + b"\0" * (3 << 20)  # several chunks: the store fails on the second
@@ -373,7 +373,7 @@ def test_a_design_the_store_refuses_is_not_recorded(sqlite_url, cvp_env, monkeyp
 
 
 def test_a_legacy_row_with_an_absolute_path_is_still_published(office, tmp_path):
-    need = office.register_need(dict(NEED, canales=["x"]), "jefe", run_id="r").id
+    need = office.register_need(dict(ONE_OFF, canales=["x"]), "jefe", run_id="r").id
     t = office.submit_text(need, "profesional", {"x": TEXTS["x"]})
     office.decide(need, t.id, 7, P.APPROVED, "jefe")
     legacy = tmp_path / "antes" / "archivos" / f"{need}" / "viejo.png"
@@ -399,7 +399,7 @@ def test_the_command_line_uses_the_configured_store(sqlite_url, cvp_env, tmp_pat
     monkeypatch.setenv("CVP_STORAGE_URL", store.as_uri())
     monkeypatch.delenv("AIRFLOW_CONN_SMTP_DEFAULT", raising=False)
     office = Office(sqlite_url)
-    need = office.register_need(dict(NEED, canales=["x"]), "jefe", run_id="r").id
+    need = office.register_need(dict(ONE_OFF, canales=["x"]), "jefe", run_id="r").id
     office.submit_text(need, "profesional", {"x": TEXTS["x"]})
     assert main(["--url", sqlite_url, "decidir", str(need), "--punto", "7", "--decision", "aprobado",
                  "--como", "jefe"]) == 0

@@ -55,6 +55,15 @@ class Need(Base):
     """A communication need: one run of the procedure (activity 1)."""
 
     __tablename__ = "needs"
+    __table_args__ = (
+        # One index per list's filter and order (see cvp.inbox): each page is a range scan, whatever the volume.
+        Index("ix_needs_step_role", "step_role", "step_since", "id"),
+        Index("ix_needs_step_activity", "step_activity", "step_since", "id"),
+        Index("ix_needs_status_step_since", "status", "step_since", "id"),
+        Index("ix_needs_status_deadline", "status", "deadline", "id"),
+        Index("ix_needs_deadline", "deadline", "id"),
+        Index("ix_needs_status_publish_at", "status", "publish_at"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     run_id: Mapped[str | None] = mapped_column(String(250), unique=True)
@@ -71,6 +80,14 @@ class Need(Base):
     publish_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     status: Mapped[str] = mapped_column(String(30), default="en_curso")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Where the need stands (cvp.state), written in the same transaction as every act; empty once closed.
+    step_activity: Mapped[int | None] = mapped_column(Integer)
+    step_role: Mapped[str | None] = mapped_column(String(20))
+    step_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    step_label: Mapped[str] = mapped_column(String(300), default="")
+    step_revision_id: Mapped[int | None] = mapped_column(Integer)
+    step_revision_number: Mapped[int | None] = mapped_column(Integer)
+    step_author: Mapped[str | None] = mapped_column(String(120))
 
     revisions: Mapped[list[Revision]] = relationship(back_populates="need", order_by="Revision.id")
 
@@ -162,6 +179,7 @@ class Publication(Base):
     __tablename__ = "publications"
     __table_args__ = (
         UniqueConstraint("need_id", "text_revision_id", "design_revision_id", "channel", name="uq_publication"),
+        Index("ix_publications_state_published_at", "state", "published_at"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
