@@ -4,6 +4,10 @@ A publisher posts one approved piece to one channel. It never decides whether to
 publication ledger (``cvp.publishing``) does, so that a retried task never posts twice. What a
 publisher must offer the ledger is ``find_published``: a way to recognise, among the account's
 recent posts, the one carrying this piece, after a call whose outcome is unknown.
+
+Besides the interface, the helpers every publisher shares about a piece: its files checked against
+the channel's limits before any upload, and its text recognised in a platform's copy of it. HTTP
+retries live in :mod:`cvp.publishers.retry`, Meta's Graph client in :mod:`cvp.publishers.graph`.
 """
 
 from __future__ import annotations
