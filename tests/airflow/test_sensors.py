@@ -13,7 +13,7 @@ from airflow.sdk.exceptions import TaskDeferred
 from cvp import procedure as P
 from cvp_airflow.sensors import PublicationTimeSensor, RecordSensor, TextProductionSensor
 from cvp_airflow.triggers import RecordConditionTrigger
-from tests.conftest import NEED
+from tests.conftest import NEED, ONE_OFF
 
 
 @pytest.fixture
@@ -35,7 +35,7 @@ def test_trigger_serializes_to_its_arguments():
 
 def test_sensor_defers_while_waiting_and_completes_from_the_event(office_conn):
     office = office_conn
-    need = office.register_need(NEED, "jefe", run_id="run-s")
+    need = office.register_need(ONE_OFF, "jefe", run_id="run-s")
     sensor = TextProductionSensor(task_id="producir_contenidos", condition=P.WAIT_TEXT_SUBMITTED)
     with pytest.raises(TaskDeferred) as deferred:
         sensor.execute({"run_id": "run-s"})
@@ -145,7 +145,7 @@ def test_with_a_listener_the_wait_resumes_on_a_worker_with_the_same_outcomes(off
     from airflow.sdk.exceptions import AirflowSkipException
 
     office = office_conn
-    need = office.register_need(NEED, "jefe", run_id="run-l")
+    need = office.register_need(ONE_OFF, "jefe", run_id="run-l")
     sensor = TextProductionSensor(task_id="producir_contenidos", condition=P.WAIT_TEXT_SUBMITTED)
     assert sensor.end_from_trigger is False
     deferred = _defer(sensor, "run-l")

@@ -15,7 +15,7 @@ from cvp import procedure as P
 from cvp import waits
 from cvp.errors import Conflict, InvalidInput, NotFound
 from cvp_airflow.watcher import RecordsUnavailable, RecordsWatcher
-from tests.conftest import NEED, tiny_png
+from tests.conftest import NEED, ONE_OFF, tiny_png
 
 TEXTS = {"x": "Hoy entregamos títulos.", "facebook": "Hoy entregamos títulos."}
 MEETING = {"temas": ["t"], "fuentes": ["f"], "productos": ["p"], "canales": ["x"], "asistentes": ["a"]}
@@ -50,7 +50,7 @@ ACTIONS = st.sampled_from(["reunion", "plan", "texto", "texto_ok", "texto_no", "
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(story=st.lists(st.tuples(st.integers(0, 2), ACTIONS), max_size=12))
 def test_the_batch_answers_as_one_at_a_time(office, story):
-    needs = [office.register_need(NEED, "jefe").id for _ in range(3)]
+    needs = [office.register_need(ONE_OFF if i == 1 else NEED, "jefe").id for i in range(3)]
     for i, action in story:
         _act(office, needs[i], action)
     keys = [(n, c) for n in [*needs, 999_999] for c in P.WAIT_CONDITIONS]
@@ -68,7 +68,7 @@ async def _settle(watcher: RecordsWatcher, seconds: float) -> dict:
 def test_reads_do_not_grow_with_the_waits_and_a_decision_wakes_only_its_own(office):
     async def scenario():
         watcher = RecordsWatcher(office.url, poll_seconds=0.2, listen=False)
-        needs = [office.register_need(NEED, "jefe").id for _ in range(200)]
+        needs = [office.register_need(ONE_OFF, "jefe").id for _ in range(200)]
         revisions = {n: office.submit_text(n, "profesional", dict(TEXTS)).id for n in needs[:2]}
         few = [asyncio.ensure_future(watcher.wait(n, P.WAIT_TEXT_APPROVED)) for n in needs[:2]]
         await asyncio.sleep(0.5)
@@ -124,7 +124,7 @@ def pg_office(pg_url):
 
 def test_on_postgresql_a_decision_wakes_its_wait_at_once(pg_office):
     office = pg_office
-    need = office.register_need(NEED, "jefe").id
+    need = office.register_need(ONE_OFF, "jefe").id
     rev = office.submit_text(need, "profesional", dict(TEXTS))
 
     async def scenario():
@@ -191,7 +191,7 @@ def _through(url: str, port: int) -> str:
 
 def test_an_outage_shorter_than_the_grace_loses_no_decision(pg_office):
     office = pg_office
-    need = office.register_need(NEED, "jefe").id
+    need = office.register_need(ONE_OFF, "jefe").id
     rev = office.submit_text(need, "profesional", dict(TEXTS))
 
     async def scenario():
@@ -215,7 +215,7 @@ def test_an_outage_shorter_than_the_grace_loses_no_decision(pg_office):
 
 def test_an_outage_longer_than_the_grace_fails_the_waits_in_spanish(pg_office):
     office = pg_office
-    need = office.register_need(NEED, "jefe").id
+    need = office.register_need(ONE_OFF, "jefe").id
 
     async def scenario():
         proxy = Proxy()
@@ -235,7 +235,7 @@ def test_an_event_committed_after_a_later_one_is_still_seen(pg_office):
     from cvp.records.models import Event, utcnow
 
     office = pg_office
-    need = office.register_need(NEED, "jefe").id
+    need = office.register_need(ONE_OFF, "jefe").id
     with office.session() as s:
         cursor = waits.latest_event_id(s)
     slow = office._sessions()
