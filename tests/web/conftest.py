@@ -89,19 +89,30 @@ class Web:
         return self.as_(user).post(path, data=data, files=files)
 
 
-@pytest.fixture
-def web(office, tokens, tmp_path, monkeypatch):
+@pytest.fixture(scope="module")
+def web_app():
+    """The forms' app, built once per test module (building it is the slow part); each test brings its records."""
     from fastapi import FastAPI
 
-    from cvp.mail import MailboxMailer
     from cvp_airflow.web.app import create_app
+
+    mp = pytest.MonkeyPatch()
+    mp.setenv("CVP_MAX_UPLOAD_MB", "1")
+    sub = create_app()
+    parent = FastAPI()
+    parent.mount("/cvp", sub)
+    yield parent, sub
+    mp.undo()
+
+
+@pytest.fixture
+def web(web_app, office, tokens, tmp_path, monkeypatch):
+    from cvp.mail import MailboxMailer
     from cvp_airflow.web.services import get_mailer, get_office
 
     monkeypatch.setenv("CVP_MAX_UPLOAD_MB", "1")
-    sub = create_app()
+    parent, sub = web_app
     mailbox = tmp_path / "buzon-web"
-    sub.dependency_overrides[get_office] = lambda: office
-    sub.dependency_overrides[get_mailer] = lambda: MailboxMailer(mailbox)
-    parent = FastAPI()
-    parent.mount("/cvp", sub)
-    return Web(parent, sub, tokens, office, mailbox)
+    sub.dependency_overrides = {get_office: lambda: office, get_mailer: lambda: MailboxMailer(mailbox)}
+    yield Web(parent, sub, tokens, office, mailbox)
+    sub.dependency_overrides = {}
