@@ -125,6 +125,8 @@ class Stack:
             "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(self.trigger_log_port),
             "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "20",
             "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK": "False",
+            # Each waiting need is one trigger: room for a district's worth (Airflow's default is 1,000).
+            "AIRFLOW__TRIGGERER__CAPACITY": "10000",
             "AIRFLOW__WEBSERVER__EXPOSE_CONFIG": "False",
             "AIRFLOW_CONN_CVP_RECORDS": self._records_conn(),
             "CVP_DATA_DIR": str(data_dir),
