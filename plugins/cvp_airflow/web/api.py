@@ -358,29 +358,51 @@ def me(viewer: Viewer = Depends(current_viewer)) -> MeOut:
                  csrf_token=csrf_token(viewer.username))
 
 
+PAGE_DOC = ("Paginado por clave (sin saltos ni repeticiones aunque lleguen registros nuevos): el cuerpo es la "
+            "lista de la página; el encabezado `Link` trae la página siguiente (`rel=\"next\"`, parámetro "
+            "`desde`) y `X-Total-Count` cuántos hay en total con esos filtros.")
+PageKey = Query(None, max_length=80, pattern=r"^[0-9.\-_]*$",
+                description="Clave de la página siguiente, tal como viene en el encabezado `Link`.")
+PageSize = Query(inbox.PAGE_SIZE, ge=1, le=inbox.MAX_PAGE_SIZE, description="Elementos por página.")
+ActivityFilter = Query(None, ge=1, le=14, description="Solo los pasos de esta actividad (1 a 14).")
+WaitingRole = Literal["jefe_oac", "profesional", "tecnico", "sistema"]
+
+
+def paged(request: Request, response: Response, total: int, next_key: str | None) -> None:
+    """The page links of a list, in headers: the body stays the plain list older clients read."""
+    response.headers["X-Total-Count"] = str(total)
+    if next_key:
+        response.headers["Link"] = f'<{request.url.include_query_params(desde=next_key)}>; rel="next"'
+
+
 @router.get("/bandeja", response_model=list[StepOut], summary="Lo que espera por mí, lo más antiguo primero",
             description="Pasos del procedimiento que esperan al rol del usuario, con su antigüedad frente a la "
-                        "fecha límite. La Jefe OAC no ve aquí revisiones de su propia autoría. "
+                        "fecha límite. La Jefe OAC no ve aquí revisiones de su propia autoría. " + PAGE_DOC + " "
                         + roles_text(*actions.ANY_ROLE), openapi_extra=roles(*actions.ANY_ROLE))
-def my_inbox(request: Request, viewer: Viewer = Depends(current_viewer), office: Office = Depends(get_office)):
+def my_inbox(request: Request, response: Response, desde: str | None = PageKey, limite: int = PageSize,
+             actividad: int | None = ActivityFilter, viewer: Viewer = Depends(current_viewer),
+             office: Office = Depends(get_office)):
     with office.session() as s:
-        items = inbox.inbox(s, viewer.username, viewer.role)
-    return [step_out(st, base_of(request)) for st in items]
+        page = inbox.inbox_page(s, viewer.username, viewer.role, after=desde, limit=limite, activity=actividad)
+    paged(request, response, page.total or 0, page.next)
+    return [step_out(st, base_of(request)) for st in page.items]
 
 
 @router.get("/necesidades", response_model=list[NeedSummaryOut], summary="Necesidades de comunicación",
-            openapi_extra=roles(*actions.ANY_ROLE))
-def needs(request: Request, estado: Literal["en_curso", "publicada", "todas"] = "en_curso",
-          office: Office = Depends(get_office)):
-    from sqlalchemy import select
-
+            description="La fecha límite más próxima primero, con su paso actual; filtros por estado, a quién "
+                        "espera, actividad y ejecución de Airflow (`ejecucion`, el run_id). " + PAGE_DOC + " "
+                        + roles_text(*actions.ANY_ROLE), openapi_extra=roles(*actions.ANY_ROLE))
+def needs(request: Request, response: Response,
+          estado: Literal["en_curso", "publicada", "cancelada", "todas"] = "en_curso",
+          rol: WaitingRole | None = None, actividad: int | None = ActivityFilter,
+          ejecucion: Text | None = Query(None, max_length=250, description="run_id de la ejecución en Airflow."),
+          desde: str | None = PageKey, limite: int = PageSize, office: Office = Depends(get_office)):
     base = base_of(request)
     with office.session() as s:
-        q = select(Need).order_by(Need.deadline, Need.id)
-        if estado != "todas":
-            q = q.where(Need.status == estado)
-        rows = list(s.scalars(q))
-        return [NeedSummaryOut(**summary_out(n, inbox.next_step(s, n), base)) for n in rows]
+        page = inbox.needs_page(s, status=estado, role=rol, activity=actividad, run_id=ejecucion, after=desde,
+                                limit=limite)
+    paged(request, response, page.total or 0, page.next)
+    return [NeedSummaryOut(**summary_out(n, st, base)) for n, st in page.items]
 
 
 @router.get("/necesidades/{need_id}", response_model=NeedOut, summary="Expediente vivo de una necesidad",
@@ -637,12 +659,18 @@ def verify(body: CheckIn, viewer: Viewer = Depends(csrf_protect)):
 
 @router.get("/calendario", response_model=list[CalendarEntryOut], summary="Piezas publicadas y programadas del mes",
             description="Por día (hora de Bogotá) y canal: publicadas, programadas (fecha de publicación) o con su "
-                        "fecha límite. " + roles_text(*actions.ANY_ROLE), openapi_extra=roles(*actions.ANY_ROLE))
-def calendar(request: Request, mes: str | None = Query(None, pattern=r"^\d{4}-\d{2}$", description="AAAA-MM"),
-             canal: Channel | None = None, office: Office = Depends(get_office)):
+                        "fecha límite, en orden de fecha y hora. " + PAGE_DOC + " " + roles_text(*actions.ANY_ROLE), openapi_extra=roles(*actions.ANY_ROLE))
+def calendar(request: Request, response: Response,
+             mes: str | None = Query(None, pattern=r"^\d{4}-\d{2}$", description="AAAA-MM"),
+             canal: Channel | None = None,
+             tipo: Literal["publicada", "programada", "fecha_limite"] | None = None,
+             dia: str | None = Query(None, pattern=r"^\d{4}-\d{2}-\d{2}$", description="Solo este día (AAAA-MM-DD)."),
+             desde: str | None = PageKey, limite: int = PageSize, office: Office = Depends(get_office)):
     year, month = views.parse_month(mes)
-    m = views.month(office, year, month, canal)
+    m = views.month(office, year, month, canal, kind=tipo, day=views.parse_day(dia, year, month), after=desde,
+                    limit=limite)
     base = base_of(request)
+    paged(request, response, m.total, m.next_key)
     return [CalendarEntryOut(day=e.day, at=e.at, channel=e.channel, channel_name=P.CHANNELS.get(e.channel, e.channel),
                              kind=e.kind, kind_name=e.kind_name, need_id=e.need_id, title=e.title,
                              url=e.url or f"{base}/necesidades/{e.need_id}") for e in m.entries]

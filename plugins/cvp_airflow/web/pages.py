@@ -15,7 +15,6 @@ from pathlib import Path
 from fastapi import APIRouter, BackgroundTasks, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
-from sqlalchemy import select
 
 from cvp import export, inbox
 from cvp import procedure as P
@@ -23,7 +22,6 @@ from cvp.config import TIMEZONE, settings
 from cvp.errors import CvpError, InvalidInput
 from cvp.mail import Mailer
 from cvp.office import UPLOAD_TYPES, Office
-from cvp.records.models import Need
 from cvp.rendering import fecha
 from cvp_airflow.web import actions, views
 from cvp_airflow.web.waiting_line import broker_problem, waiting_line
@@ -112,25 +110,49 @@ def _need_context(office: Office, need_id: int) -> dict:
 
 # --- inbox, list, need page ----------------------------------------------------------------------
 
+OTHERS_PAGE = 20  # the inbox shows the longest waits of the others; the need list has them all
+ROLE_ACTIVITIES = {P.HEAD: (2, 3, 7, 12, 14), P.PROFESSIONAL: (5, 8, 14), P.TECHNICIAN: (10,)}
+WAITING_ROLES = (P.HEAD, P.PROFESSIONAL, P.TECHNICIAN, P.SYSTEM)
+
+
+def _activity(value: str | None) -> int | None:
+    """An activity filter from the query string (1 to 14); anything else shows every activity."""
+    return int(value) if value and value.isdigit() and 1 <= int(value) <= 14 else None
+
+
+def _next_url(request: Request, key: str | None, name: str = "desde") -> str | None:
+    return str(request.url.include_query_params(**{name: key})) if key else None
+
+
+def _first_url(request: Request, name: str = "desde") -> str | None:
+    return str(request.url.remove_query_params(name)) if request.query_params.get(name) else None
+
+
 @router.get("/", response_class=HTMLResponse)
-def inbox_page(request: Request, viewer: Viewer = Depends(current_viewer), office: Office = Depends(get_office)):
+def inbox_page(request: Request, desde: str | None = None, otras: str | None = None, actividad: str | None = None,
+               viewer: Viewer = Depends(current_viewer), office: Office = Depends(get_office)):
+    activity = _activity(actividad)
     with office.session() as s:
-        mine = inbox.inbox(s, viewer.username, viewer.role)
-        others = [st for st in inbox.steps(s, include_system=True) if st not in mine]
-    return render(request, "inbox.html.j2", mine=mine, others=others, today=inbox.today_bogota(),
-                  now=datetime.now(TIMEZONE), line=waiting_line(),
-                  broker=broker_problem())
+        mine = inbox.inbox_page(s, viewer.username, viewer.role, after=desde, activity=activity)
+        others = inbox.others_page(s, viewer.username, viewer.role, after=otras, limit=OTHERS_PAGE)
+    return render(request, "inbox.html.j2", mine=mine.items, others=others.items, mine_page=mine, others_page=others,
+                  mine_next=_next_url(request, mine.next), mine_first=_first_url(request),
+                  others_next=_next_url(request, others.next, "otras"), after=desde, actividad=activity,
+                  activities=ROLE_ACTIVITIES.get(viewer.role, ()), today=inbox.today_bogota(),
+                  now=datetime.now(TIMEZONE), line=waiting_line(), broker=broker_problem())
 
 
 @router.get("/necesidades", response_class=HTMLResponse)
-def needs_page(request: Request, estado: str = "en_curso", office: Office = Depends(get_office)):
-    estado = estado if estado in ("en_curso", "publicada", "todas") else "en_curso"
+def needs_page(request: Request, estado: str = "en_curso", rol: str | None = None, actividad: str | None = None,
+               desde: str | None = None, office: Office = Depends(get_office)):
+    estado = estado if estado in inbox.NEED_STATES else "en_curso"
+    rol = rol if rol in WAITING_ROLES else None
+    activity = _activity(actividad)
     with office.session() as s:
-        q = select(Need).order_by(Need.deadline, Need.id)
-        if estado != "todas":
-            q = q.where(Need.status == estado)
-        rows = [(n, inbox.next_step(s, n)) for n in s.scalars(q)]
-    return render(request, "needs.html.j2", rows=rows, estado=estado, today=inbox.today_bogota(), line=waiting_line(),
+        page = inbox.needs_page(s, status=estado, role=rol, activity=activity, after=desde)
+    return render(request, "needs.html.j2", rows=page.items, page=page, estado=estado, rol=rol, actividad=activity,
+                  waiting_roles=WAITING_ROLES, activities=range(1, 15), next_url=_next_url(request, page.next),
+                  first_url=_first_url(request), today=inbox.today_bogota(), line=waiting_line(),
                   broker=broker_problem(), refused=office.refused_needs(10))
 
 
@@ -422,11 +444,14 @@ def record_page(need_id: RecordId, descargar: bool = False, office: Office = Dep
 
 
 @router.get("/calendario", response_class=HTMLResponse)
-def calendar_page(request: Request, mes: str | None = None, canal: str | None = None,
-                  office: Office = Depends(get_office)):
+def calendar_page(request: Request, mes: str | None = None, canal: str | None = None, tipo: str | None = None,
+                  dia: str | None = None, desde: str | None = None, office: Office = Depends(get_office)):
     canal = canal if canal in P.CHANNELS else None
+    tipo = tipo if tipo in inbox.KIND_NAMES else None
     year, month = views.parse_month(mes)
-    return render(request, "calendar.html.j2", month=views.month(office, year, month, canal), canal=canal,
+    m = views.month(office, year, month, canal, kind=tipo, day=views.parse_day(dia, year, month), after=desde)
+    m.next_url, m.first_url = _next_url(request, m.next_key), _first_url(request)
+    return render(request, "calendar.html.j2", month=m, canal=canal, tipo=tipo, kinds=inbox.KIND_NAMES,
                   weekdays=views.WEEKDAYS)
 
 

@@ -280,8 +280,9 @@ def deadline_note(deadline: date, today: date | None = None) -> tuple[str, str]:
 class Day:
     day: date
     in_month: bool
-    entries: list[inbox.CalendarEntry]
+    entries: list[inbox.CalendarEntry]  # those of the list's current page
     today: bool = False
+    count: int = 0  # every piece of the day (with the filters)
 
 
 @dataclass
@@ -289,7 +290,12 @@ class Month:
     year: int
     month: int
     weeks: list[list[Day]]
-    entries: list[inbox.CalendarEntry]
+    entries: list[inbox.CalendarEntry]  # one page of the list (the month, or the chosen day)
+    total: int = 0
+    next_key: str | None = None
+    day: date | None = None
+    next_url: str | None = None  # set by the page, which knows its own address
+    first_url: str | None = None
 
     @property
     def name(self) -> str:
@@ -319,21 +325,47 @@ def parse_month(value: str | None) -> tuple[int, int]:
     return today.year, today.month
 
 
-def month(office: Office, year: int, month_: int, channel: str | None = None) -> Month:
+def parse_day(value: str | None, year: int, month_: int) -> date | None:
+    """A day of the shown month's grid (AAAA-MM-DD), else None (the whole month)."""
+    if not value or not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+        return None
+    try:
+        day = date.fromisoformat(value)
+    except ValueError:
+        return None
+    weeks = _calendar.Calendar(firstweekday=0).monthdatescalendar(year, month_)
+    return day if weeks[0][0] <= day <= weeks[-1][-1] else None
+
+
+def month(office: Office, year: int, month_: int, channel: str | None = None, *, kind: str | None = None,
+          day: date | None = None, after: str | None = None, limit: int | None = None) -> Month:
+    """The month's grid with every day's count, and one page of its pieces (or of one day's) in order.
+
+    A constant number of statements whatever the volume: counts by day from the database, one page
+    of entries from the lists' indexes.
+    """
     cal = _calendar.Calendar(firstweekday=0)
     weeks_dates = cal.monthdatescalendar(year, month_)
     first, last = weeks_dates[0][0], weeks_dates[-1][-1]
+    lo = day or date(year, month_, 1)
+    hi = day or date(year, month_, _calendar.monthrange(year, month_)[1])
+    kind = kind if kind in inbox.KIND_NAMES else None
     with office.session() as s:
-        entries = inbox.calendar(s, first, last)
-    if channel:
-        entries = [e for e in entries if e.channel == channel]
+        counts = inbox.calendar_counts(s, first, last, channel)
+        page = inbox.calendar_page(s, lo, hi, channel=channel, kind=kind, after=after, limit=limit)
+
+    def count(d: date) -> int:
+        c = counts.get(d, {})
+        return c.get(kind, 0) if kind else sum(c.values())
+
     by_day: dict[date, list[inbox.CalendarEntry]] = {}
-    for e in entries:
+    for e in page.items:
         by_day.setdefault(e.day, []).append(e)
     today = inbox.today_bogota()
-    weeks = [[Day(d, d.month == month_, by_day.get(d, []), d == today) for d in week] for week in weeks_dates]
-    in_month = [e for e in entries if e.day.month == month_ and e.day.year == year]
-    return Month(year, month_, weeks, in_month)
+    weeks = [[Day(d, d.month == month_, by_day.get(d, []), d == today, count(d)) for d in week]
+             for week in weeks_dates]
+    total = sum(count(d) for d in counts if lo <= d <= hi)
+    return Month(year, month_, weeks, page.items, total, page.next, day)
 
 
 def local(value: datetime | None) -> datetime | None:
