@@ -8,7 +8,8 @@ caller which channels are in that case so that it can say so. ``sitio_web`` has 
 always goes to the outbox.
 
 Connection ids default to ``x_default``, ``facebook_default``, ``instagram_default`` and
-``youtube_default``; ``CVP_<CHANNEL>_CONN_ID`` (e.g. ``CVP_X_CONN_ID``) overrides each.
+``youtube_default`` (the channel registry, ``cvp.procedure.CHANNEL``); ``CVP_<CHANNEL>_CONN_ID``
+(e.g. ``CVP_X_CONN_ID``) overrides each.
 
 Field mapping (``extra`` is the connection's JSON extra):
 
@@ -72,20 +73,16 @@ from typing import Any
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
-
+from cvp import procedure as P
 from cvp.publishers.base import AuthError
 
 log = logging.getLogger(__name__)
 
-CHANNELS = ("x", "facebook", "instagram", "youtube", "sitio_web")
-OUTBOX_ONLY = frozenset({"sitio_web"})
-DEFAULT_CONN_IDS = {
-    "x": "x_default",
-    "facebook": "facebook_default",
-    "instagram": "instagram_default",
-    "youtube": "youtube_default",
-}
-LABELS = {"x": "X", "facebook": "Facebook", "instagram": "Instagram", "youtube": "YouTube"}
+# From the channel registry (cvp.procedure.CHANNEL): every channel, those without a platform, and each
+# platform's default connection id.
+CHANNELS = tuple(P.CHANNEL)
+OUTBOX_ONLY = frozenset(P.OUTBOX_CHANNELS)
+DEFAULT_CONN_IDS = {key: P.CHANNEL[key].conn_id for key in P.PLATFORM_CHANNELS}
 
 GOOGLE_TOKEN_URI = "https://oauth2.googleapis.com/token"
 YOUTUBE_SCOPES = (
@@ -183,7 +180,7 @@ def _x(conn, conn_id: str, extra: dict, options: dict):
 
 def _facebook(conn, conn_id: str, extra: dict, options: dict):
     from cvp.publishers.facebook import FacebookPublisher
-    from cvp.publishers.http import GRAPH_BASE_URL, GRAPH_VERSION
+    from cvp.publishers.graph import GRAPH_BASE_URL, GRAPH_VERSION
 
     return FacebookPublisher(
         page_id=_required(conn.login, "login", "el id de la página de Facebook", "facebook", conn_id),
@@ -198,7 +195,7 @@ def _facebook(conn, conn_id: str, extra: dict, options: dict):
 
 
 def _instagram(conn, conn_id: str, extra: dict, options: dict):
-    from cvp.publishers.http import GRAPH_BASE_URL, GRAPH_VERSION
+    from cvp.publishers.graph import GRAPH_BASE_URL, GRAPH_VERSION
     from cvp.publishers.instagram import InstagramPublisher
 
     return InstagramPublisher(

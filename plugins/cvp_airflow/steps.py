@@ -44,7 +44,7 @@ def identify_need(context: dict[str, Any]) -> str:
     except (PermissionDenied, InvalidInput) as exc:
         raise AirflowFailException(str(exc)) from None
     status = connection_status(data.channels)
-    missing = [c for c, conn in status.items() if conn is None and c != "sitio_web"]
+    missing = [c for c, conn in status.items() if conn is None and c not in P.OUTBOX_CHANNELS]
     if missing and os.environ.get("CVP_REQUIRE_CONNECTIONS", "0") == "1":
         raise AirflowFailException(
             "Faltan las conexiones de Airflow de: " + ", ".join(P.CHANNELS[c] for c in missing)
@@ -173,7 +173,7 @@ def red_send(context: dict[str, Any]) -> int:
 
 
 def _day(context: dict[str, Any]):
-    from cvp.config import TIMEZONE
+    from cvp.config import bogota_date
 
     moment = context.get("data_interval_end") or context.get("logical_date") or datetime.now(timezone.utc)
-    return moment.astimezone(TIMEZONE).date()
+    return bogota_date(moment)

@@ -531,10 +531,10 @@ def test_collect_refuses_a_naive_since(office):
 
 def test_factory_builds_from_connections_and_skips_missing_ones(monkeypatch, caplog):
     monkeypatch.syspath_prepend(str(ROOT / "plugins"))
-    from cvp_airflow import engagement_hooks
+    from cvp_airflow import engagement_tasks
 
     masked = []
-    monkeypatch.setattr(engagement_hooks, "_mask", masked.append)
+    monkeypatch.setattr(engagement_tasks, "_mask", masked.append)
     monkeypatch.setenv("CVP_X_CONN_ID", "x_cvp")
     caplog.set_level(logging.INFO)
     conns = {
@@ -542,7 +542,7 @@ def test_factory_builds_from_connections_and_skips_missing_ones(monkeypatch, cap
         "facebook_default": SimpleNamespace(password="", extra_dejson={}),
         "youtube_default": SimpleNamespace(password="", extra_dejson={"api_key": YT_KEY}),
     }
-    built, problems = engagement_hooks.collectors(get_connection=conns.get)
+    built, problems = engagement_tasks.collectors(get_connection=conns.get)
 
     assert set(built) == {"x", "youtube"}
     assert built["x"].base_url == "https://api.x.test" and built["x"].conn_id == "x_cvp"

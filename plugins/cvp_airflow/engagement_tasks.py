@@ -1,10 +1,10 @@
-"""Airflow side of the engagement DAG: metric collectors from the platforms' Connections, and its task bodies.
+"""The engagement DAG's task bodies, and the metric collectors they build from the platforms' Connections.
 
 The Connections are those the publishers use (``plugins/cvp_airflow/channels.py``), read with the
 same field mapping when a task runs, so one Connection per platform serves both DAGs:
 
-* ids ``x_default``, ``facebook_default``, ``instagram_default``, ``youtube_default``, each
-  overridable with ``CVP_<CANAL>_CONN_ID`` (e.g. ``CVP_X_CONN_ID``);
+* ids ``x_default``, ``facebook_default``, ``instagram_default``, ``youtube_default`` (the channel
+  registry, ``cvp.procedure.CHANNEL``), each overridable with ``CVP_<CANAL>_CONN_ID`` (e.g. ``CVP_X_CONN_ID``);
 * X: ``password`` = access token, or the extras ``consumer_key``, ``consumer_secret``,
   ``access_token``, ``access_token_secret`` (OAuth 1.0a); extra ``base_url``;
 * Facebook, Instagram: ``password`` = access token; extras ``version``, ``app_secret``, ``base_url``;
@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
 log = logging.getLogger(__name__)
@@ -33,9 +33,10 @@ YOUTUBE_READONLY = "https://www.googleapis.com/auth/youtube.readonly"
 
 def conn_ids() -> dict[str, str]:
     """Each platform's connection id: the publishers' own (``channels.conn_id_for``)."""
+    from cvp import procedure as P
     from cvp_airflow.channels import conn_id_for
 
-    return {ch: conn_id_for(ch) for ch in ("x", "facebook", "instagram", "youtube")}
+    return {ch: conn_id_for(ch) for ch in P.PLATFORM_CHANNELS}
 
 
 def _airflow_connection(conn_id: str):
@@ -77,7 +78,7 @@ def _x(conn, conn_id: str):
 def _graph(cls_name: str):
     def build(conn, conn_id: str):
         from cvp import engagement
-        from cvp.publishers.http import GRAPH_BASE_URL, GRAPH_VERSION
+        from cvp.publishers.graph import GRAPH_BASE_URL, GRAPH_VERSION
 
         extra = _extra(conn)
         return getattr(engagement, cls_name)(
@@ -154,11 +155,11 @@ def collectors(ids: Mapping[str, str] | None = None, *,
 def run_day(context: Mapping[str, Any]) -> date:
     """The Bogotá day a run stands for: its logical date (the 20:00 it was due, or the day a person chose
     when triggering by hand), else when it was triggered; never when a worker got to it."""
-    from cvp.config import TIMEZONE
+    from cvp.config import bogota_date
 
     dag_run = context.get("dag_run")
     when = context.get("logical_date") or getattr(dag_run, "run_after", None) or datetime.now(timezone.utc)
-    return when.astimezone(TIMEZONE).date()
+    return bogota_date(when)
 
 
 def _office():
@@ -176,10 +177,10 @@ def collect_engagement(context: Mapping[str, Any]) -> dict:
 
     from cvp import engagement
     from cvp import procedure as P
-    from cvp.config import TIMEZONE
+    from cvp.config import bogota_day_start
 
     day = run_day(context)
-    since = datetime.combine(day - timedelta(days=COLLECT_WINDOW_DAYS), time(0), TIMEZONE)
+    since = bogota_day_start(day - timedelta(days=COLLECT_WINDOW_DAYS))
     built, problems = collectors()
     if not built and not problems:
         log.info("Ninguna plataforma tiene conexión en Airflow: no hay métricas que leer hoy.")
