@@ -83,7 +83,7 @@ def test_commands_check_the_role_before_anything_else(office):
         "cancelar": lambda: commands.cancel_need(office, "profesional", need.id, "x" * 10_000),
         "confirmar": lambda: commands.confirm_publication(office, "tecnico", 999, "no es una url"),
     }
-    for what, call in refused.items():
+    for call in refused.values():
         with pytest.raises(PermissionDenied):
             call()
     with pytest.raises(InvalidInput, match="demasiado largo"):
