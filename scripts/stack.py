@@ -371,12 +371,19 @@ def main(argv: list[str]) -> int:
     elif cmd == "stop":
         stack.stop()
         print("Componentes detenidos.")
+    elif cmd == "token":
+        # A token of Airflow's REST API for one of the embedded users (for curl and scripts).
+        if len(argv) < 2 or argv[1] not in stack.passwords():
+            print(f"Uso: stack.py token USUARIO (uno de: {', '.join(stack.passwords()) or 'ninguno: ./dev up'})",
+                  file=sys.stderr)
+            return 2
+        print(StackApi(stack, argv[1]).token)
     elif cmd == "env":
         for k, v in stack.env({}).items():
             if k.startswith(("AIRFLOW", "CVP_")):
                 print(f"export {k}={json.dumps(v)}")
     else:
-        print(f"Uso: stack.py up|stop|env (recibido {cmd!r})", file=sys.stderr)
+        print(f"Uso: stack.py up|stop|env|token USUARIO (recibido {cmd!r})", file=sys.stderr)
         return 2
     return 0
 

@@ -166,6 +166,31 @@ def cmd_check(args) -> int:
     return 1 if report.blocking else 0
 
 
+def cmd_number(args) -> int:
+    """The need's number for an Airflow run id (waiting, if asked, for activity 1 to register it)."""
+    import time
+
+    from cvp.errors import NotFound
+
+    office = _office(args)
+    deadline = time.monotonic() + max(0.0, args.esperar)
+    while True:
+        try:
+            print(office.need_by_run(args.run_id).id)
+            return 0
+        except NotFound:
+            if time.monotonic() >= deadline:
+                raise
+            time.sleep(1)
+
+
+def _records_configured(args) -> bool:
+    import os
+
+    return bool(args.url or os.environ.get("CVP_RECORDS_URL") or os.environ.get("CVP_DATA_DIR")
+                or os.environ.get("AIRFLOW_HOME"))
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="cvp", description="Procedimiento 208-COM-Pr-04: registros de la OAC.")
     p.add_argument("--url", help="URL SQLAlchemy de la base de registros (por defecto CVP_RECORDS_URL o SQLite local)")
@@ -209,6 +234,11 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--publicar-en", help="fecha y hora de publicación (ISO, hora de Bogotá), punto 12")
     sp = need_cmd("cancelar", cmd_cancel, "la Jefe OAC retira una necesidad antes de publicarla")
     sp.add_argument("--motivo", required=True)
+    sp = sub.add_parser("numero", help="número de la necesidad de una ejecución de Airflow (su run_id)")
+    sp.add_argument("run_id")
+    sp.add_argument("--esperar", type=float, default=0, metavar="SEG",
+                    help="esperar hasta SEG segundos a que la actividad 1 la registre")
+    sp.set_defaults(fn=cmd_number)
     need_cmd("historial", cmd_history, "trazabilidad de la necesidad", actor=False)
     sp = need_cmd("exportar", cmd_export, "expediente (Ley 1712) en JSON o HTML", actor=False)
     sp.add_argument("--formato", choices=["json", "html"], default="json")
@@ -239,6 +269,12 @@ def main(argv: list[str] | None = None) -> int:
     from cvp.errors import CvpError
 
     args = build_parser().parse_args(argv)
+    if args.cmd != "verificar" and not _records_configured(args):
+        # Without these, the records would silently go to a new ~/cvp/registros.db nobody else reads.
+        print("Error: no se sabe qué base de registros usar. Para la de `./dev up`, ejecute antes\n"
+              '  eval "$(.venv/bin/python scripts/stack.py env)"\n'
+              "o indique CVP_RECORDS_URL (o --url).", file=sys.stderr)
+        return 2
     try:
         code = args.fn(args)
     except CvpError as exc:

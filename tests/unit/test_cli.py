@@ -53,3 +53,24 @@ def test_checks_from_the_command_line(capsys):
     data = json.loads(out)
     assert code == 1 and data["x_weighted_length"] == 300
     assert any(f["code"] == "x.length" and f["severity"] == "error" for f in data["findings"])
+
+
+def test_the_need_number_of_a_run(sqlite_url, capsys):
+    u = ["--url", sqlite_url]
+    code, _, err = run(capsys, *u, "numero", "feria-usme", "--esperar", "0")
+    assert code == 2 and "no tiene necesidad registrada" in err
+    from cvp.office import Office
+
+    need = Office(sqlite_url).register_need(ONE_OFF, "jefe", run_id="feria-usme")
+    code, out, _ = run(capsys, *u, "numero", "feria-usme")
+    assert code == 0 and out.strip() == str(need.id)
+
+
+def test_without_a_records_database_the_command_line_refuses_instead_of_creating_one(monkeypatch, tmp_path, capsys):
+    for var in ("CVP_RECORDS_URL", "CVP_DATA_DIR", "AIRFLOW_HOME"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    code, _, err = run(capsys, "historial", "1")
+    assert code == 2 and "stack.py env" in err
+    assert not (tmp_path / "cvp").exists()
+    assert run(capsys, "verificar", "--canal", "x", "Feria de vivienda en Usme")[0] == 0  # needs no records
