@@ -38,8 +38,24 @@ import uuid
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from benchlib import (CVP_DAG, CVP_WORKER_DAG, HITL_DAG, NEXT_TASK, WAIT_TASK, Api, OfficeSide, env_float,  # noqa: E402
-                      env_int, machine, parse_ts, ratio, running_stack, summary, utc_iso, write_result)
+from benchlib import (  # noqa: E402
+    CVP_DAG,
+    CVP_WORKER_DAG,
+    HITL_DAG,
+    NEXT_TASK,
+    WAIT_TASK,
+    Api,
+    OfficeSide,
+    env_float,
+    env_int,
+    machine,
+    parse_ts,
+    ratio,
+    running_stack,
+    summary,
+    utc_iso,
+    write_result,
+)
 
 METRICS = ("call", "wake", "queued", "sensor_done", "next_start", "next_done")
 LABELS = {

@@ -34,6 +34,8 @@ from pathlib import Path
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+from datetime import UTC
+
 from benchlib import ROOT, env_float, env_int, machine, write_result  # noqa: E402
 
 HOME = Path(os.environ.get("BENCH_HOME") or tempfile.mkdtemp(prefix="cvp-bench-triggerer-"))
@@ -127,11 +129,11 @@ async def measure(mode: str, url: str, ids: list[int], revisions: dict[int, int]
     out["idle"] = await sample(min(window, 15))
     t = time.perf_counter()
     if mode == "floor":
-        from datetime import datetime, timedelta, timezone
+        from datetime import datetime, timedelta
 
         from airflow.providers.standard.triggers.temporal import DateTimeTrigger
 
-        moment = datetime.now(timezone.utc) + timedelta(days=1)
+        moment = datetime.now(UTC) + timedelta(days=1)
         for i, _ in enumerate(ids, start=1):
             runner.to_create.append(make_workload(i, DateTimeTrigger(moment=moment, end_from_trigger=True)))
         while len(runner.triggers) < len(ids) or runner.to_create:

@@ -26,9 +26,23 @@ import uuid
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from benchlib import (CVP_DAG, HITL_DAG, NEXT_TASK, WAIT_TASK, Api, OfficeSide, env_float, env_int,  # noqa: E402
-                      machine, process_census, ratio, running_stack, sample_components, watcher_stats,
-                      write_result)
+from benchlib import (  # noqa: E402
+    CVP_DAG,
+    HITL_DAG,
+    NEXT_TASK,
+    WAIT_TASK,
+    Api,
+    OfficeSide,
+    env_float,
+    env_int,
+    machine,
+    process_census,
+    ratio,
+    running_stack,
+    sample_components,
+    watcher_stats,
+    write_result,
+)
 
 COMPONENTS = ("scheduler", "dag-processor", "triggerer", "api-server")
 

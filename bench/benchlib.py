@@ -15,7 +15,7 @@ import statistics
 import sys
 import tempfile
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -53,7 +53,7 @@ def parse_ts(value: str | None) -> float | None:
 
 
 def utc_iso(ts: float) -> str:
-    return datetime.fromtimestamp(ts, timezone.utc).isoformat()
+    return datetime.fromtimestamp(ts, UTC).isoformat()
 
 
 def summary(values: list[float]) -> dict:
@@ -79,7 +79,7 @@ def write_result(name: str, data: dict) -> Path:
 
 def machine() -> dict:
     return {"cpus": os.cpu_count(), "python": sys.version.split()[0],
-            "loadavg_at_start": os.getloadavg(), "measured_at": datetime.now(timezone.utc).isoformat()}
+            "loadavg_at_start": os.getloadavg(), "measured_at": datetime.now(UTC).isoformat()}
 
 
 # --- REST client ----------------------------------------------------------------------------------

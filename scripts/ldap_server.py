@@ -213,7 +213,7 @@ class LdapServer:
         try:
             con.add_s(BASE_DN, ldap.modlist.addModlist({
                 "objectClass": [b"top", b"dcObject", b"organization"], "dc": [b"cvp"],
-                "o": ["Caja de la Vivienda Popular".encode()]}))
+                "o": [b"Caja de la Vivienda Popular"]}))
             con.add_s(READONLY_DN, ldap.modlist.addModlist({
                 "objectClass": [b"simpleSecurityObject", b"organizationalRole"], "cn": [b"readonly"],
                 "userPassword": [ssha(self.passwords["readonly"]).encode()]}))

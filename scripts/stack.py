@@ -362,7 +362,7 @@ def main(argv: list[str]) -> int:
         print(f"  Airflow:     {stack.base_url}  (Disparar «Necesidad de comunicación (208-COM-Pr-04)»)")
         print(f"  Formularios: {stack.base_url}/cvp/")
         print("  Usuarios y contraseñas:")
-        for user, role in USERS.items():
+        for user in USERS:
             print(f"    {user:<12} {pw.get(user, '(ver ' + str(stack.home) + '/simple_auth_manager_passwords.json.generated)')}")
         print(f"  Correos (buzón local): {stack.data_dir / 'buzon'}")
         print(f"  Publicaciones sin conexión (bandeja local): {stack.data_dir / 'salida'}")

@@ -38,11 +38,12 @@ import re
 import socket
 import threading
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 # -- credentials the fake accepts (tests build Airflow Connections from these) ----------------
@@ -81,7 +82,7 @@ _GRAPH_PATH = re.compile(r"^/(v\d+\.\d+)/(.+)$")
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 @dataclass(frozen=True)
@@ -196,7 +197,7 @@ class FakePlatforms:
 
     # -- lifecycle ---------------------------------------------------------------------------
 
-    def start(self) -> "FakePlatforms":
+    def start(self) -> FakePlatforms:
         fake = self
 
         class Handler(_Handler):
@@ -217,7 +218,7 @@ class FakePlatforms:
             self._thread.join(timeout=5)
             self._server = None
 
-    def __enter__(self) -> "FakePlatforms":
+    def __enter__(self) -> FakePlatforms:
         return self.start()
 
     def __exit__(self, *exc) -> None:
@@ -405,10 +406,10 @@ class FakePlatforms:
         try:
             with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 (local fake)
                 return len(response.read())
-        except Exception:
+        except Exception as exc:
             raise _Reply(400, _graph_error(
                 "Media download has failed.", "OAuthException", 9004, subcode=2207052,
-                user_msg=f"The media URI doesn't meet our requirements: {url}"))
+                user_msg=f"The media URI doesn't meet our requirements: {url}")) from exc
 
     # -- X -----------------------------------------------------------------------------------
 

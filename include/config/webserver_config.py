@@ -82,14 +82,13 @@ LOGIN_MESSAGES = {
 if not _LDAP_URL:
     AUTH_TYPE = AUTH_DB
 else:
+    from airflow.providers.fab.auth_manager.security_manager.override import FabAirflowSecurityManagerOverride
     from fastapi import HTTPException
     from flask import flash, g, has_app_context, redirect, request
     from flask_appbuilder.security.decorators import no_cache
     from flask_appbuilder.security.views import AuthLDAPView
     from flask_appbuilder.utils.base import get_safe_redirect
     from flask_appbuilder.views import expose
-
-    from airflow.providers.fab.auth_manager.security_manager.override import FabAirflowSecurityManagerOverride
 
     AUTH_TYPE = AUTH_LDAP
     AUTH_LDAP_SERVER = _LDAP_URL

@@ -68,7 +68,7 @@ import json
 import logging
 import os
 from collections.abc import Callable, Iterable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
@@ -331,7 +331,7 @@ class RecordsQuota:
 
     def __init__(self, key: str = QUOTA_VARIABLE, *, clock: Callable[[], datetime] | None = None):
         self.key = key
-        self.clock = clock or (lambda: datetime.now(timezone.utc))
+        self.clock = clock or (lambda: datetime.now(UTC))
         self._local: dict[str, Any] = {"day": "", "spent": 0}
         self._warned = False
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 log = logging.getLogger(__name__)
@@ -158,7 +158,7 @@ def run_day(context: Mapping[str, Any]) -> date:
     from cvp.config import bogota_date
 
     dag_run = context.get("dag_run")
-    when = context.get("logical_date") or getattr(dag_run, "run_after", None) or datetime.now(timezone.utc)
+    when = context.get("logical_date") or getattr(dag_run, "run_after", None) or datetime.now(UTC)
     return bogota_date(when)
 
 

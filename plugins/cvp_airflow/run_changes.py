@@ -10,7 +10,7 @@ the api-server (cvp_plugin.py): elsewhere the scheduler's own state changes are 
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from airflow.listeners import hookimpl
 
@@ -21,12 +21,11 @@ DAG_ID = "necesidad_comunicacion"
 def _who_changed(dag_id: str, run_id: str) -> str:
     """The user Airflow's action log names for the latest request on this run (it is written first)."""
     try:
-        from sqlalchemy import select
-
         from airflow.models.log import Log
         from airflow.utils.session import create_session
+        from sqlalchemy import select
 
-        since = datetime.now(timezone.utc) - timedelta(minutes=5)
+        since = datetime.now(UTC) - timedelta(minutes=5)
         with create_session() as session:
             owner = session.scalar(
                 select(Log.owner).where(Log.dag_id == dag_id, Log.run_id == run_id, Log.owner.is_not(None),

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
-from datetime import timedelta
+from datetime import UTC, timedelta
 from typing import Any
 
 from airflow.sdk import BaseSensorOperator
@@ -154,14 +154,14 @@ class PublicationTimeSensor(TriggerEndChoice, BaseSensorOperator):
         self.prefer_end_from_trigger = end_from_trigger
 
     def execute(self, context: Any) -> str | None:
-        from datetime import datetime, timezone
+        from datetime import datetime
 
         from airflow.providers.standard.triggers.temporal import DateTimeTrigger
 
         from cvp_airflow.hooks import RecordsHook
 
         need = RecordsHook(self.records_conn_id).office(with_mailer=False).need_by_run(context["run_id"])
-        if need.publish_at is None or need.publish_at <= datetime.now(timezone.utc):
+        if need.publish_at is None or need.publish_at <= datetime.now(UTC):
             return None
         self.log.info("Need %s is published at %s: deferring until then", need.id, need.publish_at.isoformat())
         end_from_trigger = self.end_from_trigger

@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 import os
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from cvp_airflow.hooks import RecordsHook
@@ -28,9 +28,8 @@ def identify_need(context: dict[str, Any]) -> str:
     """Activity 1: record the need; branch on whether it is a one-off action (→ 5) or not (→ 2)."""
     from airflow.sdk.exceptions import AirflowFailException
 
-    from cvp.errors import InvalidInput, PermissionDenied
-
     from cvp import procedure as P
+    from cvp.errors import InvalidInput, PermissionDenied
     from cvp.needs import parse_need
     from cvp_airflow.channels import connection_status
 
@@ -121,7 +120,7 @@ def publish(channel: str, context: dict[str, Any], *, sleep=time.sleep) -> dict:
         except Conflict as exc:  # e.g. the need was cancelled while the media were uploading
             raise AirflowFailException(str(exc)) from None
         except RateLimited as exc:
-            wait = (exc.reset_at - datetime.now(timezone.utc)).total_seconds() if exc.reset_at else None
+            wait = (exc.reset_at - datetime.now(UTC)).total_seconds() if exc.reset_at else None
             if attempt == 1 and wait is not None and 0 <= wait <= RATE_LIMIT_MAX_WAIT:
                 log.warning("Rate limited on %s: waiting %.0f s for the announced reset", channel, wait)
                 sleep(wait + 1)
@@ -175,5 +174,5 @@ def red_send(context: dict[str, Any]) -> int:
 def _day(context: dict[str, Any]):
     from cvp.config import bogota_date
 
-    moment = context.get("data_interval_end") or context.get("logical_date") or datetime.now(timezone.utc)
+    moment = context.get("data_interval_end") or context.get("logical_date") or datetime.now(UTC)
     return bogota_date(moment)

@@ -247,7 +247,7 @@ class RecordsWatcher:
                 backoff = min(backoff * 2, 60.0)
                 continue
             try:
-                conn.add_termination_listener(lambda _c: lost.set())
+                conn.add_termination_listener(lambda _c: lost.set())  # noqa: B023 - this connection's event
                 await conn.add_listener(CHANNEL, self._notified)
                 self.listening, backoff = True, 1.0
                 self._wake.set()  # a notification may have come while we were not listening

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from datetime import date, datetime, time, timezone
+from datetime import UTC, date, datetime, time
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -27,12 +27,12 @@ def bogota(value: datetime) -> datetime:
 
 def bogota_date(value: datetime | None = None) -> date:
     """The Bogotá day of an instant (now when none is given): deadlines and reports count these days."""
-    return bogota(value if value is not None else datetime.now(timezone.utc)).date()
+    return bogota(value if value is not None else datetime.now(UTC)).date()
 
 
 def bogota_day_start(day: date) -> datetime:
     """The UTC instant at which the Bogotá day ``day`` begins (periods are half-open from here)."""
-    return datetime.combine(day, time.min, TIMEZONE).astimezone(timezone.utc)
+    return datetime.combine(day, time.min, TIMEZONE).astimezone(UTC)
 
 
 def _path(env: str, default: Path) -> Path:

@@ -134,7 +134,7 @@ def read_team(cfg: DirectorySettings, team_emails: tuple[str, ...] = ()) -> Team
         con.simple_bind_s(cfg.bind_dn, cfg.bind_password)
         members: dict[str, Member] = {}
         for variable, dn, role in cfg.groups:
-            for person_dn, person in _group_members(con, cfg, variable, dn):
+            for _person_dn, person in _group_members(con, cfg, variable, dn):
                 username = _first(person, cfg.uid_attr).lower()   # the login lowercases it too
                 if not username or username in members:
                     continue

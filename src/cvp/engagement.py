@@ -468,9 +468,9 @@ class YouTubeCollector:
         return found
 
     def _list(self, ids: list[str]) -> dict:
+        import httplib2
         from google.auth.exceptions import RefreshError, TransportError
         from googleapiclient.errors import HttpError
-        import httplib2
 
         try:
             return self._yt.videos().list(part="statistics", id=",".join(ids)).execute(num_retries=0)

@@ -13,7 +13,7 @@ import ssl
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email import policy
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid, parseaddr
@@ -56,7 +56,7 @@ class OutgoingMail:
         msg["From"] = header_value(self.sender)
         msg["To"] = header_value(", ".join(self.recipients))
         msg["Subject"] = header_value(self.subject)
-        msg["Date"] = format_datetime(datetime.now(timezone.utc))
+        msg["Date"] = format_datetime(datetime.now(UTC))
         msg["Message-ID"] = self.message_id
         msg.set_content(_UNENCODABLE.sub("\ufffd", self.body), charset="utf-8")
         return msg
@@ -100,7 +100,7 @@ class MailboxMailer:
     callers and tests, a local folder.
     """
 
-    def __init__(self, folder: "Storage | Path"):
+    def __init__(self, folder: Storage | Path):
         from cvp.storage import Storage
 
         self.storage = Storage.coerce(folder)
@@ -150,7 +150,7 @@ class SmtpMailer:
                 client.close()
 
 
-def mailer_from_env(mailbox: "Storage | Path") -> Mailer:
+def mailer_from_env(mailbox: Storage | Path) -> Mailer:
     """The command line's transport: Airflow's SMTP connection when it is given in the environment
     (``AIRFLOW_CONN_SMTP_DEFAULT``, JSON or URI form, as Airflow reads it), else the local mailbox."""
     import json

@@ -16,7 +16,7 @@ from cvp.records.models import Document, Event, Need
 def compute(need: Need, events: list[Event], decisions: list[dict], published_at: list[datetime]) -> dict:
     """Pure computation from the records, so it is testable without a database."""
     per_activity: dict[int, float] = {}
-    for prev, ev in zip(events, events[1:]):
+    for prev, ev in zip(events, events[1:], strict=False):
         per_activity[ev.activity] = per_activity.get(ev.activity, 0.0) + (ev.at - prev.at).total_seconds()
     rounds = {cp: sum(1 for d in decisions if d["control_point"] == cp) for cp in P.REVIEW_AT}
     returns = {cp: sum(1 for d in decisions if d["control_point"] == cp and d["decision"] == P.REJECTED)

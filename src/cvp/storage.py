@@ -20,10 +20,11 @@ import re
 import shutil
 import tempfile
 import uuid
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path, PurePosixPath
-from typing import IO, Any, Callable, Iterator
+from typing import IO, Any
 from urllib.parse import quote
 
 from cvp.errors import CvpError, NotFound, StorageUnavailable
@@ -84,7 +85,7 @@ class Storage:
     # --- construction ---------------------------------------------------------------------
 
     @classmethod
-    def from_url(cls, url: str, *, public_base_url: str | None = None, **storage_options: Any) -> "Storage":
+    def from_url(cls, url: str, *, public_base_url: str | None = None, **storage_options: Any) -> Storage:
         """The store at ``url`` (``file:///…``, ``gs://bucket/prefix``, ``memory://…``, or a plain folder)."""
         from upath import UPath
 
@@ -93,15 +94,15 @@ class Storage:
         return cls(UPath(url, **storage_options), public_base_url=public_base_url)
 
     @classmethod
-    def local(cls, folder: str | os.PathLike, *, public_base_url: str | None = None) -> "Storage":
+    def local(cls, folder: str | os.PathLike, *, public_base_url: str | None = None) -> Storage:
         return cls.from_url(Path(folder).expanduser().resolve().as_uri(), public_base_url=public_base_url)
 
     @classmethod
-    def coerce(cls, target: "Storage | str | os.PathLike") -> "Storage":
+    def coerce(cls, target: Storage | str | os.PathLike) -> Storage:
         """A Storage as is; a local folder (older callers and tests) as a file:// store."""
         return target if isinstance(target, Storage) else cls.local(target)
 
-    def child(self, prefix: str) -> "Storage":
+    def child(self, prefix: str) -> Storage:
         """The store under ``prefix`` (the outbox, the mailbox): keys of the child are relative to it."""
         rel = check_key(prefix.strip("/")).as_posix()
         base = f"{self.public_base_url}/{quote(rel)}" if self.public_base_url else None

@@ -6,10 +6,9 @@ directory sets CVP_TEAM_SOURCE=ldap and the team comes from its groups instead (
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
-
-import os
 
 import yaml
 

@@ -59,10 +59,9 @@ def run_scenario(am, client, scenario: dict) -> dict:
 
 
 def main() -> None:
-    from fastapi.testclient import TestClient
-
     from airflow.api_fastapi.app import create_auth_manager
     from airflow.utils.db import upgradedb
+    from fastapi.testclient import TestClient
 
     upgradedb()   # what `airflow db migrate` does, FAB's tables included
     am = create_auth_manager()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from airflow.listeners import hookimpl
@@ -77,7 +77,7 @@ def test_sensor_returns_at_once_when_the_record_exists(office_conn):
 
 def test_publication_time_waits_deferred_only_for_a_future_time(office_conn):
     office = office_conn
-    future = datetime.now(timezone.utc) + timedelta(hours=3)
+    future = datetime.now(UTC) + timedelta(hours=3)
     office.register_need(dict(NEED, publicar_en=future.isoformat()), "jefe", run_id="run-later")
     office.register_need(NEED, "jefe", run_id="run-now")
     sensor = PublicationTimeSensor(task_id="esperar_publicacion")
@@ -174,7 +174,7 @@ def test_with_a_listener_the_wait_resumes_on_a_worker_with_the_same_outcomes(off
 
 
 def test_with_a_listener_the_publication_time_also_resumes_on_a_worker(office_conn, listener):
-    future = datetime.now(timezone.utc) + timedelta(hours=1)
+    future = datetime.now(UTC) + timedelta(hours=1)
     office_conn.register_need(dict(NEED, publicar_en=future.isoformat()), "jefe", run_id="run-lp")
     deferred = _defer(PublicationTimeSensor(task_id="esperar_publicacion"), "run-lp")
     assert deferred.trigger.end_from_trigger is False

@@ -7,7 +7,6 @@ import json
 import time
 import urllib.error
 import urllib.request
-import uuid
 from urllib.parse import urlparse
 
 import pytest

@@ -11,7 +11,7 @@ import ast
 import json
 import logging
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from unittest import mock
 
@@ -419,4 +419,4 @@ def test_a_spent_quota_stops_the_upload_before_any_call(variables, tmp_path):
     pub = channels.publisher_for("youtube", get_connection=getter)
     with pytest.raises(RateLimited) as err:
         pub.publish(piece("youtube", "Entrega de viviendas", media_file(tmp_path, "v.mp4", "video/mp4")))
-    assert err.value.reset_at > datetime.now(timezone.utc)
+    assert err.value.reset_at > datetime.now(UTC)

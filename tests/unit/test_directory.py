@@ -77,7 +77,7 @@ def test_the_file_stays_the_default(directory, monkeypatch, sqlite_url):
     assert team.source == "archivo" and team.members["jefe"].email == "jefe.oac@cajaviviendapopular.gov.co"
     monkeypatch.setenv("CVP_TEAM_SOURCE", "active-directory")
     with pytest.raises(InvalidInput, match="CVP_TEAM_SOURCE"):
-        Office(sqlite_url).team
+        _ = Office(sqlite_url).team
 
 
 def test_someone_in_two_groups_gets_the_stronger_role(ldap_env):

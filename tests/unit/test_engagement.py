@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
 from urllib.parse import parse_qs, urlsplit
@@ -16,8 +16,8 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 import requests
-import respx
 import responses
+import respx
 from sqlalchemy import select
 
 from cvp import engagement, publishing
@@ -400,7 +400,7 @@ class Platform:
         pass
 
     def publish(self, piece):
-        return PublishResult(self.remote_id, self.url, datetime.now(timezone.utc))
+        return PublishResult(self.remote_id, self.url, datetime.now(UTC))
 
     def find_published(self, piece):
         return None
@@ -445,7 +445,7 @@ def snapshots(office) -> list[EngagementSnapshot]:
         return list(s.scalars(select(EngagementSnapshot).order_by(EngagementSnapshot.id)))
 
 
-SINCE = datetime.now(timezone.utc) - timedelta(days=35)
+SINCE = datetime.now(UTC) - timedelta(days=35)
 
 
 def test_collect_stores_one_snapshot_per_published_post(office, published, wire, graph, clock):
@@ -500,12 +500,12 @@ def test_channels_without_collector_and_outbox_posts_are_skipped(office, publish
 
 def test_posts_published_before_since_are_not_read(office, published):
     x = Fixed("x", reacciones=1)
-    assert engagement.collect(office, {"x": x}, datetime.now(timezone.utc) + timedelta(minutes=5)) == 0
+    assert engagement.collect(office, {"x": x}, datetime.now(UTC) + timedelta(minutes=5)) == 0
     assert x.asked == []
 
 
 def test_a_retry_reads_only_what_it_missed(office, published):
-    started = datetime.now(timezone.utc) - timedelta(seconds=1)
+    started = datetime.now(UTC) - timedelta(seconds=1)
     first = engagement.collect(office, {"x": Fixed("x", reacciones=1),
                                         "facebook": Fixed("facebook", error=TransientError("caída"))},
                                SINCE, fresh_since=started)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from sqlalchemy import update
@@ -88,13 +88,13 @@ def test_inbox_is_per_role_oldest_first_and_never_offers_own_work(office, monkey
 
 
 def test_age_against_the_deadline():
-    st = inbox.Step(1, "t", P.HEAD, 7, "x", since=datetime(2026, 11, 1, 15, tzinfo=timezone.utc),
+    st = inbox.Step(1, "t", P.HEAD, 7, "x", since=datetime(2026, 11, 1, 15, tzinfo=UTC),
                     deadline=date(2026, 11, 5))
-    assert st.days_waiting(datetime(2026, 11, 3, 16, tzinfo=timezone.utc)) == 2
+    assert st.days_waiting(datetime(2026, 11, 3, 16, tzinfo=UTC)) == 2
     assert st.days_left(date(2026, 11, 3)) == 2
     assert st.days_left(date(2026, 11, 7)) == -2
     # 23:30 in Bogotá is already the next day in UTC: the office's day is Bogotá's.
-    assert inbox.today_bogota(datetime(2026, 11, 4, 4, 30, tzinfo=timezone.utc)) == date(2026, 11, 3)
+    assert inbox.today_bogota(datetime(2026, 11, 4, 4, 30, tzinfo=UTC)) == date(2026, 11, 3)
 
 
 def test_timeline_lists_every_activity_with_who_and_when(office):
@@ -120,7 +120,7 @@ def test_calendar_shows_published_and_scheduled_pieces_by_bogota_day(office):
                                      "jefe", run_id="s").id
     by_deadline = office.register_need(dict(NEED, titulo="Sin hora", fecha_limite="2099-12-10"), "jefe",
                                        run_id="d").id
-    late_evening = datetime(2099, 12, 3, 3, 0, tzinfo=timezone.utc)  # 2 Dec, 22:00 in Bogotá
+    late_evening = datetime(2099, 12, 3, 3, 0, tzinfo=UTC)  # 2 Dec, 22:00 in Bogotá
     with office.session() as s:
         rev = Revision(need_id=published, kind=P.TEXT, number=1, author="p", created_at=utcnow())
         s.add(rev)

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from cvp import inbox
+from cvp import inbox, publishing
 from cvp import office as office_module
 from cvp import procedure as P
-from cvp import publishing
 from cvp.errors import InvalidInput
 from cvp.mail import MailboxMailer
 from cvp.office import Office
@@ -95,7 +94,7 @@ def test_calendar_pages_and_counts_agree_with_the_whole_month(office_any, monkey
     office_any.decide(need, d.id, 12, P.APPROVED, "jefe")
     office_any.deliver_final(need)
     publishing.publish_once(office_any, OutboxPublisher(office_any.cfg.outbox_dir, "x"), need, "x")
-    today = datetime.now(timezone.utc).astimezone(inbox.TIMEZONE).date()
+    today = datetime.now(UTC).astimezone(inbox.TIMEZONE).date()
     first, last = min(today, date(2099, 12, 1)), date(2099, 12, 31)
     with office_any.session() as s:
         whole = inbox.calendar(s, first, last)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import email
 import email.header
-from email import policy
 import sys
+from email import policy
 
 import pytest
 from sqlalchemy import text

@@ -65,6 +65,7 @@ def test_init_script_refuses_without_passwords(private_postgres):
 
 def test_the_products_role_runs_the_procedure_but_cannot_touch_the_trail(private_postgres, cvp_env, monkeypatch):
     from sqlalchemy import create_engine, text
+    from sqlalchemy.exc import DBAPIError
 
     from cvp.office import Office
     from cvp.records.db import engine_for, grant_app_role, migrate
@@ -87,7 +88,7 @@ def test_the_products_role_runs_the_procedure_but_cannot_touch_the_trail(private
     engine = create_engine(app)
     for sql in ("TRUNCATE events CASCADE", "DELETE FROM events", "UPDATE events SET actor = 'otro'",
                 "DROP TABLE events CASCADE", "ALTER TABLE events DISABLE TRIGGER ALL", "CREATE TABLE x (id int)"):
-        with engine.connect() as conn, pytest.raises(Exception):
+        with engine.connect() as conn, pytest.raises(DBAPIError):
             conn.execute(text(sql))
             conn.commit()
     with engine.connect() as conn:

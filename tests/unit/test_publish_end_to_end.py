@@ -15,7 +15,7 @@ import logging
 import struct
 import sys
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -29,7 +29,7 @@ from airflow.sdk.exceptions import AirflowNotFoundException  # noqa: E402
 
 from cvp import procedure as P  # noqa: E402
 from cvp import publishing  # noqa: E402
-from cvp.publishers.base import AuthError, MediaRejected, PublishError, RateLimited  # noqa: E402
+from cvp.publishers.base import AuthError, PublishError, RateLimited  # noqa: E402
 from cvp.publishers.outbox import OutboxPublisher  # noqa: E402
 from cvp.publishers.youtube import next_pacific_midnight  # noqa: E402
 from cvp_airflow import channels  # noqa: E402
@@ -389,7 +389,7 @@ def test_expired_token_names_the_connection_to_renew(office, fake, build, channe
 @pytest.mark.parametrize("channel", ["x", "facebook", "instagram", "youtube"])
 def test_rate_limit_says_when_to_come_back(office, fake, build, channel):
     need = approved_need(office, ["x", "facebook", "instagram", "youtube"], tiny_mp4(), "entrega.mp4")
-    reset = (datetime.now(timezone.utc) + timedelta(minutes=15)).replace(microsecond=0)
+    reset = (datetime.now(UTC) + timedelta(minutes=15)).replace(microsecond=0)
     fake.rate_limit(channel, reset_at=reset)
 
     with pytest.raises(RateLimited) as err:
@@ -398,7 +398,7 @@ def test_rate_limit_says_when_to_come_back(office, fake, build, channel):
     if channel == "x":
         assert err.value.reset_at == reset  # x-rate-limit-reset
     elif channel == "youtube":  # quotaExceeded: the daily quota resets at Pacific midnight
-        assert err.value.reset_at == next_pacific_midnight(datetime.now(timezone.utc))
+        assert err.value.reset_at == next_pacific_midnight(datetime.now(UTC))
     else:  # estimated_time_to_regain_access, in minutes
         assert abs(err.value.reset_at - reset) < timedelta(minutes=2)
     [row] = office.publications(need)

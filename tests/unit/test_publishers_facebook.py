@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qs
 
 import httpx
@@ -91,7 +91,7 @@ def test_publish_one_photo_with_alt_text(graph, fb, tmp_path):
 
     assert result.remote_id == f"{PAGE}_777"
     assert result.url == f"https://www.facebook.com/{PAGE}/posts/777"
-    assert result.published_at == datetime(2025, 11, 28, 15, 0, 5, tzinfo=timezone.utc)
+    assert result.published_at == datetime(2025, 11, 28, 15, 0, 5, tzinfo=UTC)
     request = photos.calls.last.request
     assert part(request, "caption") == "Entregamos títulos en Usme".encode()
     assert part(request, "alt_text_custom") == b"Familia frente a su casa nueva"
@@ -114,7 +114,7 @@ def test_publish_album_uploads_unpublished_then_attaches(graph, fb, tmp_path):
     fb.publish(piece("facebook", "Mejoramiento de vivienda", a, b))
 
     assert [part(c.request, "published") for c in photos.calls] == [b"false", b"false"]
-    assert [part(c.request, "alt_text_custom") for c in photos.calls] == ["Antes".encode(), "Después".encode()]
+    assert [part(c.request, "alt_text_custom") for c in photos.calls] == [b"Antes", "Después".encode()]
     sent = form(feed.calls.last.request)
     assert sent["message"] == "Mejoramiento de vivienda"
     assert json.loads(sent["attached_media[0]"]) == {"media_fbid": "901"}

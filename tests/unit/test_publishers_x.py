@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 import logging
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 import requests
 import responses
 
+from cvp.checks.xlength import x_weighted_length as weighted_length
 from cvp.publishers.base import (
     AuthError,
     MediaRejected,
@@ -18,7 +19,6 @@ from cvp.publishers.base import (
     RateLimited,
     TransientError,
 )
-from cvp.checks.xlength import x_weighted_length as weighted_length
 from cvp.publishers.x import XPublisher
 from tests.unit.fakes import NOW, clock, media_file, piece  # noqa: F401 (clock is a fixture)
 
@@ -189,7 +189,7 @@ def test_rate_limit_carries_reset(wire, x, tmp_path):
     )
     with pytest.raises(RateLimited) as err:
         x.publish(piece("x", "Hola", img))
-    assert err.value.reset_at == datetime(2026, 1, 1, tzinfo=timezone.utc)
+    assert err.value.reset_at == datetime(2026, 1, 1, tzinfo=UTC)
     assert err.value.retryable
     assert len(wire.calls) == 1  # not hammered, nothing posted
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -73,7 +73,7 @@ def test_publish_resumable_with_metadata_and_thumbnail(make, tmp_path):
 
     assert result.remote_id == "a1B2c3D4e5F"
     assert result.url == "https://www.youtube.com/watch?v=a1B2c3D4e5F"
-    assert result.published_at == datetime(2025, 11, 28, 15, 0, 30, tzinfo=timezone.utc)
+    assert result.published_at == datetime(2025, 11, 28, 15, 0, 30, tzinfo=UTC)
     init, put, thumbnail = http.request_sequence
     uri = urlsplit(init[0])
     assert uri.path == "/upload/youtube/v3/videos" and init[1] == "POST"
@@ -131,7 +131,7 @@ def test_quota_exceeded_resets_at_pacific_midnight(make, tmp_path):
     yt, http = make(api_error(403, "quotaExceeded", "The request cannot be completed because you have exceeded your quota."))
     with pytest.raises(RateLimited) as err:
         yt.publish(piece("youtube", "Video", media_file(tmp_path, "v.mp4", "video/mp4")))
-    assert err.value.reset_at == datetime(2025, 11, 29, 8, 0, tzinfo=timezone.utc)
+    assert err.value.reset_at == datetime(2025, 11, 29, 8, 0, tzinfo=UTC)
     assert yt.quota.spent_today() == 10_000  # the platform said so: no more calls today
     assert len(http.request_sequence) == 1
 

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC
 
 import pytest
 
 from cvp import export, metrics, publishing
 from cvp import procedure as P
-from cvp.publishers.base import OutcomeUnknown, PublishResult, TransientError
+from cvp.publishers.base import OutcomeUnknown, TransientError
 from cvp.publishers.outbox import OutboxPublisher
-from tests.conftest import NEED, ONE_OFF, tiny_png
+from tests.conftest import ONE_OFF, tiny_png
 from tests.unit.test_office import TEXTS
 
 
@@ -132,10 +133,10 @@ def test_metrics_and_the_ley_1712_export(office, ready):
 
 
 def test_metrics_compute_late_and_rounds():
-    from datetime import date, datetime, timedelta, timezone
+    from datetime import date, datetime, timedelta
     from types import SimpleNamespace
 
-    t0 = datetime(2026, 11, 1, 14, tzinfo=timezone.utc)
+    t0 = datetime(2026, 11, 1, 14, tzinfo=UTC)
     events = [SimpleNamespace(activity=a, at=t0 + timedelta(hours=h)) for a, h in ((1, 0), (5, 2), (7, 3), (14, 10))]
     need = SimpleNamespace(id=1, deadline=date(2026, 11, 1))
     data = metrics.compute(need, events, [{"control_point": 7, "decision": P.REJECTED},

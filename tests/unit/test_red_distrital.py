@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import httpx
 import pytest
@@ -56,7 +56,7 @@ def test_digest_sends_each_published_piece_once(office, ready):  # noqa: F811
     for ch in ("x", "facebook"):
         publishing.publish_once(office, OutboxPublisher(office.cfg.outbox_dir, ch), ready, ch)
     inbox = Inbox()
-    today = datetime.now(timezone.utc).date()
+    today = datetime.now(UTC).date()
     assert red_distrital.send_digest(office, inbox, today) == 2
     assert red_distrital.send_digest(office, inbox, today + timedelta(days=1)) == 0
     [mail] = inbox.sent

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import io
 import email
 import email.policy
+import io
 import statistics
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import pandas as pd
 import pytest
@@ -51,7 +51,7 @@ def run_need(office, run_id: str, *, title: str = NEED["titulo"], returns_at_7: 
     return need.id
 
 
-SINCE = datetime.now(timezone.utc) - timedelta(days=35)
+SINCE = datetime.now(UTC) - timedelta(days=35)
 
 
 @pytest.fixture

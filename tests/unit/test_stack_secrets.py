@@ -13,7 +13,7 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT / "scripts") not in sys.path:
     sys.path.insert(0, str(ROOT / "scripts"))
 
-from stack import USERS, Stack
+from stack import USERS, Stack  # noqa: E402
 
 
 def mode(path: Path) -> int:

@@ -34,7 +34,7 @@ from cvp.publishers.outbox import OutboxPublisher
 from cvp.publishers.storage import LocalDirStorage, StoragePublicUrls
 from cvp.records.models import Revision, utcnow
 from cvp.storage import Storage
-from tests.conftest import NEED, ONE_OFF, tiny_png
+from tests.conftest import ONE_OFF, tiny_png
 from tests.unit.test_office import TEXTS
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 import pytest
 from sqlalchemy import select, text
@@ -65,12 +65,12 @@ def test_the_channel_registry_drives_the_checks():
 
 
 def test_bogota_time_in_one_place():
-    noon_utc = datetime(2026, 12, 1, 3, 30, tzinfo=timezone.utc)  # 22:30 the day before in Bogotá
+    noon_utc = datetime(2026, 12, 1, 3, 30, tzinfo=UTC)  # 22:30 the day before in Bogotá
     assert bogota(noon_utc).isoformat() == "2026-11-30T22:30:00-05:00"
     assert bogota_date(noon_utc) == date(2026, 11, 30)
     typed = bogota(datetime(2026, 12, 24, 9, 0))  # what a person types: Bogotá's wall clock
-    assert typed.astimezone(timezone.utc) == datetime(2026, 12, 24, 14, 0, tzinfo=timezone.utc)
-    assert bogota_day_start(date(2026, 12, 24)) == datetime(2026, 12, 24, 5, 0, tzinfo=timezone.utc)
+    assert typed.astimezone(UTC) == datetime(2026, 12, 24, 14, 0, tzinfo=UTC)
+    assert bogota_day_start(date(2026, 12, 24)) == datetime(2026, 12, 24, 5, 0, tzinfo=UTC)
 
 
 def test_commands_check_the_role_before_anything_else(office):

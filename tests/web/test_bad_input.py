@@ -272,10 +272,9 @@ def _clients(web, user, n):
 def any_web(request, web):
     """The forms on the test's SQLite records, or on a fresh PostgreSQL database."""
     if request.param == "postgresql":
-        from cvp_airflow.web.services import get_office
-
         from cvp.mail import MailboxMailer
         from cvp.office import Office
+        from cvp_airflow.web.services import get_office
 
         office = Office(request.getfixturevalue("pg_url"))
         office.mailer = MailboxMailer(office.cfg.mailbox_dir)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import event
@@ -12,7 +12,7 @@ from cvp import procedure as P
 from tests.conftest import NEED, ONE_OFF, tiny_png
 from tests.unit.test_office import MEETING, TEXTS
 
-MONTH = datetime.now(timezone.utc).strftime("%Y-%m")
+MONTH = datetime.now(UTC).strftime("%Y-%m")
 LISTS = [("jefe", "/cvp/"), ("profesional", "/cvp/"), ("tecnico", "/cvp/"), ("lector", "/cvp/necesidades"),
          ("lector", "/cvp/necesidades?estado=todas"), ("lector", f"/cvp/calendario?mes={MONTH}"),
          ("jefe", "/cvp/api/bandeja"), ("profesional", "/cvp/api/bandeja"), ("lector", "/cvp/api/necesidades"),
@@ -21,7 +21,7 @@ LISTS = [("jefe", "/cvp/"), ("profesional", "/cvp/"), ("tecnico", "/cvp/"), ("le
 
 def add_needs(office, count: int, start: int) -> None:
     """Needs at every place of the procedure, due this month, some published (closed)."""
-    today = datetime.now(timezone.utc).date().isoformat()
+    today = datetime.now(UTC).date().isoformat()
     for i in range(start, start + count):
         where = i % 6
         need = office.register_need(dict(NEED if where == 0 else ONE_OFF, titulo=f"Necesidad {i}",

@@ -266,7 +266,7 @@ def test_page_explains_and_offers_both_actions_to_the_allowed_roles(web, need, r
     assert f'<label for="revisado-{row.id}">Revisé la cuenta y la publicación no existe</label>' in html
     assert 'name="csrf_token"' in html
     assert "/dags/necesidad_comunicacion/runs/manual__2099-12-01T09%3A30%3A00%2B00%3A00/tasks/publicar_pieza" in html
-    assert f'href="#sec-publicaciones">14. Verificar la publicación sin confirmar' in html
+    assert 'href="#sec-publicaciones">14. Verificar la publicación sin confirmar' in html
 
 
 @pytest.mark.parametrize("user", ["tecnico", "lector"])

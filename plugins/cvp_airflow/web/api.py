@@ -25,9 +25,16 @@ from cvp.office import Office
 from cvp.records.models import Decision, Need, Publication, Revision
 from cvp.storage import check_key, is_legacy_path
 from cvp_airflow.web import actions, views
-from cvp_airflow.web.security import CSRF_FIELD, CSRF_HEADER, Viewer, check_csrf, csrf_protect, csrf_token, \
-    current_viewer
 from cvp_airflow.web.inputs import Instant, RecordId, ShownJSONResponse, Text
+from cvp_airflow.web.security import (
+    CSRF_FIELD,
+    CSRF_HEADER,
+    Viewer,
+    check_csrf,
+    csrf_protect,
+    csrf_token,
+    current_viewer,
+)
 from cvp_airflow.web.services import deliver_later, get_mailer, get_office
 from cvp_airflow.web.uploads import receive_upload
 

@@ -10,13 +10,12 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from airflow.api_fastapi.core_api.security import bearer_scheme, get_user
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import get_route_path
-
-from airflow.api_fastapi.core_api.security import bearer_scheme, get_user
 
 from cvp.errors import CvpError
 from cvp_airflow.web import api, pages, waiting_line

@@ -21,11 +21,10 @@ import hmac
 import time
 from dataclasses import dataclass
 
-from fastapi import Depends, HTTPException, Request
-from fastapi.security import HTTPAuthorizationCredentials
-
 from airflow.api_fastapi.auth.managers.models.base_user import BaseUser
 from airflow.api_fastapi.core_api.security import bearer_scheme, get_user
+from fastapi import Depends, HTTPException, Request
+from fastapi.security import HTTPAuthorizationCredentials
 
 from cvp import procedure as P
 from cvp.errors import PermissionDenied

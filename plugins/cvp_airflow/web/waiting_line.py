@@ -15,7 +15,7 @@ import logging
 import os
 import time
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Depends
@@ -57,17 +57,16 @@ class WaitingLine:
 def waiting_line(grace_seconds: int | None = None) -> WaitingLine | None:
     """The queue in front of the communication-need DAG; None where Airflow's database is not at hand."""
     try:
-        from datetime import timedelta, timezone
-
-        from sqlalchemy import func, select
+        from datetime import timedelta
 
         from airflow.models.dag import DagModel
         from airflow.models.dagrun import DagRun
         from airflow.utils.session import create_session
         from airflow.utils.state import DagRunState
+        from sqlalchemy import func, select
 
         grace = _grace_seconds() if grace_seconds is None else grace_seconds
-        cutoff = datetime.now(timezone.utc) - timedelta(seconds=grace)
+        cutoff = datetime.now(UTC) - timedelta(seconds=grace)
         with create_session() as session:
             limit = session.scalar(select(DagModel.max_active_runs).where(DagModel.dag_id == DAG_ID))
             counts = dict(session.execute(

@@ -10,10 +10,10 @@ from .core import check_text
 from .findings import CHANNELS, ERROR, INFO, WARNING, CheckReport, Finding, render_findings_es
 from .guide import Campaign, Guide, GuideError, Requirements, check_urls_online, load_guide
 from .inclusive import (
+    RULES_DIR_ENV,
     InclusiveRule,
     InclusiveRules,
     InclusiveRulesError,
-    RULES_DIR_ENV,
     load_inclusive_rules,
 )
 from .media import check_media

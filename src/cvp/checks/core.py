@@ -12,10 +12,10 @@ from dataclasses import replace
 from cvp import procedure as P
 
 from .findings import (
+    CHANNEL_NAMES_ES,
     ERROR,
     INFO,
     WARNING,
-    CHANNEL_NAMES_ES,
     CheckReport,
     Finding,
     require_channel,

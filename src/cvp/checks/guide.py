@@ -50,7 +50,7 @@ class Requirements:
     hashtags: tuple[str, ...] = ()
     mentions: tuple[str, ...] = ()
 
-    def __add__(self, other: "Requirements") -> "Requirements":
+    def __add__(self, other: Requirements) -> Requirements:
         return Requirements(_dedupe(self.hashtags + other.hashtags), _dedupe(self.mentions + other.mentions))
 
     def __bool__(self) -> bool:
@@ -81,7 +81,7 @@ class Guide:
         return req
 
     @classmethod
-    def from_dict(cls, doc: Mapping | None, source: str = "guía") -> "Guide":
+    def from_dict(cls, doc: Mapping | None, source: str = "guía") -> Guide:
         """Build and validate a guide from its YAML structure."""
         doc = doc or {}
         if not isinstance(doc, Mapping):
@@ -210,7 +210,7 @@ def check_urls_online(urls: Iterable[str], timeout: float = LINK_TIMEOUT_SECONDS
         timeout=timeout, follow_redirects=True, headers={"User-Agent": _USER_AGENT}
     ) as client, ThreadPoolExecutor(max_workers=min(8, len(unique))) as pool:
         results = list(pool.map(lambda u: _probe_url(client, u, timeout), unique))
-    for url, problem in zip(unique, results):
+    for url, problem in zip(unique, results, strict=True):
         if problem:
             log.info("Enlace no disponible %s: %s", url, problem)
-    return dict(zip(unique, results))
+    return dict(zip(unique, results, strict=True))

@@ -27,7 +27,7 @@ YOUTUBE_DESCRIPTION_MAX_BYTES = P.CHANNEL["youtube"].text.max_length
 
 def _fmt(n: int) -> str:
     """Colombian thousands separator (63.206)."""
-    return "{:,}".format(n).replace(",", ".")
+    return f"{n:,}".replace(",", ".")
 
 
 def _limit(

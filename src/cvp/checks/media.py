@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 from cvp import procedure as P
 
-from .findings import ERROR, INFO, WARNING, CHANNEL_NAMES_ES, Finding, require_channel
+from .findings import CHANNEL_NAMES_ES, ERROR, INFO, WARNING, Finding, require_channel
 from .probe import FORMAT_NAMES, GIF, MediaInfo
 from .textutil import publishable
 

@@ -253,7 +253,7 @@ def _jpeg_size(f: BinaryIO) -> tuple[int, int] | None:
             if payload.startswith(b"Exif\x00\x00"):
                 tiff = payload[6:]
                 try:
-                    orientation = _tiff_tags(lambda o, n: tiff[o : o + n], 0, {274}).get(274, 1)
+                    orientation = _tiff_tags(lambda o, n: tiff[o : o + n], 0, {274}).get(274, 1)  # noqa: B023
                 except struct.error:
                     orientation = 1
             continue

@@ -11,13 +11,13 @@ import ipaddress
 import re
 import unicodedata
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache, lru_cache
 from urllib.parse import urlsplit
 
 # --- accent and case folding -------------------------------------------------------------------
 
 
-@lru_cache(maxsize=None)
+@cache
 def _fold_char(ch: str) -> str:
     base = unicodedata.normalize("NFD", ch)[0] if ch else ch
     low = base.lower()
@@ -101,7 +101,7 @@ class Token:
     end: int
 
 
-def find_hashtags(text: str, skip: "SpanSet | None" = None) -> list[Token]:
+def find_hashtags(text: str, skip: SpanSet | None = None) -> list[Token]:
     """Hashtags (``#Palabra``); at least one letter, as the platforms require."""
     return [
         Token(m.group(0), m.start(), m.end())
@@ -110,7 +110,7 @@ def find_hashtags(text: str, skip: "SpanSet | None" = None) -> list[Token]:
     ]
 
 
-def find_mentions(text: str, skip: "SpanSet | None" = None) -> list[Token]:
+def find_mentions(text: str, skip: SpanSet | None = None) -> list[Token]:
     """Mentions (``@cuenta``); e-mail addresses are not mentions."""
     return [
         Token(m.group(0), m.start(), m.end())
@@ -133,7 +133,7 @@ class SpanSet:
         i = bisect.bisect_right(self._starts, pos) - 1
         return i >= 0 and self.spans[i][0] <= pos < self.spans[i][1]
 
-    def __or__(self, other: "SpanSet") -> "SpanSet":
+    def __or__(self, other: SpanSet) -> SpanSet:
         return SpanSet(self.spans + other.spans)
 
     def __bool__(self) -> bool:

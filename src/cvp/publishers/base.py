@@ -18,7 +18,7 @@ import re
 import unicodedata
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any, BinaryIO, Protocol, TypeVar, runtime_checkable
 
 BEFORE_POST = "before_post"
@@ -319,7 +319,7 @@ def parse_datetime(value: str | None) -> datetime | None:
         parsed = datetime.fromisoformat(text)
     except ValueError:
         return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def not_before(piece_extra: Mapping[str, Any]) -> datetime | None:
@@ -330,7 +330,7 @@ def not_before(piece_extra: Mapping[str, Any]) -> datetime | None:
     """
     value = piece_extra.get("not_before")
     if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
     if isinstance(value, str):
         return parse_datetime(value)
     return None

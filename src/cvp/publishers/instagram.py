@@ -181,7 +181,7 @@ class InstagramPublisher:
         else:
             children = [
                 self._create(self._item(m, url, carousel_item=True))
-                for m, url in zip(piece.media, urls)
+                for m, url in zip(piece.media, urls, strict=True)
             ]
             for child in children:
                 self._wait(child)

@@ -9,7 +9,7 @@ and the manifest's fingerprint lets the ledger recognise a piece already written
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from cvp.errors import StorageUnavailable
@@ -61,7 +61,7 @@ class OutboxPublisher:
             manifest = {"necesidad": piece.need_id, "canal": self.channel, "titulo": piece.title,
                         "revision_texto": piece.text_revision, "revision_diseno": piece.design_revision,
                         "huella": piece.fingerprint, "medios": names,
-                        "publicado_en": datetime.now(timezone.utc).isoformat()}
+                        "publicado_en": datetime.now(UTC).isoformat()}
             about_to_post(piece)  # the manifest is the post: the piece is in the outbox once it is written
             self.storage.write_text(f"{folder}/{MANIFEST}", json.dumps(manifest, ensure_ascii=False, indent=2))
         except BaseException:

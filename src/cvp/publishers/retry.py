@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import TypeVar
 
 import httpx
@@ -31,7 +31,7 @@ Clock = Callable[[], datetime]
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def backoff_delay(attempt: int, base_delay: float, max_delay: float) -> float:
@@ -79,6 +79,6 @@ def parse_epoch(value: str | None) -> datetime | None:
     if not value:
         return None
     try:
-        return datetime.fromtimestamp(int(float(value)), tz=timezone.utc)
+        return datetime.fromtimestamp(int(float(value)), tz=UTC)
     except (TypeError, ValueError, OverflowError, OSError):
         return None

@@ -21,9 +21,11 @@ import logging
 import mimetypes
 import re
 import time
-from datetime import datetime, time as dtime, timedelta, timezone
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from datetime import time as dtime
 from pathlib import Path
-from typing import Any, Callable, Protocol
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 import httplib2
@@ -128,7 +130,7 @@ def next_pacific_midnight(now: datetime) -> datetime:
     """When the YouTube quota resets next (midnight America/Los_Angeles), in UTC."""
     local = now.astimezone(PACIFIC)
     midnight = datetime.combine(local.date() + timedelta(days=1), dtime(0), tzinfo=PACIFIC)
-    return midnight.astimezone(timezone.utc)
+    return midnight.astimezone(UTC)
 
 
 # --------------------------------------------------------------------------------------------

@@ -7,7 +7,7 @@ of events (who, what, when). Nothing here is ever overwritten: a rejected revisi
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 from sqlalchemy import (
     JSON,
@@ -37,14 +37,14 @@ class UTCDateTime(TypeDecorator):
             return None
         if value.tzinfo is None:
             raise ValueError("naive datetime given to the records database")
-        return value.astimezone(timezone.utc).replace(tzinfo=None)
+        return value.astimezone(UTC).replace(tzinfo=None)
 
     def process_result_value(self, value, dialect):
-        return value.replace(tzinfo=timezone.utc) if value is not None else None
+        return value.replace(tzinfo=UTC) if value is not None else None
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 class Base(DeclarativeBase):
@@ -61,7 +61,6 @@ class Need(Base):
         Index("ix_needs_step_activity", "step_activity", "step_since", "id"),
         Index("ix_needs_status_step_since", "status", "step_since", "id"),
         Index("ix_needs_status_deadline", "status", "deadline", "id"),
-        Index("ix_needs_deadline", "deadline", "id"),
         Index("ix_needs_status_publish_at", "status", "publish_at"),
     )
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -11,9 +11,8 @@ from googleapiclient.http import HttpMockSequence
 
 from cvp.publishers.base import MediaFile, Piece
 
-
 #: "Now" in every publisher test: 10:00 in Bogotá, 07:00 in Los Angeles.
-NOW = datetime(2025, 11, 28, 15, 0, tzinfo=timezone.utc)
+NOW = datetime(2025, 11, 28, 15, 0, tzinfo=UTC)
 
 
 class Clock:

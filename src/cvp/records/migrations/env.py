@@ -1,6 +1,7 @@
 """Alembic environment of the records database; the URL comes from cvp.records.db.migrate()."""
 
 from alembic import context
+
 from cvp.records.db import engine_for
 from cvp.records.models import Base
 

@@ -1,15 +1,15 @@
 """initial records schema
 
 Revision ID: 0001
-Revises: 
+Revises:
 Create Date: 2026-11-28
 
 The audit trail (events) is append-only: the database itself refuses UPDATE and DELETE on it.
 """
-from alembic import op
 import sqlalchemy as sa
-import cvp.records.models
+from alembic import op
 
+import cvp.records.models
 
 revision = '0001'
 down_revision = None

@@ -4,10 +4,10 @@ Revision ID: 0002
 Revises: 0001
 Create Date: 2026-11-28
 """
-from alembic import op
 import sqlalchemy as sa
-import cvp.records.models
+from alembic import op
 
+import cvp.records.models
 
 revision = '0002'
 down_revision = '0001'

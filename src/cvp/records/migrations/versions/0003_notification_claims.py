@@ -4,8 +4,9 @@ Revision ID: 0003
 Revises: 0002
 Create Date: 2026-11-28
 """
-from alembic import op
 import sqlalchemy as sa
+from alembic import op
+
 import cvp.records.models
 
 revision = '0003'

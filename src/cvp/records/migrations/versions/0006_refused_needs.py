@@ -4,8 +4,9 @@ Revision ID: 0006
 Revises: 0005
 Create Date: 2026-12-01
 """
-from alembic import op
 import sqlalchemy as sa
+from alembic import op
+
 import cvp.records.models
 
 revision = '0006'

@@ -4,8 +4,9 @@ Revision ID: 0007
 Revises: 0006
 Create Date: 2026-12-01
 """
-from alembic import op
 import sqlalchemy as sa
+from alembic import op
+
 import cvp.records.models
 
 revision = '0007'
@@ -26,7 +27,6 @@ INDEXES = (
     ('needs', 'ix_needs_step_activity', ['step_activity', 'step_since', 'id']),
     ('needs', 'ix_needs_status_step_since', ['status', 'step_since', 'id']),
     ('needs', 'ix_needs_status_deadline', ['status', 'deadline', 'id']),
-    ('needs', 'ix_needs_deadline', ['deadline', 'id']),
     ('needs', 'ix_needs_status_publish_at', ['status', 'publish_at']),
     ('publications', 'ix_publications_state_published_at', ['state', 'published_at']),
 )
