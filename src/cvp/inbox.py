@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 from typing import Generic, TypeVar
 
-from sqlalchemy import Text, and_, cast, false, func, literal, not_, or_, select
+from sqlalchemy import Text, and_, cast, func, literal, literal_column, not_, or_, select, union_all
 from sqlalchemy.orm import Session
 
 from cvp import procedure as P
@@ -36,7 +36,8 @@ PUBLISHED = "publicado"
 UNCONFIRMED = "sin_confirmar"
 PUBLISH_ACTIVITY = 14
 PAGE_SIZE, MAX_PAGE_SIZE = 50, 200
-NEED_STATES = ("en_curso", "publicada", "cancelada", "todas")
+NEED_STATUSES = ("en_curso", "publicada", "cancelada")  # every status a need has (state.py: IN_COURSE...)
+NEED_STATES = (*NEED_STATUSES, "todas")
 
 Step = state.Step  # the step a need waits on: who must act, on which activity, since when
 
@@ -119,45 +120,69 @@ def _waiting_key(token: str | None):
     return or_(Need.step_since > since, and_(Need.step_since == since, Need.id > key[1]))
 
 
-def _mine(username: str, role: str | None):
-    """What waits on ``username``: the steps of their role, minus decisions on their own work.
+def _not_own(username: str):
+    """Never a decision on one's own work (the author of the revision awaiting a decision is not its judge)."""
+    return or_(Need.step_activity.not_in(tuple(P.CONTROL_POINTS)), Need.step_author.is_(None),
+               Need.step_author != username)
+
+
+def _mine(username: str, role: str | None) -> list:
+    """What waits on ``username``, as index ranges: the steps of their role, minus decisions on their own work.
 
     The head also sees the unconfirmed publications (they wait on the professional, but she may
-    resolve them too).
+    resolve them too): a second range, so that each range is read in order from its index.
     """
     if role not in (P.HEAD, P.PROFESSIONAL, P.TECHNICIAN):
-        return false()
-    who = Need.step_role == role
+        return []
+    ranges = [and_(Need.status == IN_COURSE, Need.step_role == role, _not_own(username))]
     if role == P.HEAD:
-        who = or_(who, and_(Need.step_role == P.PROFESSIONAL, Need.step_activity == PUBLISH_ACTIVITY))
-    not_own = or_(Need.step_activity.not_in(tuple(P.CONTROL_POINTS)), Need.step_author.is_(None),
-                  Need.step_author != username)
-    return and_(Need.status == IN_COURSE, who, not_own)
+        ranges.append(and_(Need.status == IN_COURSE, Need.step_role == P.PROFESSIONAL,
+                           Need.step_activity == PUBLISH_ACTIVITY))
+    return ranges
 
 
-def _steps_page(s: Session, where, *, after: str | None, limit: int | None, activity: int | None) -> Page[Step]:
+def _steps_page(s: Session, ranges: list, lead, *, after: str | None, limit: int | None,
+                activity: int | None) -> Page[Step]:
+    """One page of steps, oldest wait first, from one or more index ranges (two statements).
+
+    ``lead`` is the column every range fixes by equality: ordering by it first (a no-op for the
+    result) makes the database read the range from the index that starts with it, in order,
+    instead of filtering another index (PostgreSQL otherwise may walk 100,000 closed needs).
+    """
     n = page_size(limit)
-    conds = [where] + ([Need.step_activity == activity] if activity is not None else [])
-    total = s.scalar(select(func.count()).select_from(Need).where(*conds)) or 0
+    if not ranges:
+        return Page([], 0, None, n)
+    if activity is not None:
+        ranges, lead = [and_(r, Need.step_activity == activity) for r in ranges], Need.step_activity
+    total = s.scalar(select(func.count()).select_from(Need).where(or_(*ranges) if len(ranges) > 1 else ranges[0]))
     keyset = _waiting_key(after)
-    q = _with_comment(select(*_STEP_COLUMNS)).where(*conds, *([keyset] if keyset is not None else []))
-    rows = s.execute(q.order_by(Need.step_since, Need.id).limit(n + 1)).all()
+    parts = [select(*_STEP_COLUMNS).where(r, *([keyset] if keyset is not None else []))
+             .order_by(lead, Need.step_since, Need.id).limit(n + 1) for r in ranges]
+    if len(parts) == 1:
+        q = _with_comment(parts[0])
+    else:
+        u = union_all(*[select(p.subquery()) for p in parts]).subquery()
+        q = (select(*[u.c[c.key] for c in _STEP_COLUMNS], Decision.comment)
+             .outerjoin(Decision, Decision.revision_id == u.c.step_revision_id)
+             .order_by(u.c.step_since, u.c.id).limit(n + 1))
+    rows = s.execute(q).all()
     items = [st for st in (step_from(r) for r in rows[:n]) if st is not None]
     nxt = f"{_micros(items[-1].since)}.{items[-1].need_id}" if len(rows) > n and items else None
-    return Page(items, total, nxt, n)
+    return Page(items, total or 0, nxt, n)
 
 
 def inbox_page(s: Session, username: str, role: str | None, *, after: str | None = None, limit: int | None = None,
                activity: int | None = None) -> Page[Step]:
     """One page of what waits on ``username``, oldest wait first (two statements, whatever the volume)."""
-    return _steps_page(s, _mine(username, role), after=after, limit=limit, activity=activity)
+    return _steps_page(s, _mine(username, role), Need.step_role, after=after, limit=limit, activity=activity)
 
 
 def others_page(s: Session, username: str, role: str | None, *, after: str | None = None,
                 limit: int | None = None, activity: int | None = None) -> Page[Step]:
     """The other needs in course (the system's steps included), oldest wait first."""
-    return _steps_page(s, and_(Need.status == IN_COURSE, not_(_mine(username, role))), after=after, limit=limit,
-                       activity=activity)
+    mine = _mine(username, role)
+    others = and_(Need.status == IN_COURSE, *([not_(or_(*mine))] if mine else []))
+    return _steps_page(s, [others], Need.status, after=after, limit=limit, activity=activity)
 
 
 def steps(s: Session, *, role: str | None = None, include_system: bool = False) -> list[Step]:
@@ -173,7 +198,10 @@ def steps(s: Session, *, role: str | None = None, include_system: bool = False) 
 
 def inbox(s: Session, username: str, role: str | None) -> list[Step]:
     """Everything that waits on ``username`` (see inbox_page for one page of it), oldest first."""
-    rows = s.execute(_with_comment(select(*_STEP_COLUMNS)).where(_mine(username, role))
+    mine = _mine(username, role)
+    if not mine:
+        return []
+    rows = s.execute(_with_comment(select(*_STEP_COLUMNS)).where(or_(*mine))
                      .order_by(Need.step_since, Need.id)).all()
     return [st for st in (step_from(r) for r in rows) if st is not None]
 
@@ -181,23 +209,32 @@ def inbox(s: Session, username: str, role: str | None) -> list[Step]:
 def needs_page(s: Session, *, status: str = IN_COURSE, role: str | None = None, activity: int | None = None,
                run_id: str | None = None, after: str | None = None, limit: int | None = None
                ) -> Page[tuple[Need, Step | None]]:
-    """One page of the needs, soonest deadline first, each with its stored step (two statements)."""
+    """One page of the needs, soonest deadline first, each with its stored step (two statements).
+
+    Each status is one range of the (status, deadline, id) index, read in order and merged: there is
+    deliberately no index on the deadline alone, which PostgreSQL would otherwise walk through every
+    closed need (their deadlines come first) to find the first in course.
+    """
     n = page_size(limit)
     conds = []
-    if status != "todas":
-        conds.append(Need.status == status)
     if role is not None:
         conds.append(Need.step_role == role)
     if activity is not None:
         conds.append(Need.step_activity == activity)
     if run_id is not None:
         conds.append(Need.run_id == run_id)
-    total = s.scalar(select(func.count()).select_from(Need).where(*conds)) or 0
+    statuses = NEED_STATUSES if status == "todas" else (status,)
+    counted = conds + ([Need.status == status] if status != "todas" else [])
+    total = s.scalar(select(func.count()).select_from(Need).where(*counted)) or 0
     key = _key(after)
     if key is not None:
         day = date.fromordinal(max(1, min(key[0], date.max.toordinal())))
         conds.append(or_(Need.deadline > day, and_(Need.deadline == day, Need.id > key[1])))
-    rows = s.execute(_with_comment(select(Need)).where(*conds).order_by(Need.deadline, Need.id).limit(n + 1)).all()
+    parts = [select(Need.id, Need.deadline).where(Need.status == st, *conds)
+             .order_by(Need.status, Need.deadline, Need.id).limit(n + 1) for st in statuses]
+    u = (union_all(*[select(p.subquery()) for p in parts]) if len(parts) > 1 else parts[0]).subquery()
+    rows = s.execute(_with_comment(select(Need)).join(u, u.c.id == Need.id)
+                     .order_by(u.c.deadline, u.c.id).limit(n + 1)).all()
     items = [(r[0], step_from(r)) for r in rows[:n]]
     last = items[-1][0] if items else None
     nxt = f"{last.deadline.toordinal()}.{last.id}" if len(rows) > n and last is not None else None
@@ -224,13 +261,17 @@ class TimelineEntry:
         return STATUS_NAMES[self.status]
 
 
-def timeline(s: Session, need: Need) -> list[TimelineEntry]:
-    """Every activity of the procedure for ``need``, with what was done, by whom and when."""
+def timeline(s: Session, need: Need, current: Step | None = None) -> list[TimelineEntry]:
+    """Every activity of the procedure for ``need``, with what was done, by whom and when.
+
+    ``current``: the need's step when the caller already has it (else it is read from the records).
+    """
     events = list(s.scalars(select(Event).where(Event.need_id == need.id).order_by(Event.id)))
     by_activity: dict[int, list[Event]] = defaultdict(list)
     for e in events:
         by_activity[e.activity].append(e)
-    current = next_step(s, need)
+    if current is None:
+        current = next_step(s, need)
     text_approved = any(e.action == f"{P.TEXT}_{P.APPROVED}" for e in events)
     entries = []
     for act in P.ACTIVITIES:
@@ -294,11 +335,16 @@ def _has_channel(channel: str):
 
 
 def _local_day(s: Session, column, sample: date):
-    """The Bogotá date of a stored UTC instant, computed by the database (for counting by day)."""
-    if s.get_bind().dialect.name == "postgresql":
-        return func.date(func.timezone(TIMEZONE.key, func.timezone("UTC", column)))
+    """The Bogotá date of a stored UTC instant, computed by the database (for counting by day).
+
+    Bogotá keeps one offset all year (UTC−5, no daylight saving since 1993): the offset of the
+    shown month is added to the stored UTC instant on both databases.
+    """
     offset = datetime.combine(sample, time(12), TIMEZONE).utcoffset() or timedelta(0)
-    return func.date(column, f"{int(offset.total_seconds() // 60):+d} minutes")
+    minutes = int(offset.total_seconds() // 60)
+    if s.get_bind().dialect.name == "postgresql":
+        return func.date(column + literal_column(f"interval '{minutes} minutes'"))
+    return func.date(column, f"{minutes:+d} minutes")
 
 
 def _as_date(value) -> date:
@@ -306,7 +352,7 @@ def _as_date(value) -> date:
 
 
 def calendar_counts(s: Session, first: date, last: date, channel: str | None = None) -> dict[date, dict[str, int]]:
-    """How many pieces of each kind fall on each Bogotá day between ``first`` and ``last`` (four statements).
+    """How many pieces of each kind fall on each Bogotá day between ``first`` and ``last`` (three statements).
 
     Published: ledger rows published that day. Scheduled and due: the channels of needs in course not
     yet published, on their publication time if the head set one, else on their deadline.
@@ -321,7 +367,12 @@ def calendar_counts(s: Session, first: date, last: date, channel: str | None = N
     for day, n in s.execute(q):
         counts[_as_date(day)][PUBLISHED_KIND] += n
     sched_day = _local_day(s, Need.publish_at, first)
-    per_need = literal(1) if channel else func.json_array_length(Need.channels)
+    # Channels of a need already published are no longer due: counted per need, from the ledger's index.
+    published = (select(func.count(Publication.id))
+                 .where(Publication.need_id == Need.id, Publication.state == PUBLISHED,
+                        *([Publication.channel == channel] if channel else []))
+                 .correlate(Need).scalar_subquery())
+    per_need = (literal(1) if channel else func.json_array_length(Need.channels)) - published
     scheduled = and_(Need.status == IN_COURSE, Need.publish_at >= start, Need.publish_at < end,
                      *([_has_channel(channel)] if channel else []))
     due = and_(Need.status == IN_COURSE, Need.publish_at.is_(None), Need.deadline >= first, Need.deadline <= last,
@@ -329,12 +380,6 @@ def calendar_counts(s: Session, first: date, last: date, channel: str | None = N
     for kind, day_of, where in ((SCHEDULED_KIND, sched_day, scheduled), (DEADLINE_KIND, Need.deadline, due)):
         for day, n in s.execute(select(day_of, func.sum(per_need)).where(where).group_by(day_of)):
             counts[_as_date(day)][kind] += int(n or 0)
-        # Channels of those needs already published are no longer due.
-        done = (select(day_of, func.count()).join(Publication, Publication.need_id == Need.id)
-                .where(where, Publication.state == PUBLISHED, *([Publication.channel == channel] if channel else []))
-                .group_by(day_of))
-        for day, n in s.execute(done):
-            counts[_as_date(day)][kind] -= n
     return {d: c for d, c in counts.items() if any(c.values())}
 
 

@@ -18,6 +18,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from cvp import export, inbox
 from cvp import procedure as P
+from cvp import state as S
 from cvp.config import TIMEZONE, settings
 from cvp.errors import CvpError, InvalidInput
 from cvp.mail import Mailer
@@ -104,8 +105,9 @@ def to_need(request: Request, need_id: int, notice: str) -> RedirectResponse:
 
 
 def _need_context(office: Office, need_id: int) -> dict:
+    """The need's file and where it stands: every form offers only what the procedure allows now (cvp.state)."""
     f = views.need_file(office, need_id)
-    return {"f": f, "need": f.need, "step": f.step}
+    return {"f": f, "need": f.need, "step": f.step, "standing": f.standing}
 
 
 # --- inbox, list, need page ----------------------------------------------------------------------
@@ -166,9 +168,7 @@ def _need_page_context(request: Request, office: Office, need_id: int, pub_error
                file_url=lambda rev: file_url(base_of(request), rev), today=inbox.today_bogota(),
                publication_roles=actions.PUBLICATION_ROLES,
                pub_error=pub_error or {"id": None, "form": "", "error": None, "url": "", "remote_id": ""},
-               # As Office.cancel_need: in course, and the piece is not going out yet.
-               cancellable=f.need.status == views.IN_COURSE
-               and not any(p.state in views.PUBLISHING_STATES for p in publications),
+               cancellable=f.standing.allows(S.CANCEL),  # the rule Office.cancel_need applies
                cancel_roles=actions.CANCEL_ROLES, reason_max=actions.CANCEL_REASON_MAX,
                cancel_error=cancel_error or {"error": None, "motivo": ""})
     return ctx
@@ -250,8 +250,10 @@ def _document_form(kind: str):
     def get(request: Request, need_id: RecordId, viewer: Viewer = Depends(current_viewer),
             office: Office = Depends(get_office)):
         office.team.require(viewer.username, *allowed)
+        ctx = _need_context(office, need_id)
+        blocked = ctx["standing"].refusals.get(S.MEETING if kind == "reunion" else S.PLAN)
         return render(request, template, kind=kind, es_reunion=kind == "reunion", fields=fields, values={},
-                      error=None, **_need_context(office, need_id))
+                      error=None, blocked=blocked, **ctx)
 
     async def post(request: Request, need_id: RecordId, tasks: BackgroundTasks, viewer: Viewer = Depends(csrf_protect),
                    office: Office = Depends(get_office), mail: Mailer = Depends(get_mailer)):
@@ -264,7 +266,8 @@ def _document_form(kind: str):
         except CvpError as exc:
             ctx = await asyncio.to_thread(_need_context, office, need_id)
             return await asyncio.to_thread(render, request, template, exc.status, kind=kind,
-                                           es_reunion=kind == "reunion", fields=fields, values=values, error=exc, **ctx)
+                                           es_reunion=kind == "reunion", fields=fields, values=values, error=exc,
+                                           blocked=None, **ctx)
         deliver_later(tasks, office, mail, need_id)
         return to_need(request, need_id, "reunion_registrada" if kind == "reunion" else "plan_registrado")
 
@@ -284,14 +287,15 @@ def _editor_context(office: Office, need_id: int, texts: dict | None = None, tit
     ctx = _need_context(office, need_id)
     f = ctx["f"]
     current = f.current_text
-    editable = current is None or current.state == P.REJECTED
+    editable = f.standing.allows(S.TEXT)
     if texts is None:
         texts = dict(current.texts) if current is not None else office.drafts(need_id)
     if title is None:
         title = current.title if current is not None and current.title else f.need.title
     checks = {c: actions.check(c, texts.get(c, ""), title) for c in f.need.channels}
     ctx.update(editable=editable, texts=texts, title=title, note=note, checks=checks,
-               returned=f.last_returned_text if editable else None, limits=actions.LENGTH_LIMITS)
+               returned=f.last_returned_text if editable else None, limits=actions.LENGTH_LIMITS,
+               blocked=f.standing.refusals.get(S.TEXT))
     return ctx
 
 
@@ -331,8 +335,10 @@ def _review_context(request: Request, office: Office, need_id: int, kind: str) -
     else:
         current, previous = f.current_design, f.previous_design
         text = f.approved_text
+    action = S.TEXT_DECISION if kind == P.TEXT else S.DESIGN_DECISION
     ctx.update(kind=kind, current=current, previous=previous, text=text,
-               pending=current is not None and current.state == "presentado",
+               pending=current is not None and current.state == "presentado" and f.standing.allows(action),
+               blocked=f.standing.refusals.get(action),
                diff=views.text_diff(previous, current) if kind == P.TEXT and current else [],
                media=views.media_of(current, file_url(base, current)) if kind == P.DESIGN and current else None,
                previous_media=views.media_of(previous, file_url(base, previous)) if kind == P.DESIGN and previous
@@ -394,10 +400,11 @@ def _upload_context(request: Request, office: Office, need_id: int, alt_text: st
     base = base_of(request)
     current = f.current_design
     text_ok = f.current_text is not None and f.current_text.state == P.APPROVED
-    editable = text_ok and (current is None or current.state == P.REJECTED)
+    editable = f.standing.allows(S.DESIGN)
     ctx.update(current=current, editable=editable, text_ok=text_ok, text=f.approved_text,
                media=views.media_of(current, file_url(base, current)) if current else None,
                returned=f.last_returned_design if editable else None, alt_text=alt_text, note=note,
+               blocked=f.standing.refusals.get(S.DESIGN),
                max_bytes=max_upload_bytes(), accepted=ACCEPTED,
                accept=",".join([*UPLOAD_TYPES, *sorted(set(UPLOAD_TYPES.values())), ".jpeg"]))
     return ctx

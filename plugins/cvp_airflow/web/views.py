@@ -15,6 +15,7 @@ from difflib import SequenceMatcher
 
 from cvp import inbox
 from cvp import procedure as P
+from cvp import state as S
 from cvp.config import TIMEZONE
 from cvp.office import Office
 from cvp.records.models import Event, Need, Revision
@@ -176,6 +177,7 @@ class NeedFile:
     texts: list[Revision]
     designs: list[Revision]
     decisions: list[dict] = field(default_factory=list)
+    standing: S.Standing | None = None  # where the need stands and what may be done next
 
     @property
     def current_text(self) -> Revision | None:
@@ -222,15 +224,16 @@ def need_file(office: Office, need_id: int) -> NeedFile:
     """Everything a need's page shows, read in one transaction."""
     with office.session() as s:
         need = office._need(s, need_id)
-        step = inbox.next_step(s, need)
-        timeline = inbox.timeline(s, need)
+        standing = S.standing(s, need_id)
+        step = standing.step if standing else None
+        timeline = inbox.timeline(s, need, step)
     revisions = office.revisions(need_id)
     texts = sorted((r for r in revisions if r.kind == P.TEXT), key=lambda r: r.number)
     designs = sorted((r for r in revisions if r.kind == P.DESIGN), key=lambda r: r.number)
     decisions = [{"revision": r, "decision": r.decision} for r in sorted(revisions, key=lambda r: r.created_at)
                  if r.decision is not None]
     decisions.sort(key=lambda d: d["decision"].decided_at)
-    return NeedFile(need, step, timeline, texts, designs, decisions)
+    return NeedFile(need, step, timeline, texts, designs, decisions, standing)
 
 
 # --- Airflow -------------------------------------------------------------------------------------
