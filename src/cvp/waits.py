@@ -5,6 +5,8 @@ many wait; here one set of queries answers a whole batch, and the append-only tr
 whose ids only grow) says which needs changed since the last look. Every act that can satisfy a
 wait (meeting record, content plan, text, decision, design, cancellation) appends its event in the
 same transaction, so a need without a new event has nothing new to answer.
+Which of these conditions holds a run at each moment is cvp.state's ``Standing.wait``: the wait of
+the need's current step is never met here, and the waits before it always are (tests/unit/test_state.py).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from cvp import procedure as P
 from cvp.records.models import Decision, Document, Event, Need, Revision
+from cvp.state import CANCELLED as CANCELLED_STATUS
 
 CHUNK = 500  # ids per IN (...) list: well under SQLite's and PostgreSQL's parameter limits
 DOCUMENT_KINDS = {P.WAIT_MEETING: "registro_reunion", P.WAIT_CONTENT_PLAN: "plan_contenidos"}
@@ -52,7 +55,7 @@ def conditions_met(s: Session, keys: Iterable[Key]) -> dict[Key, dict]:
         chunk = set(ids)
         mine = {k for k in keys if k[0] in chunk}
         status = dict(s.execute(select(Need.id, Need.status).where(Need.id.in_(ids))).all())
-        cancelled = {n for n, st in status.items() if st == "cancelada"}
+        cancelled = {n for n, st in status.items() if st == CANCELLED_STATUS}
         met.update({k: dict(CANCELLED) for k in mine if k[0] in cancelled})
         mine = {k for k in mine if k[0] not in cancelled and k[0] in status}
         doc_keys = {k for k in mine if k[1] in DOCUMENT_KINDS}
