@@ -142,7 +142,7 @@ def _mine(username: str, role: str | None) -> list:
 
 
 def _steps_page(s: Session, ranges: list, lead, *, after: str | None, limit: int | None,
-                activity: int | None) -> Page[Step]:
+                activity: int | None, total: int | None = None) -> Page[Step]:
     """One page of steps, oldest wait first, from one or more index ranges (two statements).
 
     ``lead`` is the column every range fixes by equality: ordering by it first (a no-op for the
@@ -154,7 +154,8 @@ def _steps_page(s: Session, ranges: list, lead, *, after: str | None, limit: int
         return Page([], 0, None, n)
     if activity is not None:
         ranges, lead = [and_(r, Need.step_activity == activity) for r in ranges], Need.step_activity
-    total = s.scalar(select(func.count()).select_from(Need).where(or_(*ranges) if len(ranges) > 1 else ranges[0]))
+    if total is None:
+        total = s.scalar(select(func.count()).select_from(Need).where(or_(*ranges) if len(ranges) > 1 else ranges[0]))
     keyset = _waiting_key(after)
     parts = [select(*_STEP_COLUMNS).where(r, *([keyset] if keyset is not None else []))
              .order_by(lead, Need.step_since, Need.id).limit(n + 1) for r in ranges]
@@ -178,11 +179,19 @@ def inbox_page(s: Session, username: str, role: str | None, *, after: str | None
 
 
 def others_page(s: Session, username: str, role: str | None, *, after: str | None = None,
-                limit: int | None = None, activity: int | None = None) -> Page[Step]:
-    """The other needs in course (the system's steps included), oldest wait first."""
+                limit: int | None = None, activity: int | None = None, mine_total: int | None = None) -> Page[Step]:
+    """The other needs in course (the system's steps included), oldest wait first.
+
+    ``mine_total``: how many wait on ``username`` with the same filter, when the caller already
+    counted them; the others are then counted from the status index alone (all in course minus those).
+    """
     mine = _mine(username, role)
     others = and_(Need.status == IN_COURSE, *([not_(or_(*mine))] if mine else []))
-    return _steps_page(s, [others], Need.status, after=after, limit=limit, activity=activity)
+    total = None
+    if mine_total is not None:
+        in_course = [Need.status == IN_COURSE, *([Need.step_activity == activity] if activity is not None else [])]
+        total = (s.scalar(select(func.count()).select_from(Need).where(*in_course)) or 0) - mine_total
+    return _steps_page(s, [others], Need.status, after=after, limit=limit, activity=activity, total=total)
 
 
 def steps(s: Session, *, role: str | None = None, include_system: bool = False) -> list[Step]:

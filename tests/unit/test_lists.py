@@ -60,6 +60,7 @@ def test_inbox_pages_cover_every_wait_once_oldest_first_with_counts(office_any, 
         head = inbox.inbox_page(s, "jefe", P.HEAD, limit=50)
         sevens = inbox.inbox_page(s, "jefe", P.HEAD, activity=7)
         others = inbox.others_page(s, "jefe", P.HEAD)
+        others_counted_apart = inbox.others_page(s, "jefe", P.HEAD, mine_total=5)
         listed = inbox.needs_page(s, status="en_curso", role=P.PROFESSIONAL, limit=2)
         by_run = inbox.needs_page(s, status="todas", run_id="planned")
     assert [st.need_id for st in paged] == [st.need_id for st in full] == ids[1::2]
@@ -69,6 +70,7 @@ def test_inbox_pages_cover_every_wait_once_oldest_first_with_counts(office_any, 
     assert head.total == 5 and head.next is None
     assert [st.need_id for st in sevens.items] == ids[::2] and sevens.total == 4
     assert {st.need_id for st in others.items} == set(ids[1::2]) and others.total == 3
+    assert others_counted_apart.total == 3 and others_counted_apart.items == others.items
     assert listed.total == 3 and [n.id for n, _ in listed.items] == ids[1:4:2]
     assert all(st.role == P.PROFESSIONAL and st.activity == 5 for _, st in listed.items)
     assert [(n.id, st.activity) for n, st in by_run.items] == [(planned, 2)]

@@ -136,7 +136,8 @@ def inbox_page(request: Request, desde: str | None = None, otras: str | None = N
     activity = _activity(actividad)
     with office.session() as s:
         mine = inbox.inbox_page(s, viewer.username, viewer.role, after=desde, activity=activity)
-        others = inbox.others_page(s, viewer.username, viewer.role, after=otras, limit=OTHERS_PAGE)
+        others = inbox.others_page(s, viewer.username, viewer.role, after=otras, limit=OTHERS_PAGE,
+                                   mine_total=mine.total if activity is None else None)
     return render(request, "inbox.html.j2", mine=mine.items, others=others.items, mine_page=mine, others_page=others,
                   mine_next=_next_url(request, mine.next), mine_first=_first_url(request),
                   others_next=_next_url(request, others.next, "otras"), after=desde, actividad=activity,
