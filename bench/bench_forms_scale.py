@@ -27,7 +27,7 @@ import sys
 import tempfile
 import time
 import uuid
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -37,8 +37,8 @@ sys.path.insert(0, str(ROOT / "plugins"))
 from benchlib import env_int, free_port, machine, summary, write_result  # noqa: E402
 
 USERS = {"jefe": "user", "profesional": "user", "tecnico": "user", "lector": "viewer"}
-MONTH = datetime.now(timezone.utc).strftime("%Y-%m")
-LAST_MONTH = (datetime.now(timezone.utc).replace(day=1) - timedelta(days=1)).strftime("%Y-%m")  # full of publications
+MONTH = datetime.now(UTC).strftime("%Y-%m")
+LAST_MONTH = (datetime.now(UTC).replace(day=1) - timedelta(days=1)).strftime("%Y-%m")  # full of publications
 LISTS = [  # (name, user, path)
     ("GET /api/yo (piso: sesión y marco, sin registros)", "lector", "/cvp/api/yo"),
     ("Mi bandeja (página), Jefe", "jefe", "/cvp/"),
@@ -82,7 +82,7 @@ class Seeder:
         self.rows: dict[str, list[dict]] = {t: [] for t in ("needs", "documents", "revisions", "decisions",
                                                             "publications", "events")}
         self.ids = {t: 0 for t in self.rows}
-        self.now = datetime.now(timezone.utc).replace(microsecond=0)
+        self.now = datetime.now(UTC).replace(microsecond=0)
 
     def _id(self, table: str) -> int:
         self.ids[table] += 1
@@ -229,7 +229,7 @@ class Seeder:
                     conn.execute(insert(tables[table]), rows[i:i + 5000])
             if engine.dialect.name == "postgresql":
                 for table in self.rows:
-                    conn.exec_driver_sql(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+                    conn.exec_driver_sql(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "  # noqa: S608 - our own table names
                                          f"(SELECT max(id) FROM {table}))")
             filled = state.backfill(conn)  # where each need in course stands, as migration 0007 fills it
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
@@ -243,6 +243,7 @@ class Seeder:
 def serve(url: str, port: int) -> None:
     """The forms app as the api-server mounts it, plus /_bench/sql (statements counted by the records engine)."""
     import uvicorn
+    from airflow.api_fastapi.app import create_auth_manager
     from airflow.models.revoked_token import RevokedToken
     from fastapi import FastAPI
     from sqlalchemy import event
@@ -251,8 +252,6 @@ def serve(url: str, port: int) -> None:
     from cvp.office import Office
     from cvp_airflow.web.app import create_app
     from cvp_airflow.web.services import get_mailer, get_office
-
-    from airflow.api_fastapi.app import create_auth_manager
 
     RevokedToken.is_revoked = classmethod(lambda cls, jti, session=None: False)  # no Airflow database here
     create_auth_manager()  # Airflow's own login (real JWTs), as the api-server sets it up

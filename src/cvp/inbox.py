@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Generic, TypeVar
 
 from sqlalchemy import Text, and_, cast, func, literal, literal_column, not_, or_, select, union_all
@@ -43,7 +43,7 @@ Step = state.Step  # the step a need waits on: who must act, on which activity, 
 
 
 def today_bogota(now: datetime | None = None) -> date:
-    return (now or datetime.now(timezone.utc)).astimezone(TIMEZONE).date()
+    return (now or datetime.now(UTC)).astimezone(TIMEZONE).date()
 
 
 def next_step(s: Session, need: Need) -> Step | None:
@@ -75,7 +75,7 @@ def _micros(value: datetime) -> int:
     return int((value - EPOCH) / timedelta(microseconds=1))
 
 
-EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _KEY = re.compile(r"(-?\d{1,20})\.(\d{1,19})")
 
 
@@ -321,8 +321,8 @@ class CalendarEntry:
 
 
 def _utc_bounds(first: date, last: date) -> tuple[datetime, datetime]:
-    start = datetime.combine(first, time.min, TIMEZONE).astimezone(timezone.utc)
-    end = datetime.combine(last + timedelta(days=1), time.min, TIMEZONE).astimezone(timezone.utc)
+    start = datetime.combine(first, time.min, TIMEZONE).astimezone(UTC)
+    end = datetime.combine(last + timedelta(days=1), time.min, TIMEZONE).astimezone(UTC)
     return start, end
 
 
@@ -448,7 +448,7 @@ def calendar_page(s: Session, first: date, last: date, *, channel: str | None = 
             q = q.where(or_(Need.deadline > day, and_(Need.deadline == day, Need.id > keys[2][1])))
         streams[2] = s.execute(q.order_by(Need.deadline, Need.id).limit(n + 1)).all()
 
-    latest = datetime.max.replace(tzinfo=timezone.utc)
+    latest = datetime.max.replace(tzinfo=UTC)
     rows = [((r[0].astimezone(TIMEZONE).date(), r[0], 0, r[1]), 0, r) for r in streams[0]]
     rows += [((r[0].astimezone(TIMEZONE).date(), r[0], 1, r[1]), 1, r) for r in streams[1]]
     rows += [((r[0], latest, 2, r[1]), 2, r) for r in streams[2]]
@@ -462,7 +462,7 @@ def calendar_page(s: Session, first: date, last: date, *, channel: str | None = 
             published[nid].add(ch)
     order = list(P.CHANNELS)
     entries: list[CalendarEntry] = []
-    for (day, at, _, _), src, r in taken:
+    for (day, _at, _, _), src, r in taken:
         if src == 0:
             entries.append(CalendarEntry(day, r[0], r[3], PUBLISHED_KIND, r[2], r[5], r[4]))
             continue
