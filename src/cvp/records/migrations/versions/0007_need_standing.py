@@ -47,7 +47,8 @@ def upgrade() -> None:
 def downgrade() -> None:
     for table, name, _ in reversed(INDEXES):
         op.drop_index(name, table_name=table)
-    with op.batch_alter_table('needs') as batch:
-        batch.drop_column('step_label')
-        for name, _ in reversed(COLUMNS):
-            batch.drop_column(name)
+    # ALTER TABLE ... DROP COLUMN in place (SQLite 3.35+): a batch copy of needs would be refused by the
+    # foreign keys that point at it.
+    op.drop_column('needs', 'step_label')
+    for name, _ in reversed(COLUMNS):
+        op.drop_column('needs', name)
