@@ -330,8 +330,17 @@ def columns(st: Standing) -> dict:
 
 
 def refresh(s, need_ids: Iterable[int]) -> int:
-    """Recompute and store where these needs stand (one UPDATE statement per 500 needs)."""
-    found = standings(s, need_ids)
+    """Recompute and store where these needs stand (one UPDATE statement per 500 needs).
+
+    On PostgreSQL the needs' rows are locked first (in id order): a concurrent act on the same need
+    (a decision while a publication's state changes) then commits before these facts are read, so
+    the last writer never stores an answer computed without the other's records.
+    """
+    ids = sorted(set(need_ids))
+    if ids and _dialect(s) == "postgresql":
+        for chunk in _chunks(ids):
+            s.execute(select(Need.id).where(Need.id.in_(chunk)).order_by(Need.id).with_for_update())
+    found = standings(s, ids)
     if not found:
         return 0
     table = Need.__table__
@@ -348,6 +357,11 @@ def refresh(s, need_ids: Iterable[int]) -> int:
                 for k, v in columns(st).items():
                     set_committed_value(obj, k, v)
     return len(found)
+
+
+def _dialect(s) -> str:
+    bind = s.get_bind() if isinstance(s, Session) else s
+    return bind.dialect.name
 
 
 def backfill(s) -> int:
