@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import calendar as _calendar
 import re
-from urllib.parse import quote
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from difflib import SequenceMatcher
+from urllib.parse import quote
 
 from cvp import inbox
 from cvp import procedure as P
@@ -256,7 +256,7 @@ def airflow_publish_task_path(run_id: str | None) -> str:
 
 def age(since: datetime, now: datetime | None = None) -> str:
     """'hace 3 días', 'hace 5 horas', 'hace unos minutos'."""
-    delta = (now or datetime.now(timezone.utc)) - since
+    delta = (now or datetime.now(UTC)) - since
     days, hours = delta.days, delta.seconds // 3600
     if days >= 1:
         return f"hace {days} día{'s' if days != 1 else ''}"
