@@ -22,7 +22,7 @@ SENTENCES = [
     "La Caja de la Vivienda Popular entregó {n} títulos de propiedad a los beneficiarios de la localidad de {loc}.",
     "Los funcionarios de la entidad visitaron los predios para verificar las condiciones de los habitantes.",
     "Las ciudadanas y los ciudadanos pueden consultar el estado de su trámite en https://www.cajaviviendapopular.gov.co/tramites.",
-    "El programa \"Los niños primero\" acompaña a las familias durante el reasentamiento.",
+    'El programa "Los niños primero" acompaña a las familias durante el reasentamiento.',
     "Los adultos mayores y las personas con discapacidad tienen atención preferencial en la sede de la calle 54.",
     "Durante la jornada, los propietarios firmaron el acta de entrega de las obras de mejoramiento.",
     "El equipo técnico revisó las cubiertas, los muros y las instalaciones eléctricas de {n} viviendas.",
@@ -82,6 +82,7 @@ def main(argv: list[str] | None = None) -> int:
     compile_s = time.perf_counter() - t0
 
     base_s, _ = timed(lambda: text.lower().split(), args.iterations)
+
     def cold(fn):
         """Drop the per-text link caches so every iteration pays the full scan."""
 
@@ -98,16 +99,24 @@ def main(argv: list[str] | None = None) -> int:
     posts = [t[:270] for t in text.split("\n\n") if t.strip()][:200]
     x_s, _ = timed(lambda: [x_weighted_length(p) for p in posts], max(1, args.iterations // 2))
 
-    print("Texto: %d palabras, %d caracteres; %d reglas (%d frases); %d iteraciones (mediana)."
-          % (n_words, len(text), len(rules), sum(len(r.phrases) for r in rules.rules), args.iterations))
+    print(
+        "Texto: %d palabras, %d caracteres; %d reglas (%d frases); %d iteraciones (mediana)."
+        % (n_words, len(text), len(rules), sum(len(r.phrases) for r in rules.rules), args.iterations)
+    )
     print("Compilación de reglas (en frío):        %8.1f ms" % (compile_s * 1000))
     print("Línea base lower()+split():             %8.2f ms  %10.0f palabras/s" % (base_s * 1000, n_words / base_s))
-    print("Lenguaje incluyente (InclusiveRules):   %8.2f ms  %10.0f palabras/s  %5.1f× la línea base  (%d coincidencias)"
-          % (find_s * 1000, n_words / find_s, find_s / base_s, len(matches)))
-    print("check_text completo (sitio_web):        %8.2f ms  %10.0f palabras/s  %5.1f× la línea base  (%d hallazgos)"
-          % (full_s * 1000, n_words / full_s, full_s / base_s, len(report.findings)))
-    print("Longitud ponderada X (%d textos ~270 c.): %6.2f ms  %10.0f textos/s"
-          % (len(posts), x_s * 1000, len(posts) / x_s))
+    print(
+        "Lenguaje incluyente (InclusiveRules):   %8.2f ms  %10.0f palabras/s  %5.1f× la línea base  (%d coincidencias)"
+        % (find_s * 1000, n_words / find_s, find_s / base_s, len(matches))
+    )
+    print(
+        "check_text completo (sitio_web):        %8.2f ms  %10.0f palabras/s  %5.1f× la línea base  (%d hallazgos)"
+        % (full_s * 1000, n_words / full_s, full_s / base_s, len(report.findings))
+    )
+    print(
+        "Longitud ponderada X (%d textos ~270 c.): %6.2f ms  %10.0f textos/s"
+        % (len(posts), x_s * 1000, len(posts) / x_s)
+    )
     return 0
 
 

@@ -57,15 +57,25 @@ LISTS = [  # (name, user, path)
 PLACES = ("Ciudad Bolívar", "Usme", "Bosa", "Kennedy", "San Cristóbal", "Rafael Uribe Uribe", "Suba", "Engativá")
 CHANNEL_SETS = (["x", "facebook"], ["x", "facebook", "instagram"], ["facebook", "sitio_web"], ["x"])
 # Where the needs in course stand: (share, activity, detail)
-IN_COURSE_MIX = ((0.10, 2, ""), (0.05, 3, ""), (0.20, 7, ""), (0.05, 12, ""), (0.20, 5, ""), (0.10, 8, ""),
-                 (0.15, 10, ""), (0.05, 10, "rediseno"), (0.10, 13, ""))
+IN_COURSE_MIX = (
+    (0.10, 2, ""),
+    (0.05, 3, ""),
+    (0.20, 7, ""),
+    (0.05, 12, ""),
+    (0.20, 5, ""),
+    (0.10, 8, ""),
+    (0.15, 10, ""),
+    (0.05, 10, "rediseno"),
+    (0.10, 13, ""),
+)
 
 
 def env_setup(home: Path) -> None:
     os.environ.setdefault("AIRFLOW_HOME", str(home / "airflow"))
     os.environ.setdefault("AIRFLOW__API_AUTH__JWT_SECRET", "bench-" + "x" * 80)
-    os.environ["AIRFLOW__CORE__AUTH_MANAGER"] = \
+    os.environ["AIRFLOW__CORE__AUTH_MANAGER"] = (
         "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager"
+    )
     os.environ["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS"] = ",".join(f"{u}:{r}" for u, r in USERS.items())
     os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
     os.environ["CVP_DATA_DIR"] = str(home / "datos")
@@ -74,13 +84,15 @@ def env_setup(home: Path) -> None:
 
 # --- seeding in bulk ----------------------------------------------------------------------------
 
+
 class Seeder:
     """Rows as the office writes them, built in memory and inserted with executemany (not act by act)."""
 
     def __init__(self, seed: int = 16):
         self.rnd = random.Random(seed)
-        self.rows: dict[str, list[dict]] = {t: [] for t in ("needs", "documents", "revisions", "decisions",
-                                                            "publications", "events")}
+        self.rows: dict[str, list[dict]] = {
+            t: [] for t in ("needs", "documents", "revisions", "decisions", "publications", "events")
+        }
         self.ids = {t: 0 for t in self.rows}
         self.now = datetime.now(UTC).replace(microsecond=0)
 
@@ -89,62 +101,138 @@ class Seeder:
         return self.ids[table]
 
     def event(self, need: int, activity: int, action: str, actor: str, at: datetime, summary: str) -> None:
-        self.rows["events"].append(dict(id=self._id("events"), need_id=need, activity=activity, action=action,
-                                        actor=actor, at=at, summary=summary, detail={}))
+        self.rows["events"].append(
+            dict(
+                id=self._id("events"),
+                need_id=need,
+                activity=activity,
+                action=action,
+                actor=actor,
+                at=at,
+                summary=summary,
+                detail={},
+            )
+        )
 
     def need(self, *, status: str, created: datetime, deadline: date, one_off: bool, publish_at=None) -> dict:
         nid = self._id("needs")
         place = self.rnd.choice(PLACES)
-        row = dict(id=nid, run_id=f"bench-{nid}", title=f"Entrega de títulos en {place} ({nid})",
-                   description=f"Divulgar la entrega de títulos de propiedad a hogares de {place}. " * 3,
-                   source="plan_accion", source_reference="", audiences=["ciudadania", "hogares_beneficiarios"],
-                   channels=list(self.rnd.choice(CHANNEL_SETS)), one_off=one_off, deadline=deadline,
-                   department="urbanizaciones_titulacion", requested_by="jefe", publish_at=publish_at,
-                   status=status, created_at=created, step_label="")
+        row = dict(
+            id=nid,
+            run_id=f"bench-{nid}",
+            title=f"Entrega de títulos en {place} ({nid})",
+            description=f"Divulgar la entrega de títulos de propiedad a hogares de {place}. " * 3,
+            source="plan_accion",
+            source_reference="",
+            audiences=["ciudadania", "hogares_beneficiarios"],
+            channels=list(self.rnd.choice(CHANNEL_SETS)),
+            one_off=one_off,
+            deadline=deadline,
+            department="urbanizaciones_titulacion",
+            requested_by="jefe",
+            publish_at=publish_at,
+            status=status,
+            created_at=created,
+            step_label="",
+        )
         self.rows["needs"].append(row)
         self.event(nid, 1, "necesidad_registrada", "jefe", created, "Necesidad registrada.")
         return row
 
     def document(self, need: dict, activity: int, kind: str, at: datetime) -> None:
-        self.rows["documents"].append(dict(id=self._id("documents"), need_id=need["id"], activity=activity, kind=kind,
-                                           data={"temas": ["Entrega"], "contenidos": ["Afiche"]},
-                                           rendered="<p>Registro</p>", author="jefe", created_at=at))
+        self.rows["documents"].append(
+            dict(
+                id=self._id("documents"),
+                need_id=need["id"],
+                activity=activity,
+                kind=kind,
+                data={"temas": ["Entrega"], "contenidos": ["Afiche"]},
+                rendered="<p>Registro</p>",
+                author="jefe",
+                created_at=at,
+            )
+        )
         self.event(need["id"], activity, f"{kind}_registrado", "jefe", at, "Registro guardado.")
 
-    def revision(self, need: dict, kind: str, number: int, state: str, at: datetime,
-                 decided: datetime | None = None) -> None:
+    def revision(
+        self, need: dict, kind: str, number: int, state: str, at: datetime, decided: datetime | None = None
+    ) -> None:
         rid = self._id("revisions")
-        texts = {c: f"Hoy entregamos títulos en {need['title']}. #CVP" for c in need["channels"]} \
-            if kind == "texto" else {}
-        self.rows["revisions"].append(dict(
-            id=rid, need_id=need["id"], kind=kind, number=number, state=state,
-            author="profesional" if kind == "texto" else "tecnico", created_at=at, texts=texts, title=need["title"],
-            note="", checks=[], filename="afiche.png" if kind == "diseno" else "",
-            stored_path=f"archivos/{need['id']}/{uuid.UUID(int=rid).hex}.png" if kind == "diseno" else "",
-            media_type="image/png" if kind == "diseno" else "", size=48213 if kind == "diseno" else 0,
-            sha256=hashlib.sha256(str(rid).encode()).hexdigest() if kind == "diseno" else "",
-            alt_text="Afiche" if kind == "diseno" else ""))
-        self.event(need["id"], 5 if kind == "texto" else 10, f"{kind}_presentado",
-                   "profesional" if kind == "texto" else "tecnico", at, f"Revisión {number} presentada.")
+        texts = (
+            {c: f"Hoy entregamos títulos en {need['title']}. #CVP" for c in need["channels"]} if kind == "texto" else {}
+        )
+        self.rows["revisions"].append(
+            dict(
+                id=rid,
+                need_id=need["id"],
+                kind=kind,
+                number=number,
+                state=state,
+                author="profesional" if kind == "texto" else "tecnico",
+                created_at=at,
+                texts=texts,
+                title=need["title"],
+                note="",
+                checks=[],
+                filename="afiche.png" if kind == "diseno" else "",
+                stored_path=f"archivos/{need['id']}/{uuid.UUID(int=rid).hex}.png" if kind == "diseno" else "",
+                media_type="image/png" if kind == "diseno" else "",
+                size=48213 if kind == "diseno" else 0,
+                sha256=hashlib.sha256(str(rid).encode()).hexdigest() if kind == "diseno" else "",
+                alt_text="Afiche" if kind == "diseno" else "",
+            )
+        )
+        self.event(
+            need["id"],
+            5 if kind == "texto" else 10,
+            f"{kind}_presentado",
+            "profesional" if kind == "texto" else "tecnico",
+            at,
+            f"Revisión {number} presentada.",
+        )
         if decided is not None:
             point = 7 if kind == "texto" else 12
-            self.rows["decisions"].append(dict(id=self._id("decisions"), need_id=need["id"], revision_id=rid,
-                                               control_point=point, decision=state,
-                                               comment="" if state == "aprobado" else "Precisar la cifra",
-                                               decided_by="jefe", decided_at=decided, publish_at=None))
+            self.rows["decisions"].append(
+                dict(
+                    id=self._id("decisions"),
+                    need_id=need["id"],
+                    revision_id=rid,
+                    control_point=point,
+                    decision=state,
+                    comment="" if state == "aprobado" else "Precisar la cifra",
+                    decided_by="jefe",
+                    decided_at=decided,
+                    publish_at=None,
+                )
+            )
             self.event(need["id"], point, f"{kind}_{state}", "jefe", decided, f"Revisión {number}: {state}.")
 
     def publication(self, need: dict, channel: str, at: datetime, state: str = "publicado") -> None:
-        text = next(r["id"] for r in reversed(self.rows["revisions"]) if r["need_id"] == need["id"]
-                    and r["kind"] == "texto")
-        design = next(r["id"] for r in reversed(self.rows["revisions"]) if r["need_id"] == need["id"]
-                      and r["kind"] == "diseno")
+        text = next(
+            r["id"] for r in reversed(self.rows["revisions"]) if r["need_id"] == need["id"] and r["kind"] == "texto"
+        )
+        design = next(
+            r["id"] for r in reversed(self.rows["revisions"]) if r["need_id"] == need["id"] and r["kind"] == "diseno"
+        )
         pid = self._id("publications")
-        self.rows["publications"].append(dict(
-            id=pid, need_id=need["id"], text_revision_id=text, design_revision_id=design, channel=channel,
-            state=state, fingerprint=hashlib.sha256(f"{pid}".encode()).hexdigest(), remote_id=str(10 ** 12 + pid),
-            url=f"https://example.org/{channel}/{pid}", attempts=1, error="", created_at=at, updated_at=at,
-            published_at=at if state == "publicado" else None))
+        self.rows["publications"].append(
+            dict(
+                id=pid,
+                need_id=need["id"],
+                text_revision_id=text,
+                design_revision_id=design,
+                channel=channel,
+                state=state,
+                fingerprint=hashlib.sha256(f"{pid}".encode()).hexdigest(),
+                remote_id=str(10**12 + pid),
+                url=f"https://example.org/{channel}/{pid}",
+                attempts=1,
+                error="",
+                created_at=at,
+                updated_at=at,
+                published_at=at if state == "publicado" else None,
+            )
+        )
         if state == "publicado":
             self.event(need["id"], 14, "publicado", "sistema", at, f"Publicada en {channel}.")
 
@@ -152,8 +240,11 @@ class Seeder:
         created = self.now - timedelta(days=self.rnd.uniform(1, 60))
         one_off = activity != 2 and activity != 3 and self.rnd.random() < 0.5
         deadline = (self.now + timedelta(days=self.rnd.randint(-20, 75))).date()
-        publish_at = self.now + timedelta(days=self.rnd.randint(1, 40), hours=self.rnd.randint(0, 23)) \
-            if self.rnd.random() < 0.2 else None
+        publish_at = (
+            self.now + timedelta(days=self.rnd.randint(1, 40), hours=self.rnd.randint(0, 23))
+            if self.rnd.random() < 0.2
+            else None
+        )
         need = self.need(status="en_curso", created=created, deadline=deadline, one_off=one_off, publish_at=publish_at)
         t = created + timedelta(hours=self.rnd.uniform(1, 24))
 
@@ -161,6 +252,7 @@ class Seeder:
             nonlocal t
             t = min(self.now, t + timedelta(hours=self.rnd.uniform(1, 48)))
             return t
+
         if activity == 2:
             return
         if not one_off:
@@ -190,9 +282,12 @@ class Seeder:
     def closed(self, i: int, total: int) -> None:
         created = self.now - timedelta(days=1095 * (total - i) / total + 5)
         cancelled = self.rnd.random() < 0.1
-        need = self.need(status="cancelada" if cancelled else "publicada", created=created,
-                         deadline=(created + timedelta(days=self.rnd.randint(5, 30))).date(),
-                         one_off=self.rnd.random() < 0.5)
+        need = self.need(
+            status="cancelada" if cancelled else "publicada",
+            created=created,
+            deadline=(created + timedelta(days=self.rnd.randint(5, 30))).date(),
+            one_off=self.rnd.random() < 0.5,
+        )
         t = created + timedelta(hours=4)
         if cancelled:
             self.event(need["id"], 1, "necesidad_cancelada", "jefe", t, "Necesidad cancelada: se aplazó.")
@@ -226,11 +321,13 @@ class Seeder:
             for table in ("needs", "documents", "revisions", "decisions", "publications", "events"):
                 rows = self.rows[table]
                 for i in range(0, len(rows), 5000):
-                    conn.execute(insert(tables[table]), rows[i:i + 5000])
+                    conn.execute(insert(tables[table]), rows[i : i + 5000])
             if engine.dialect.name == "postgresql":
                 for table in self.rows:
-                    conn.exec_driver_sql(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "  # noqa: S608 - our own table names
-                                         f"(SELECT max(id) FROM {table}))")
+                    conn.exec_driver_sql(
+                        f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "  # noqa: S608 - our own table names
+                        f"(SELECT max(id) FROM {table}))"
+                    )
             filled = state.backfill(conn)  # where each need in course stands, as migration 0007 fills it
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             # The steady state autovacuum keeps on PostgreSQL (statistics, visibility map).
@@ -239,6 +336,7 @@ class Seeder:
 
 
 # --- the server (child process) -----------------------------------------------------------------
+
 
 def serve(url: str, port: int) -> None:
     """The forms app as the api-server mounts it, plus /_bench/sql (statements counted by the records engine)."""
@@ -285,12 +383,14 @@ def tokens() -> dict[str, str]:
 
 # --- the measurement ----------------------------------------------------------------------------
 
+
 async def measure(base: str, jwt: dict[str, str], requests: int, clients: int) -> list[dict]:
     import httpx
 
     limits = httpx.Limits(max_connections=clients + 2)
     out = []
     async with httpx.AsyncClient(base_url=base, timeout=120, limits=limits) as http:
+
         async def sql() -> int:
             return (await http.get("/_bench/sql")).json()["statements"]
 
@@ -319,17 +419,31 @@ async def measure(base: str, jwt: dict[str, str], requests: int, clients: int) -
             conc = [r[0] for r in results]
             errors_conc = sum(r[1] != 200 for r in results)
             s1, s20 = summary(single), summary(conc)
-            out.append({"list": name, "path": path, "user": user,
-                        "p50_ms_1": s1["median"] * 1000, "p95_ms_1": s1["p95"] * 1000,
-                        "p50_ms_n": s20["median"] * 1000, "p95_ms_n": s20["p95"] * 1000,
-                        "clients": clients, "requests_n": len(results), "throughput_n": len(results) / wall,
-                        "sql_per_request": max(per_request), "sql_per_request_min": min(per_request),
-                        "sql_per_request_n": concurrent_sql, "bytes": max(sizes),
-                        "errors": errors + errors_conc})
-            print(f"  {name:42s} 1: p50 {s1['median'] * 1000:6.1f} ms p95 {s1['p95'] * 1000:6.1f} ms | "
-                  f"{clients}: p50 {s20['median'] * 1000:7.1f} ms p95 {s20['p95'] * 1000:7.1f} ms | "
-                  f"SQL {max(per_request)} | {max(sizes) / 1024:6.1f} KB | errores {errors + errors_conc}",
-                  flush=True)
+            out.append(
+                {
+                    "list": name,
+                    "path": path,
+                    "user": user,
+                    "p50_ms_1": s1["median"] * 1000,
+                    "p95_ms_1": s1["p95"] * 1000,
+                    "p50_ms_n": s20["median"] * 1000,
+                    "p95_ms_n": s20["p95"] * 1000,
+                    "clients": clients,
+                    "requests_n": len(results),
+                    "throughput_n": len(results) / wall,
+                    "sql_per_request": max(per_request),
+                    "sql_per_request_min": min(per_request),
+                    "sql_per_request_n": concurrent_sql,
+                    "bytes": max(sizes),
+                    "errors": errors + errors_conc,
+                }
+            )
+            print(
+                f"  {name:42s} 1: p50 {s1['median'] * 1000:6.1f} ms p95 {s1['p95'] * 1000:6.1f} ms | "
+                f"{clients}: p50 {s20['median'] * 1000:7.1f} ms p95 {s20['p95'] * 1000:7.1f} ms | "
+                f"SQL {max(per_request)} | {max(sizes) / 1024:6.1f} KB | errores {errors + errors_conc}",
+                flush=True,
+            )
     return out
 
 
@@ -379,8 +493,13 @@ def run_database(kind: str, home: Path, in_course: int, closed: int, requests: i
         proc = subprocess.Popen([sys.executable, __file__, "--serve", url, str(port)], env=os.environ.copy())
         wait_up(port, proc)
         results = asyncio.run(measure(f"http://127.0.0.1:{port}", tokens(), requests, clients))
-        return {"database": kind, "rows": counts, "seed_seconds": seeded, "lists": results,
-                "loadavg_after": os.getloadavg()}
+        return {
+            "database": kind,
+            "rows": counts,
+            "seed_seconds": seeded,
+            "lists": results,
+            "loadavg_after": os.getloadavg(),
+        }
     finally:
         if proc is not None:
             proc.terminate()
@@ -403,15 +522,26 @@ def main() -> int:
     in_course, closed = env_int("BENCH_IN_COURSE", 10_000), env_int("BENCH_CLOSED", 100_000)
     requests, clients = env_int("BENCH_REQUESTS", 30), env_int("BENCH_CLIENTS", 20)
     databases = os.environ.get("BENCH_DATABASES", "sqlite,postgresql").split(",")
-    data = {"machine": machine(), "in_course": in_course, "closed": closed, "requests": requests,
-            "clients": clients, "runs": []}
+    data = {
+        "machine": machine(),
+        "in_course": in_course,
+        "closed": closed,
+        "requests": requests,
+        "clients": clients,
+        "runs": [],
+    }
     with tempfile.TemporaryDirectory(prefix="cvp-bench-forms-") as tmp:
         home = Path(tmp)
         env_setup(home)
         # Airflow's own metadata database, as the api-server has it (the pages ask it for the waiting line).
         t0 = time.perf_counter()
-        subprocess.run([str(Path(sys.executable).parent / "airflow"), "db", "migrate"], env=os.environ.copy(),
-                       check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        subprocess.run(
+            [str(Path(sys.executable).parent / "airflow"), "db", "migrate"],
+            env=os.environ.copy(),
+            check=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         print(f"Airflow metadata database migrated in {time.perf_counter() - t0:.0f} s", flush=True)
         for kind in databases:
             data["runs"].append(run_database(kind.strip(), home, in_course, closed, requests, clients))

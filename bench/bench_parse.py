@@ -57,7 +57,7 @@ with DAG(dag_id="vacio_task", schedule=None, start_date=datetime(2026, 1, 1), ca
 EMPTY = "(DAG vacío de una tarea)"
 EMPTY_TASK = "(DAG vacío, una tarea @task)"
 
-PARSE = textwrap.dedent('''
+PARSE = textwrap.dedent("""
     import importlib, json, sys, time
     from airflow.dag_processing.dagbag import DagBag
     from airflow.utils.file import iter_airflow_imports
@@ -76,9 +76,9 @@ PARSE = textwrap.dedent('''
     loaded = sorted({m.split(".")[0] for m in set(sys.modules) - before} & set(heavy))
     print(json.dumps({"s": dt, "dags": len(bag.dags), "errors": {k: str(v)[-300:] for k, v in bag.import_errors.items()},
                       "new_modules": len(set(sys.modules) - before), "heavy_loaded": loaded}))
-''')
+""")
 
-IMPORT = textwrap.dedent('''
+IMPORT = textwrap.dedent("""
     import importlib, json, sys, time
     before = set(sys.modules)
     t = time.perf_counter()
@@ -87,12 +87,13 @@ IMPORT = textwrap.dedent('''
     heavy = ("pandas", "tweepy", "googleapiclient", "sqlalchemy", "jinja2", "alembic", "PIL", "yaml", "airflow")
     loaded = sorted({m.split(".")[0] for m in set(sys.modules) - before} & set(heavy))
     print(json.dumps({"s": dt, "new_modules": len(set(sys.modules) - before), "heavy_loaded": loaded}))
-''')
+""")
 
 
 def run(code: str, arg: str, env: dict) -> dict:
-    out = subprocess.run([str(VENV_PY), "-c", code, arg], env=env, cwd=ROOT, capture_output=True, text=True,
-                         timeout=300)
+    out = subprocess.run(
+        [str(VENV_PY), "-c", code, arg], env=env, cwd=ROOT, capture_output=True, text=True, timeout=300
+    )
     if out.returncode != 0:
         raise RuntimeError(f"{arg}: {out.stderr[-2000:]}")
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -131,30 +132,52 @@ def main() -> int:
 
     base = summary([r["s"] for r in parse[EMPTY]])["median"]
     base_task = summary([r["s"] for r in parse[EMPTY_TASK]])["median"]
-    data = {"benchmark": "parse", "repeat": repeat, "machine": machine(), "empty_dag_median_s": base,
-            "empty_task_dag_median_s": base_task, "files": {}, "imports": {}}
-    print(f"Tiempo de análisis por archivo (DagBag.process_file, airflow.* ya importado), mediana de {repeat} "
-          "procesos nuevos")
+    data = {
+        "benchmark": "parse",
+        "repeat": repeat,
+        "machine": machine(),
+        "empty_dag_median_s": base,
+        "empty_task_dag_median_s": base_task,
+        "files": {},
+        "imports": {},
+    }
+    print(
+        f"Tiempo de análisis por archivo (DagBag.process_file, airflow.* ya importado), mediana de {repeat} "
+        "procesos nuevos"
+    )
     print(f"{'archivo':<40}{'mediana':>10}{'mín':>9}{'máx':>9}{'× vacío':>9}{'× @task':>9}  DAG  pesados cargados")
     for name, runs in parse.items():
         s = summary([r["s"] for r in runs])
         errors = runs[-1]["errors"]
-        data["files"][name] = dict(s, ratio_to_empty=ratio(s["median"], base),
-                                   ratio_to_empty_task=ratio(s["median"], base_task), dags=runs[-1]["dags"],
-                                   import_errors=errors, heavy_loaded=runs[-1]["heavy_loaded"],
-                                   new_modules=runs[-1]["new_modules"])
-        print(f"{name:<40}{s['median'] * 1000:>8.0f} ms{s['min'] * 1000:>6.0f} ms{s['max'] * 1000:>6.0f} ms"
-              f"{ratio(s['median'], base):>8.1f}×{ratio(s['median'], base_task):>8.2f}×  {runs[-1]['dags']:>3}  {', '.join(runs[-1]['heavy_loaded']) or '—'}"
-              + (f"  ERRORES: {errors}" if errors else ""))
+        data["files"][name] = dict(
+            s,
+            ratio_to_empty=ratio(s["median"], base),
+            ratio_to_empty_task=ratio(s["median"], base_task),
+            dags=runs[-1]["dags"],
+            import_errors=errors,
+            heavy_loaded=runs[-1]["heavy_loaded"],
+            new_modules=runs[-1]["new_modules"],
+        )
+        print(
+            f"{name:<40}{s['median'] * 1000:>8.0f} ms{s['min'] * 1000:>6.0f} ms{s['max'] * 1000:>6.0f} ms"
+            f"{ratio(s['median'], base):>8.1f}×{ratio(s['median'], base_task):>8.2f}×  {runs[-1]['dags']:>3}  {', '.join(runs[-1]['heavy_loaded']) or '—'}"
+            + (f"  ERRORES: {errors}" if errors else "")
+        )
     print(f"\nImportación desde un intérprete vacío, mediana de {repeat}")
     for m, runs in imports.items():
         s = summary([r["s"] for r in runs])
-        data["imports"][m] = dict(s, ratio_to_empty_dag_parse=ratio(s["median"], base),
-                                  ratio_to_empty_task_dag_parse=ratio(s["median"], base_task),
-                                  heavy_loaded=runs[-1]["heavy_loaded"], new_modules=runs[-1]["new_modules"])
-        print(f"{m:<40}{s['median'] * 1000:>8.0f} ms{s['min'] * 1000:>6.0f} ms{s['max'] * 1000:>6.0f} ms"
-              f"{ratio(s['median'], base):>8.1f}×{ratio(s['median'], base_task):>8.2f}×  ({runs[-1]['new_modules']} módulos; "
-              f"{', '.join(runs[-1]['heavy_loaded']) or '—'})")
+        data["imports"][m] = dict(
+            s,
+            ratio_to_empty_dag_parse=ratio(s["median"], base),
+            ratio_to_empty_task_dag_parse=ratio(s["median"], base_task),
+            heavy_loaded=runs[-1]["heavy_loaded"],
+            new_modules=runs[-1]["new_modules"],
+        )
+        print(
+            f"{m:<40}{s['median'] * 1000:>8.0f} ms{s['min'] * 1000:>6.0f} ms{s['max'] * 1000:>6.0f} ms"
+            f"{ratio(s['median'], base):>8.1f}×{ratio(s['median'], base_task):>8.2f}×  ({runs[-1]['new_modules']} módulos; "
+            f"{', '.join(runs[-1]['heavy_loaded']) or '—'})"
+        )
     path = write_result("bench_parse", data)
     print(f"\nJSON: {path}")
     return 0

@@ -95,10 +95,15 @@ def measure(api: Api, dag_id: str, run_id: str, t0: float, call_s: float, timeou
         return None if v is None or v < t0 - 0.05 else v - t0  # a stamp from before t0 is the first try's
 
     return {
-        "run_id": run_id, "t0": utc_iso(t0), "call": call_s,
-        "wake": since(wait.get("scheduled_when")), "queued": since(wait.get("queued_when")),
-        "sensor_done": since(wait.get("end_date")), "next_start": since(nxt.get("start_date")),
-        "next_done": since(nxt.get("end_date")), "observed_by_polling": observed,
+        "run_id": run_id,
+        "t0": utc_iso(t0),
+        "call": call_s,
+        "wake": since(wait.get("scheduled_when")),
+        "queued": since(wait.get("queued_when")),
+        "sensor_done": since(wait.get("end_date")),
+        "next_start": since(nxt.get("start_date")),
+        "next_done": since(nxt.get("end_date")),
+        "observed_by_polling": observed,
     }
 
 
@@ -169,9 +174,15 @@ def fast_probe(api: Api, office: OfficeSide, key: str, tag: str, timeout: float 
     tis = api.task_instances(dag_id, run_id)
     wait, nxt = tis[WAIT_TASK], tis[NEXT_TASK]
     end = parse_ts(nxt.get("end_date"))
-    return {"run_id": run_id, "try_number": wait.get("try_number"), "answer_lost": wait.get("try_number", 1) > 1,
-            "answers_given": answers, "wait_states_seen": seen, "final": {k: v["state"] for k, v in tis.items()},
-            "next_done": None if end is None else end - t0}
+    return {
+        "run_id": run_id,
+        "try_number": wait.get("try_number"),
+        "answer_lost": wait.get("try_number", 1) > 1,
+        "answers_given": answers,
+        "wait_states_seen": seen,
+        "final": {k: v["state"] for k, v in tis.items()},
+        "next_done": None if end is None else end - t0,
+    }
 
 
 VARIANTS = {  # key: (dag_id, kind, label)
@@ -195,10 +206,21 @@ def main() -> int:
     settle = env_float("BENCH_SETTLE", 3.0)
     parallelism = env_int("BENCH_PARALLELISM", 4)
     poll = os.environ.get("CVP_POLL_SECONDS", "0.5")
-    data: dict = {"benchmark": "resume", "rounds": rounds, "settle_s": settle, "parallelism": parallelism,
-                  "cvp_poll_seconds": float(poll), "machine": machine(), "warmup": {}, "results": {}}
-    print(f"Reanudación tras la aprobación: {rounds} rondas (+1 de calentamiento), pausa {settle:.0f} s, "
-          f"CVP_POLL_SECONDS={poll}, parallelism={parallelism}", flush=True)
+    data: dict = {
+        "benchmark": "resume",
+        "rounds": rounds,
+        "settle_s": settle,
+        "parallelism": parallelism,
+        "cvp_poll_seconds": float(poll),
+        "machine": machine(),
+        "warmup": {},
+        "results": {},
+    }
+    print(
+        f"Reanudación tras la aprobación: {rounds} rondas (+1 de calentamiento), pausa {settle:.0f} s, "
+        f"CVP_POLL_SECONDS={poll}, parallelism={parallelism}",
+        flush=True,
+    )
 
     with running_stack(parallelism=parallelism, label="resume") as stack:
         api = Api(stack, "jefe")
@@ -221,18 +243,23 @@ def main() -> int:
 
             wait_all(api, CVP_DAG, parked, WAIT_TASK, ("deferred",))
             data["background_parked_after_s"] = time.perf_counter() - t
-            print(f"{background} ejecuciones esperando de fondo (listas en {data['background_parked_after_s']:.0f} s)",
-                  flush=True)
+            print(
+                f"{background} ejecuciones esperando de fondo (listas en {data['background_parked_after_s']:.0f} s)",
+                flush=True,
+            )
         for k in keys:
             data["warmup"][k] = run_round(api, office, k, "warmup", settle)
             data["results"][k] = []
         for i in range(rounds):
-            order = keys[i % len(keys):] + keys[:i % len(keys)]  # rotate who goes first
+            order = keys[i % len(keys) :] + keys[: i % len(keys)]  # rotate who goes first
             for k in order:
                 r = run_round(api, office, k, str(i), settle)
                 data["results"][k].append(r)
-                print(f"  ronda {i + 1} {k:<10}: llamada {r['call']:.3f} s, scheduled {fmt(r['wake'])} s, "
-                      f"success {fmt(r['sensor_done'])} s, siguiente arranca {fmt(r['next_start'])} s", flush=True)
+                print(
+                    f"  ronda {i + 1} {k:<10}: llamada {r['call']:.3f} s, scheduled {fmt(r['wake'])} s, "
+                    f"success {fmt(r['sensor_done'])} s, siguiente arranca {fmt(r['next_start'])} s",
+                    flush=True,
+                )
 
         probes = env_int("BENCH_FAST_PROBES", 3)
         data["fast_probes"] = {k: [] for k in keys}
@@ -242,24 +269,32 @@ def main() -> int:
             for k in keys:
                 p = fast_probe(api, office, k, str(i))
                 data["fast_probes"][k].append(p)
-                print(f"  {k:<10}: intento {p['try_number']}, respuesta {'PERDIDA' if p['answer_lost'] else 'conservada'}"
-                      f", estados {'→'.join(p['wait_states_seen'])}, «siguiente» termina {fmt(p['next_done'])} s",
-                      flush=True)
+                print(
+                    f"  {k:<10}: intento {p['try_number']}, respuesta {'PERDIDA' if p['answer_lost'] else 'conservada'}"
+                    f", estados {'→'.join(p['wait_states_seen'])}, «siguiente» termina {fmt(p['next_done'])} s",
+                    flush=True,
+                )
 
     data["summary"] = {k: {m: summary([r[m] for r in data["results"][k]]) for m in METRICS} for k in keys}
     hitl = data["summary"]["hitl"]
-    data["ratio_over_hitl"] = {k: {m: ratio(data["summary"][k][m]["median"], hitl[m]["median"]) for m in METRICS}
-                               for k in keys if k != "hitl"}
+    data["ratio_over_hitl"] = {
+        k: {m: ratio(data["summary"][k][m]["median"], hitl[m]["median"]) for m in METRICS} for k in keys if k != "hitl"
+    }
     data["difference_over_hitl_s"] = {
-        k: {m: (data["summary"][k][m]["median"] - hitl[m]["median"])
-            if data["summary"][k][m]["median"] is not None and hitl[m]["median"] is not None else None
-            for m in METRICS} for k in keys if k != "hitl"}
+        k: {
+            m: (data["summary"][k][m]["median"] - hitl[m]["median"])
+            if data["summary"][k][m]["median"] is not None and hitl[m]["median"] is not None
+            else None
+            for m in METRICS
+        }
+        for k in keys
+        if k != "hitl"
+    }
 
     print()
     print("Segundos desde t0 (justo antes de escribir la decisión); mediana [mín–máx] de %d rondas" % rounds)
     ours = [k for k in keys if k != "hitl"]
-    print(f"{'':34}" + "".join(f"{VARIANTS[k][2]:>32}" for k in keys)
-          + "".join(f"{k + '/HITL':>16}" for k in ours))
+    print(f"{'':34}" + "".join(f"{VARIANTS[k][2]:>32}" for k in keys) + "".join(f"{k + '/HITL':>16}" for k in ours))
     for m in METRICS:
         cells = "".join(f"{cell(data['summary'][k][m]):>32}" for k in keys)
         ratios = ""
@@ -271,8 +306,10 @@ def main() -> int:
         print("\nAprobación inmediata: respuestas perdidas (la tarea pasó a un nuevo intento)")
         for k, ps in data["fast_probes"].items():
             lost = sum(p["answer_lost"] for p in ps)
-            print(f"  {VARIANTS[k][2]:<34} {lost}/{len(ps)}; «siguiente» termina (mediana) "
-                  f"{fmt(summary([p['next_done'] for p in ps])['median'])} s")
+            print(
+                f"  {VARIANTS[k][2]:<34} {lost}/{len(ps)}; «siguiente» termina (mediana) "
+                f"{fmt(summary([p['next_done'] for p in ps])['median'])} s"
+            )
     path = write_result("bench_resume", data)
     print(f"\nJSON: {path}")
     return 0

@@ -64,8 +64,13 @@ async def sample(seconds: float) -> dict:
         rss.append(usage()[1])
     cpu1, _ = usage()
     elapsed = time.monotonic() - start
-    return {"cpu_s": cpu1 - cpu0, "core_pct": 100 * (cpu1 - cpu0) / elapsed, "rss_mib_mean": statistics.mean(rss),
-            "rss_mib_max": max(rss), "window_s": elapsed}
+    return {
+        "cpu_s": cpu1 - cpu0,
+        "core_pct": 100 * (cpu1 - cpu0) / elapsed,
+        "rss_mib_mean": statistics.mean(rss),
+        "rss_mib_max": max(rss),
+        "window_s": elapsed,
+    }
 
 
 def seed(url: str, n: int, decisions: int) -> tuple[list[int], dict[int, int]]:
@@ -80,10 +85,24 @@ def seed(url: str, n: int, decisions: int) -> tuple[list[int], dict[int, int]]:
     migrate(url)
     office = Office(url)
     run = uuid.uuid4().hex[:6]
-    rows = [{"run_id": f"bench-{run}-{i}", "title": f"Necesidad {i}", "description": NEED["necesidad"],
-             "source": "plan_accion", "source_reference": "", "audiences": ["ciudadania"], "channels": ["x"],
-             "one_off": True, "deadline": utcnow().date(), "department": "comunicaciones", "requested_by": "jefe",
-             "status": "en_curso", "created_at": utcnow()} for i in range(n)]
+    rows = [
+        {
+            "run_id": f"bench-{run}-{i}",
+            "title": f"Necesidad {i}",
+            "description": NEED["necesidad"],
+            "source": "plan_accion",
+            "source_reference": "",
+            "audiences": ["ciudadania"],
+            "channels": ["x"],
+            "one_off": True,
+            "deadline": utcnow().date(),
+            "department": "comunicaciones",
+            "requested_by": "jefe",
+            "status": "en_curso",
+            "created_at": utcnow(),
+        }
+        for i in range(n)
+    ]
     with office.session() as s:
         s.execute(insert(Need), rows)
         ids = list(s.scalars(select(Need.id).where(Need.run_id.like(f"bench-{run}-%")).order_by(Need.id)))
@@ -98,12 +117,28 @@ def make_workload(i: int, trigger) -> object:
     from airflow.models.trigger import Trigger
 
     classpath, kwargs = trigger.serialize()
-    ti = TaskInstanceDTO.model_construct(id=uuid.uuid4(), dag_id="necesidad_comunicacion", task_id="revisar_contenidos",
-                                         run_id=f"run-{i}", try_number=1, map_index=-1, dag_version_id=uuid.uuid4(),
-                                         pool_slots=1, priority_weight=1, queue="default")
-    return RunTrigger.model_construct(id=i, classpath=classpath, ti=ti, timeout_after=None, dag_data=None,
-                                      encrypted_kwargs=Trigger.encrypt_kwargs(kwargs), dag_run_data=None,
-                                      watched_assets=None)
+    ti = TaskInstanceDTO.model_construct(
+        id=uuid.uuid4(),
+        dag_id="necesidad_comunicacion",
+        task_id="revisar_contenidos",
+        run_id=f"run-{i}",
+        try_number=1,
+        map_index=-1,
+        dag_version_id=uuid.uuid4(),
+        pool_slots=1,
+        priority_weight=1,
+        queue="default",
+    )
+    return RunTrigger.model_construct(
+        id=i,
+        classpath=classpath,
+        ti=ti,
+        timeout_after=None,
+        dag_data=None,
+        encrypted_kwargs=Trigger.encrypt_kwargs(kwargs),
+        dag_run_data=None,
+        watched_assets=None,
+    )
 
 
 async def measure(mode: str, url: str, ids: list[int], revisions: dict[int, int], window: float) -> dict:
@@ -160,9 +195,12 @@ async def measure(mode: str, url: str, ids: list[int], revisions: dict[int, int]
     out["waiting"] = await sample(window)
     if watcher:
         delta = {k: watcher.stats[k] - before[k] for k in before}
-        out["waiting"].update(queries_per_s=delta["queries"] / out["waiting"]["window_s"],
-                              reads_per_s=delta["reads"] / out["waiting"]["window_s"], checks=delta["checks"],
-                              listening=watcher.listening)
+        out["waiting"].update(
+            queries_per_s=delta["queries"] / out["waiting"]["window_s"],
+            reads_per_s=delta["reads"] / out["waiting"]["window_s"],
+            checks=delta["checks"],
+            listening=watcher.listening,
+        )
         out["decision_to_event_s"] = await decide(runner, url, revisions, {n: i for i, n in enumerate(ids, 1)})
     stop.set()
     for details in list(runner.triggers.values()):
@@ -190,8 +228,13 @@ async def decide(runner, url: str, revisions: dict[int, int], trigger_of: dict[i
             await asyncio.sleep(0.005)
         await asyncio.sleep(random.uniform(0.3, 0.8))  # not in step with the watcher's interval
     got = sorted(x for x in latencies if x is not None)
-    return {"n": len(got), "lost": len(latencies) - len(got), "median": statistics.median(got) if got else None,
-            "p95": got[max(0, int(round(0.95 * len(got))) - 1)] if got else None, "max": max(got) if got else None}
+    return {
+        "n": len(got),
+        "lost": len(latencies) - len(got),
+        "median": statistics.median(got) if got else None,
+        "p95": got[max(0, int(round(0.95 * len(got))) - 1)] if got else None,
+        "max": max(got) if got else None,
+    }
 
 
 def child(args: list[str]) -> int:
@@ -220,12 +263,20 @@ def main() -> int:
     window = env_float("BENCH_WINDOW", 30.0)
     n_decisions = env_int("BENCH_DECISIONS", 20)
     url = os.environ.get("BENCH_RECORDS_URL") or f"sqlite:///{HOME / 'registros.db'}"
-    data: dict = {"benchmark": "triggerer", "waits": n, "window_s": window, "decisions": n_decisions,
-                  "records": url.split(":", 1)[0], "cvp_poll_seconds": float(os.environ.get("CVP_POLL_SECONDS", 0.5)),
-                  "machine": machine()}
+    data: dict = {
+        "benchmark": "triggerer",
+        "waits": n,
+        "window_s": window,
+        "decisions": n_decisions,
+        "records": url.split(":", 1)[0],
+        "cvp_poll_seconds": float(os.environ.get("CVP_POLL_SECONDS", 0.5)),
+        "machine": machine(),
+    }
     os.environ["AIRFLOW_CONN_CVP_RECORDS"] = json.dumps(
-        {"conn_type": "sqlite", "host": url.split(":///", 1)[1]} if url.startswith("sqlite")
-        else {"conn_type": "postgres", "extra": {"sqlalchemy_url": url}})
+        {"conn_type": "sqlite", "host": url.split(":///", 1)[1]}
+        if url.startswith("sqlite")
+        else {"conn_type": "postgres", "extra": {"sqlalchemy_url": url}}
+    )
     print(f"Triggerer con {n} esperas: ventana {window:.0f} s, base de registros {data['records']}", flush=True)
     t = time.perf_counter()
     seeded = run_child("seed", url, str(n), str(n_decisions))
@@ -238,17 +289,26 @@ def main() -> int:
         r["extra_core_pct"] = w["core_pct"] - i["core_pct"]
         r["extra_rss_mib"] = w["rss_mib_mean"] - i["rss_mib_mean"]
         extra = f", {w['queries_per_s']:.2f} consultas/s a los registros" if "queries_per_s" in w else ""
-        print(f"  {label:<28} inactivo {i['core_pct']:.2f} % / {i['rss_mib_mean']:.0f} MiB → con {n}: "
-              f"{w['core_pct']:.2f} % de un núcleo (+{r['extra_core_pct']:.2f}), RSS +{r['extra_rss_mib']:.0f} MiB"
-              f"{extra}; {n} activos en {r['all_waiting_after_s']:.1f} s", flush=True)
+        print(
+            f"  {label:<28} inactivo {i['core_pct']:.2f} % / {i['rss_mib_mean']:.0f} MiB → con {n}: "
+            f"{w['core_pct']:.2f} % de un núcleo (+{r['extra_core_pct']:.2f}), RSS +{r['extra_rss_mib']:.0f} MiB"
+            f"{extra}; {n} activos en {r['all_waiting_after_s']:.1f} s",
+            flush=True,
+        )
     d = data["ours"]["decision_to_event_s"]
-    print(f"  decisión → evento del trigger (con {n} esperando): mediana {d['median']:.3f} s, p95 {d['p95']:.3f} s, "
-          f"máx {d['max']:.3f} s ({d['n']} decisiones, {d['lost']} perdidas)")
+    print(
+        f"  decisión → evento del trigger (con {n} esperando): mediana {d['median']:.3f} s, p95 {d['p95']:.3f} s, "
+        f"máx {d['max']:.3f} s ({d['n']} decisiones, {d['lost']} perdidas)"
+    )
     ours, floor = data["ours"], data["floor"]
-    data["ours_over_floor"] = {"extra_core_pct": ours["extra_core_pct"] - floor["extra_core_pct"],
-                               "extra_rss_mib": ours["extra_rss_mib"] - floor["extra_rss_mib"]}
-    print(f"  nuestro sobre el piso de Airflow: +{data['ours_over_floor']['extra_core_pct']:.2f} % de un núcleo, "
-          f"+{data['ours_over_floor']['extra_rss_mib']:.0f} MiB")
+    data["ours_over_floor"] = {
+        "extra_core_pct": ours["extra_core_pct"] - floor["extra_core_pct"],
+        "extra_rss_mib": ours["extra_rss_mib"] - floor["extra_rss_mib"],
+    }
+    print(
+        f"  nuestro sobre el piso de Airflow: +{data['ours_over_floor']['extra_core_pct']:.2f} % de un núcleo, "
+        f"+{data['ours_over_floor']['extra_rss_mib']:.0f} MiB"
+    )
     print(f"\nJSON: {write_result('bench_triggerer', data)}")
     return 0
 

@@ -53,8 +53,15 @@ def count_in(api: Api, dag_id: str, task_id: str, states: tuple) -> int:
     return int(body.get("total_entries", 0))
 
 
-def wait_all(api: Api, dag_id: str, run_ids: list[str], task_id: str, states: tuple, timeout: float | None = None,
-             already: int = 0) -> None:
+def wait_all(
+    api: Api,
+    dag_id: str,
+    run_ids: list[str],
+    task_id: str,
+    states: tuple,
+    timeout: float | None = None,
+    already: int = 0,
+) -> None:
     """Until ``len(run_ids)`` more task instances of ``task_id`` are in ``states`` than ``already`` were."""
     timeout = timeout or max(300.0, 1.5 * len(run_ids))
     deadline = time.monotonic() + timeout
@@ -62,8 +69,10 @@ def wait_all(api: Api, dag_id: str, run_ids: list[str], task_id: str, states: tu
         if count_in(api, dag_id, task_id, states) - already >= len(run_ids):
             return
         time.sleep(2)
-    raise TimeoutError(f"runs of {dag_id} never reached {task_id} {states}: "
-                       f"{count_in(api, dag_id, task_id, states) - already}/{len(run_ids)}")
+    raise TimeoutError(
+        f"runs of {dag_id} never reached {task_id} {states}: "
+        f"{count_in(api, dag_id, task_id, states) - already}/{len(run_ids)}"
+    )
 
 
 def state_counts(api: Api, dag_id: str) -> dict[str, int]:
@@ -79,8 +88,10 @@ def snapshot(api: Api, stack, dag_id: str | None) -> dict:
     pool = api.pool()
     return {
         "census": process_census(stack),
-        "pool": {k: pool.get(k) for k in ("slots", "occupied_slots", "running_slots", "queued_slots",
-                                          "deferred_slots", "open_slots")},
+        "pool": {
+            k: pool.get(k)
+            for k in ("slots", "occupied_slots", "running_slots", "queued_slots", "deferred_slots", "open_slots")
+        },
         "task_states": state_counts(api, dag_id) if dag_id else {},
     }
 
@@ -88,9 +99,12 @@ def snapshot(api: Api, stack, dag_id: str | None) -> dict:
 def phase(api: Api, stack, name: str, dag_id: str | None, seconds: float) -> dict:
     before = snapshot(api, stack, dag_id)
     watched = watcher_stats(stack)
-    print(f"  [{name}] muestreo {seconds:.0f} s; trabajadores ocupados {before['census']['workers_busy']}"
-          f"/{before['census']['workers_total']}, procesos de tarea {before['census']['task_processes']}, "
-          f"pool ocupado {before['pool']['occupied_slots']}/{before['pool']['slots']}", flush=True)
+    print(
+        f"  [{name}] muestreo {seconds:.0f} s; trabajadores ocupados {before['census']['workers_busy']}"
+        f"/{before['census']['workers_total']}, procesos de tarea {before['census']['task_processes']}, "
+        f"pool ocupado {before['pool']['occupied_slots']}/{before['pool']['slots']}",
+        flush=True,
+    )
     sample = sample_components(stack, seconds)
     time.sleep(1.2)  # the watcher rewrites its counters once a second
     later = watcher_stats(stack)
@@ -107,10 +121,21 @@ def main() -> int:
     settle = env_float("BENCH_SETTLE", 10.0)
     parallelism = env_int("BENCH_PARALLELISM", 4)
     poll = os.environ.get("CVP_POLL_SECONDS", "0.5")
-    data: dict = {"benchmark": "waiting_cost", "waiting_runs": k, "window_s": seconds, "settle_s": settle,
-                  "parallelism": parallelism, "cvp_poll_seconds": float(poll), "machine": machine(), "phases": {}}
-    print(f"Costo de la espera: K={k} ejecuciones esperando, ventana {seconds:.0f} s, pausa {settle:.0f} s, "
-          f"CVP_POLL_SECONDS={poll}, parallelism={parallelism}", flush=True)
+    data: dict = {
+        "benchmark": "waiting_cost",
+        "waiting_runs": k,
+        "window_s": seconds,
+        "settle_s": settle,
+        "parallelism": parallelism,
+        "cvp_poll_seconds": float(poll),
+        "machine": machine(),
+        "phases": {},
+    }
+    print(
+        f"Costo de la espera: K={k} ejecuciones esperando, ventana {seconds:.0f} s, pausa {settle:.0f} s, "
+        f"CVP_POLL_SECONDS={poll}, parallelism={parallelism}",
+        flush=True,
+    )
 
     with running_stack(parallelism=parallelism, label="waiting") as stack:
         api = Api(stack, "jefe")
@@ -168,8 +193,9 @@ def main() -> int:
 
     ph = {n: p["sample"] for n, p in data["phases"].items()}
     base = {c: (ph["idle"][c]["cpu_s"] + ph["idle_after"][c]["cpu_s"]) / 2 for c in (*COMPONENTS, "total")}
-    base_rss = {c: (ph["idle"][c]["rss_mib_mean"] + ph["idle_after"][c]["rss_mib_mean"]) / 2
-                for c in (*COMPONENTS, "total")}
+    base_rss = {
+        c: (ph["idle"][c]["rss_mib_mean"] + ph["idle_after"][c]["rss_mib_mean"]) / 2 for c in (*COMPONENTS, "total")
+    }
     comparison = {}
     for c in (*COMPONENTS, "total"):
         cv, hv = ph["cvp"][c], ph["hitl"][c]
@@ -186,31 +212,42 @@ def main() -> int:
     data["comparison"] = comparison
 
     print()
-    print(f"CPU (s en {seconds:.0f} s, suma de usuario+sistema del árbol de procesos) y RSS medio (MiB), "
-          f"K={k} ejecuciones esperando")
-    head = f"{'componente':<14}" + "".join(f"{n:>20}" for n in ("inactiva", "nuestro (deferred)",
-                                                                  "HITL (awaiting)", "inactiva después"))
+    print(
+        f"CPU (s en {seconds:.0f} s, suma de usuario+sistema del árbol de procesos) y RSS medio (MiB), "
+        f"K={k} ejecuciones esperando"
+    )
+    head = f"{'componente':<14}" + "".join(
+        f"{n:>20}" for n in ("inactiva", "nuestro (deferred)", "HITL (awaiting)", "inactiva después")
+    )
     print(head + f"{'CPU nuestro/HITL':>18}{'RSS nuestro/HITL':>18}")
     for c in (*COMPONENTS, "total"):
-        cells = "".join(f"{ph[n][c]['cpu_s']:>8.2f} s {ph[n][c]['rss_mib_mean']:>6.0f} M"
-                        for n in ("idle", "cvp", "hitl", "idle_after"))
+        cells = "".join(
+            f"{ph[n][c]['cpu_s']:>8.2f} s {ph[n][c]['rss_mib_mean']:>6.0f} M"
+            for n in ("idle", "cvp", "hitl", "idle_after")
+        )
         cr = comparison[c]["cpu_ratio_cvp_over_hitl"]
         rr = comparison[c]["rss_ratio_cvp_over_hitl"]
         print(f"{c:<14}{cells}{('—' if cr is None else f'{cr:.2f}×'):>18}{('—' if rr is None else f'{rr:.2f}×'):>18}")
     t = comparison["total"]
-    print(f"\nCPU adicional sobre la pila inactiva, por ejecución en espera: nuestro "
-          f"{t['extra_cpu_ms_per_waiting_run_per_s_cvp']:.2f} ms/s, HITL {t['extra_cpu_ms_per_waiting_run_per_s_hitl']:.2f} ms/s "
-          f"(triggerer: nuestro {comparison['triggerer']['extra_cpu_ms_per_waiting_run_per_s_cvp']:.2f} ms/s)")
-    print("Consultas a la base de registros por segundo (contadas por el vigilante del triggerer): "
-          + ", ".join(f"{n} {ph[n]['records_queries_per_s']:.2f}" for n in ("idle", "cvp", "hitl", "idle_after"))
-          + f" (esperas registradas durante «cvp»: {ph['cvp']['watcher_waiting']})")
+    print(
+        f"\nCPU adicional sobre la pila inactiva, por ejecución en espera: nuestro "
+        f"{t['extra_cpu_ms_per_waiting_run_per_s_cvp']:.2f} ms/s, HITL {t['extra_cpu_ms_per_waiting_run_per_s_hitl']:.2f} ms/s "
+        f"(triggerer: nuestro {comparison['triggerer']['extra_cpu_ms_per_waiting_run_per_s_cvp']:.2f} ms/s)"
+    )
+    print(
+        "Consultas a la base de registros por segundo (contadas por el vigilante del triggerer): "
+        + ", ".join(f"{n} {ph[n]['records_queries_per_s']:.2f}" for n in ("idle", "cvp", "hitl", "idle_after"))
+        + f" (esperas registradas durante «cvp»: {ph['cvp']['watcher_waiting']})"
+    )
     print("Trabajadores y procesos durante la espera:")
     for n in ("idle", "cvp", "hitl", "idle_after"):
         b = data["phases"][n]["before"]
-        print(f"  {n:<11} trabajadores ocupados {b['census']['workers_busy']}/{b['census']['workers_total']}, "
-              f"procesos de tarea {b['census']['task_processes']}, pool: ocupados {b['pool']['occupied_slots']} "
-              f"(running {b['pool']['running_slots']}, deferred {b['pool']['deferred_slots']}), "
-              f"procesos por componente {b['census']['components']}; estados {b['task_states']}")
+        print(
+            f"  {n:<11} trabajadores ocupados {b['census']['workers_busy']}/{b['census']['workers_total']}, "
+            f"procesos de tarea {b['census']['task_processes']}, pool: ocupados {b['pool']['occupied_slots']} "
+            f"(running {b['pool']['running_slots']}, deferred {b['pool']['deferred_slots']}), "
+            f"procesos por componente {b['census']['components']}; estados {b['task_states']}"
+        )
     path = write_result("bench_waiting_cost", data)
     print(f"\nJSON: {path}")
     return 0

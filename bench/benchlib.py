@@ -61,8 +61,13 @@ def summary(values: list[float]) -> dict:
     if not vals:
         return {"n": 0, "median": None, "min": None, "max": None, "p95": None}
     ranked = sorted(vals)
-    return {"n": len(vals), "median": statistics.median(vals), "min": min(vals), "max": max(vals),
-            "p95": ranked[max(0, -(-95 * len(ranked) // 100) - 1)]}  # nearest rank
+    return {
+        "n": len(vals),
+        "median": statistics.median(vals),
+        "min": min(vals),
+        "max": max(vals),
+        "p95": ranked[max(0, -(-95 * len(ranked) // 100) - 1)],
+    }  # nearest rank
 
 
 def ratio(a: float | None, b: float | None) -> float | None:
@@ -78,11 +83,16 @@ def write_result(name: str, data: dict) -> Path:
 
 
 def machine() -> dict:
-    return {"cpus": os.cpu_count(), "python": sys.version.split()[0],
-            "loadavg_at_start": os.getloadavg(), "measured_at": datetime.now(UTC).isoformat()}
+    return {
+        "cpus": os.cpu_count(),
+        "python": sys.version.split()[0],
+        "loadavg_at_start": os.getloadavg(),
+        "measured_at": datetime.now(UTC).isoformat(),
+    }
 
 
 # --- REST client ----------------------------------------------------------------------------------
+
 
 class Api(StackApi):
     """The stack's REST client; a failed trigger stops the benchmark."""
@@ -96,8 +106,9 @@ class Api(StackApi):
     def task_states(self, dag_id: str, run_id: str) -> dict[str, str]:
         return {k: v["state"] for k, v in self.task_instances(dag_id, run_id).items()}
 
-    def wait_task(self, dag_id: str, run_id: str, task_id: str, states, timeout: float = 180,
-                  every: float = 0.5) -> str:
+    def wait_task(
+        self, dag_id: str, run_id: str, task_id: str, states, timeout: float = 180, every: float = 0.5
+    ) -> str:
         deadline = time.monotonic() + timeout
         state = None
         while time.monotonic() < deadline:
@@ -122,14 +133,18 @@ class Api(StackApi):
         raise TimeoutError(f"DAG {dag_id} not parsed in {timeout:.0f} s")
 
     def approve_hitl(self, dag_id: str, run_id: str, task_id: str = WAIT_TASK, map_index: int = -1):
-        return self.call("PATCH", f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/{map_index}"
-                                  "/hitlDetails", {"chosen_options": ["Approve"], "params_input": {}})
+        return self.call(
+            "PATCH",
+            f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/{map_index}/hitlDetails",
+            {"chosen_options": ["Approve"], "params_input": {}},
+        )
 
     def pool(self, name: str = "default_pool") -> dict:
         return self.call("GET", f"/api/v2/pools/{name}")[1]
 
 
 # --- the office's side --------------------------------------------------------------------------
+
 
 class OfficeSide:
     """Registers needs with a first text (so the sensor waits for the approval) and approves them."""
@@ -154,6 +169,7 @@ class OfficeSide:
 
 
 # --- the stack ----------------------------------------------------------------------------------
+
 
 def _descendants(pids: list[int]) -> set[int]:
     import psutil
@@ -187,10 +203,18 @@ def running_stack(parallelism: int = 4, label: str = "bench"):
     writes its counters to ``watcher.json`` in the home, so queries are counted, not estimated.
     """
     home = Path(tempfile.mkdtemp(prefix=f"cvp-{label}-"))
-    stack = Stack(home, port=free_port(), log_port=free_port(), trigger_log_port=free_port(),
-                  parallelism=parallelism, dags_folder=BENCH / "dags",
-                  extra_env={"CVP_WATCH_STATS_FILE": str(home / "watcher.json"),
-                             "AIRFLOW__TRIGGERER__CAPACITY": os.environ.get("BENCH_TRIGGERER_CAPACITY", "10000")})
+    stack = Stack(
+        home,
+        port=free_port(),
+        log_port=free_port(),
+        trigger_log_port=free_port(),
+        parallelism=parallelism,
+        dags_folder=BENCH / "dags",
+        extra_env={
+            "CVP_WATCH_STATS_FILE": str(home / "watcher.json"),
+            "AIRFLOW__TRIGGERER__CAPACITY": os.environ.get("BENCH_TRIGGERER_CAPACITY", "10000"),
+        },
+    )
     seen: set[int] = set()
     ok = False
     try:
@@ -199,8 +223,7 @@ def running_stack(parallelism: int = 4, label: str = "bench"):
             stack.setup()
         stack.start()
         stack.wait_ready()
-        print(f"[stack] listo en {time.perf_counter() - t0:.0f} s: {stack.base_url} (AIRFLOW_HOME={home})",
-              flush=True)
+        print(f"[stack] listo en {time.perf_counter() - t0:.0f} s: {stack.base_url} (AIRFLOW_HOME={home})", flush=True)
         stack._bench_seen = seen  # type: ignore[attr-defined]
         yield stack
         ok = True
@@ -213,8 +236,7 @@ def running_stack(parallelism: int = 4, label: str = "bench"):
             for name in COMPONENTS:
                 log = home / "logs" / f"{name}.log"
                 if log.exists():
-                    print(f"===== {name} (últimas líneas)\n" + log.read_text(errors="replace")[-3000:],
-                          file=sys.stderr)
+                    print(f"===== {name} (últimas líneas)\n" + log.read_text(errors="replace")[-3000:], file=sys.stderr)
         if os.environ.get("BENCH_KEEP_HOME"):
             print(f"[stack] AIRFLOW_HOME conservado: {home}")
         else:
@@ -274,8 +296,7 @@ def process_census(stack: Stack) -> dict:
     """Processes per component, LocalExecutor workers busy/idle, and task processes (children of workers)."""
     import psutil
 
-    out: dict = {"components": {}, "workers_total": 0, "workers_busy": 0, "task_processes": 0,
-                 "busy_titles": []}
+    out: dict = {"components": {}, "workers_total": 0, "workers_busy": 0, "task_processes": 0, "busy_titles": []}
     for comp, pid in component_pids(stack).items():
         tree = _descendants([pid])
         out["components"][comp] = len(tree)
@@ -345,12 +366,18 @@ def sample_components(stack: Stack, seconds: float, every: float = 0.5) -> dict:
     result = {}
     for comp in pids:
         cpu_s = sum(last[p] - first[p] for p in last if owner[p] == comp)
-        result[comp] = {"cpu_s": cpu_s, "cpu_pct": 100 * cpu_s / elapsed,
-                        "rss_mib_mean": statistics.mean(rss[comp]), "rss_mib_max": max(rss[comp]),
-                        "processes_max": max(nproc[comp])}
-    result["total"] = {"cpu_s": sum(v["cpu_s"] for v in result.values()),
-                       "rss_mib_mean": sum(v["rss_mib_mean"] for v in result.values() if isinstance(v, dict)),
-                       "processes_max": sum(v["processes_max"] for v in result.values())}
+        result[comp] = {
+            "cpu_s": cpu_s,
+            "cpu_pct": 100 * cpu_s / elapsed,
+            "rss_mib_mean": statistics.mean(rss[comp]),
+            "rss_mib_max": max(rss[comp]),
+            "processes_max": max(nproc[comp]),
+        }
+    result["total"] = {
+        "cpu_s": sum(v["cpu_s"] for v in result.values()),
+        "rss_mib_mean": sum(v["rss_mib_mean"] for v in result.values() if isinstance(v, dict)),
+        "processes_max": sum(v["processes_max"] for v in result.values()),
+    }
     result["total"]["cpu_pct"] = 100 * result["total"]["cpu_s"] / elapsed
     result["window_s"] = elapsed
     return result

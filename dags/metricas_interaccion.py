@@ -58,22 +58,32 @@ with DAG(
     default_args={"owner": "oac", "retries": 2, "retry_delay": timedelta(minutes=5)},
 ) as dag:
 
-    @task(task_id="recolectar_metricas", task_display_name="Recolectar métricas de interacción",
-          execution_timeout=timedelta(minutes=30))
+    @task(
+        task_id="recolectar_metricas",
+        task_display_name="Recolectar métricas de interacción",
+        execution_timeout=timedelta(minutes=30),
+    )
     def recolectar_metricas(**context):
         from cvp_airflow.engagement_tasks import collect_engagement
 
         return collect_engagement(context)
 
-    @task(task_id="construir_informe", task_display_name="Construir el informe",
-          trigger_rule=TriggerRule.ALL_DONE, execution_timeout=timedelta(minutes=15))
+    @task(
+        task_id="construir_informe",
+        task_display_name="Construir el informe",
+        trigger_rule=TriggerRule.ALL_DONE,
+        execution_timeout=timedelta(minutes=15),
+    )
     def construir_informe(**context):
         from cvp_airflow.engagement_tasks import build_reports
 
         return build_reports(context)
 
-    @task(task_id="enviar_informe", task_display_name="Enviar el informe a la Jefe OAC",
-          execution_timeout=timedelta(minutes=5))
+    @task(
+        task_id="enviar_informe",
+        task_display_name="Enviar el informe a la Jefe OAC",
+        execution_timeout=timedelta(minutes=5),
+    )
     def enviar_informe(informes: list[dict]):
         from cvp_airflow.engagement_tasks import send_reports
 

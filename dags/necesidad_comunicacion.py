@@ -50,35 +50,86 @@ with DAG(
     tags=["cvp", "208-COM-Pr-04", "comunicaciones"],
     default_args={"owner": "oac", "retries": 2, "retry_delay": timedelta(seconds=20)},
     params={
-        "titulo": Param(type="string", minLength=5, maxLength=200, title="Título",
-                        description="Nombre corto de la necesidad, p. ej. «Entrega de títulos en Ciudad Bolívar»."),
-        "necesidad": Param(type="string", minLength=10, maxLength=5000, format="multiline",
-                           title="Necesidad de comunicación",
-                           description="Qué se necesita comunicar, a quién y por qué (mínimo 10 caracteres)."),
-        "fuente": Param("plan_accion", type="string", enum=list(P.SOURCES), values_display=P.SOURCES,
-                        title="Fuente de la necesidad",
-                        description="Documento del que surge la necesidad (actividad 1 del procedimiento)."),
-        "referencia_fuente": Param("", type=["string", "null"], maxLength=250, title="Referencia de la fuente",
-                                   description="Obligatoria si la fuente es un comité (n.º de acta) u otra."),
-        "publicos_interes": Param(["ciudadania"], type="array", minItems=1, uniqueItems=True,
-                                  items={"type": "string", "enum": list(P.AUDIENCES)},
-                                  examples=list(P.AUDIENCES), values_display=P.AUDIENCES,
-                                  title="Públicos de interés", description="Elija al menos uno."),
-        "canales": Param(["x", "facebook"], type="array", minItems=1, uniqueItems=True,
-                         items={"type": "string", "enum": list(P.CHANNELS)},
-                         examples=list(P.CHANNELS), values_display=P.CHANNELS,
-                         title="Canales", description="Dónde se publicará la pieza. Elija al menos uno."),
-        "accion_puntual": Param(False, type="boolean", title="¿Es una acción puntual?",
-                                description="Sí: pasa directo a producir contenidos (actividad 5). "
-                                            "No: reunión del equipo de la OAC (actividad 2)."),
-        "fecha_limite": Param(type="string", format="date", title="Fecha límite",
-                              description="Fecha en que la pieza debe estar publicada (hora de Bogotá)."),
-        "dependencia": Param("comunicaciones", type="string", enum=list(P.DEPARTMENTS),
-                             values_display=P.DEPARTMENTS, title="Dependencia solicitante"),
-        "publicar_en": Param(None, type=["null", "string"], format="date-time",
-                             title="Fecha y hora de publicación (opcional)",
-                             description="Si se indica, la pieza aprobada espera hasta ese momento (hora de Bogotá). "
-                                         "La Jefe OAC también puede fijarla al aprobar el diseño."),
+        "titulo": Param(
+            type="string",
+            minLength=5,
+            maxLength=200,
+            title="Título",
+            description="Nombre corto de la necesidad, p. ej. «Entrega de títulos en Ciudad Bolívar».",
+        ),
+        "necesidad": Param(
+            type="string",
+            minLength=10,
+            maxLength=5000,
+            format="multiline",
+            title="Necesidad de comunicación",
+            description="Qué se necesita comunicar, a quién y por qué (mínimo 10 caracteres).",
+        ),
+        "fuente": Param(
+            "plan_accion",
+            type="string",
+            enum=list(P.SOURCES),
+            values_display=P.SOURCES,
+            title="Fuente de la necesidad",
+            description="Documento del que surge la necesidad (actividad 1 del procedimiento).",
+        ),
+        "referencia_fuente": Param(
+            "",
+            type=["string", "null"],
+            maxLength=250,
+            title="Referencia de la fuente",
+            description="Obligatoria si la fuente es un comité (n.º de acta) u otra.",
+        ),
+        "publicos_interes": Param(
+            ["ciudadania"],
+            type="array",
+            minItems=1,
+            uniqueItems=True,
+            items={"type": "string", "enum": list(P.AUDIENCES)},
+            examples=list(P.AUDIENCES),
+            values_display=P.AUDIENCES,
+            title="Públicos de interés",
+            description="Elija al menos uno.",
+        ),
+        "canales": Param(
+            ["x", "facebook"],
+            type="array",
+            minItems=1,
+            uniqueItems=True,
+            items={"type": "string", "enum": list(P.CHANNELS)},
+            examples=list(P.CHANNELS),
+            values_display=P.CHANNELS,
+            title="Canales",
+            description="Dónde se publicará la pieza. Elija al menos uno.",
+        ),
+        "accion_puntual": Param(
+            False,
+            type="boolean",
+            title="¿Es una acción puntual?",
+            description="Sí: pasa directo a producir contenidos (actividad 5). "
+            "No: reunión del equipo de la OAC (actividad 2).",
+        ),
+        "fecha_limite": Param(
+            type="string",
+            format="date",
+            title="Fecha límite",
+            description="Fecha en que la pieza debe estar publicada (hora de Bogotá).",
+        ),
+        "dependencia": Param(
+            "comunicaciones",
+            type="string",
+            enum=list(P.DEPARTMENTS),
+            values_display=P.DEPARTMENTS,
+            title="Dependencia solicitante",
+        ),
+        "publicar_en": Param(
+            None,
+            type=["null", "string"],
+            format="date-time",
+            title="Fecha y hora de publicación (opcional)",
+            description="Si se indica, la pieza aprobada espera hasta ese momento (hora de Bogotá). "
+            "La Jefe OAC también puede fijarla al aprobar el diseño.",
+        ),
     },
 ) as dag:
 
@@ -86,56 +137,72 @@ with DAG(
     def identificar_necesidad(**context):
         return steps.identify_need(context)
 
-    reunion = RecordSensor(task_id="reunion_equipo", task_display_name=P.display_name(2),
-                           condition=P.WAIT_MEETING)
-    contenidos = RecordSensor(task_id="definir_contenidos", task_display_name=P.display_name(3),
-                              condition=P.WAIT_CONTENT_PLAN)
+    reunion = RecordSensor(task_id="reunion_equipo", task_display_name=P.display_name(2), condition=P.WAIT_MEETING)
+    contenidos = RecordSensor(
+        task_id="definir_contenidos", task_display_name=P.display_name(3), condition=P.WAIT_CONTENT_PLAN
+    )
 
     @task(task_id="red_distrital", task_display_name=P.display_name(4))
     def red_distrital(**context):
         steps.request_red_distrital(context)
 
-    producir = TextProductionSensor(task_id="producir_contenidos", task_display_name=P.display_name(5),
-                                    condition=P.WAIT_TEXT_SUBMITTED,
-                                    trigger_rule=TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS)
+    producir = TextProductionSensor(
+        task_id="producir_contenidos",
+        task_display_name=P.display_name(5),
+        condition=P.WAIT_TEXT_SUBMITTED,
+        trigger_rule=TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS,
+    )
 
     @task(task_id="presentar_contenidos", task_display_name=P.display_name(6))
     def presentar_contenidos(**context):
         return steps.present(context, P.TEXT)
 
-    revisar = RecordSensor(task_id="revisar_contenidos", task_display_name=P.display_name(7),
-                           condition=P.WAIT_TEXT_APPROVED)
+    revisar = RecordSensor(
+        task_id="revisar_contenidos", task_display_name=P.display_name(7), condition=P.WAIT_TEXT_APPROVED
+    )
 
     @task(task_id="entregar_material", task_display_name=P.display_name(9))
     def entregar_material(**context):
         steps.hand_off_to_technician(context)
 
-    disenar = RecordSensor(task_id="elaborar_diseno", task_display_name=P.display_name(10),
-                           condition=P.WAIT_DESIGN_SUBMITTED)
+    disenar = RecordSensor(
+        task_id="elaborar_diseno", task_display_name=P.display_name(10), condition=P.WAIT_DESIGN_SUBMITTED
+    )
 
     @task(task_id="enviar_diseno", task_display_name=P.display_name(11))
     def enviar_diseno(**context):
         return steps.present(context, P.DESIGN)
 
-    revisar_diseno = RecordSensor(task_id="revisar_diseno", task_display_name=P.display_name(12),
-                                  condition=P.WAIT_DESIGN_APPROVED)
+    revisar_diseno = RecordSensor(
+        task_id="revisar_diseno", task_display_name=P.display_name(12), condition=P.WAIT_DESIGN_APPROVED
+    )
 
     @task(task_id="entregar_pieza", task_display_name=P.display_name(13))
     def entregar_pieza(**context):
         return steps.deliver_final(context)
 
-    esperar = PublicationTimeSensor(task_id="esperar_publicacion",
-                                    task_display_name="14. Esperar la fecha y hora de publicación")
+    esperar = PublicationTimeSensor(
+        task_id="esperar_publicacion", task_display_name="14. Esperar la fecha y hora de publicación"
+    )
 
-    @task(task_id="publicar_pieza", task_display_name=P.display_name(14), map_index_template="{{ canal }}",
-          retries=6, retry_exponential_backoff=2.0, max_retry_delay=timedelta(hours=1))
+    @task(
+        task_id="publicar_pieza",
+        task_display_name=P.display_name(14),
+        map_index_template="{{ canal }}",
+        retries=6,
+        retry_exponential_backoff=2.0,
+        max_retry_delay=timedelta(hours=1),
+    )
     def publicar_pieza(canal: str):
         context = get_current_context()
         context["canal"] = P.CHANNELS.get(canal, canal)
         return steps.publish(canal, context)
 
-    @task(task_id="registrar_metricas", task_display_name="14. Registrar métricas de publicación",
-          trigger_rule=TriggerRule.ALL_DONE)
+    @task(
+        task_id="registrar_metricas",
+        task_display_name="14. Registrar métricas de publicación",
+        trigger_rule=TriggerRule.ALL_DONE,
+    )
     def registrar_metricas(**context):
         return steps.log_metrics(context)
 
@@ -143,7 +210,15 @@ with DAG(
     canales = entregar_pieza()
     inicio >> [reunion, producir]
     reunion >> contenidos >> red_distrital() >> producir
-    (producir >> presentar_contenidos() >> revisar >> entregar_material() >> disenar >> enviar_diseno()
-     >> revisar_diseno >> canales)
+    (
+        producir
+        >> presentar_contenidos()
+        >> revisar
+        >> entregar_material()
+        >> disenar
+        >> enviar_diseno()
+        >> revisar_diseno
+        >> canales
+    )
     publicados = publicar_pieza.expand(canal=canales)
     canales >> esperar >> publicados >> registrar_metricas()

@@ -49,10 +49,12 @@ class CvpFormsPlugin(AirflowPlugin):
     # Only the api-server listens: a listener in the DAG processor or the workers would also change how
     # the human steps end (Airflow refuses end_from_trigger with listeners).
     listeners = [run_changes.listener] if _in_api_server() else []
-    external_views = [{
-        "name": "OAC",  # the navigation shows about eight characters
-        "href": "/cvp/",
-        "icon": "/cvp/static/icono.svg",
-        "destination": "nav",
-        "nav_top_level": True,
-    }]
+    external_views = [
+        {
+            "name": "OAC",  # the navigation shows about eight characters
+            "href": "/cvp/",
+            "icon": "/cvp/static/icono.svg",
+            "destination": "nav",
+            "nav_top_level": True,
+        }
+    ]

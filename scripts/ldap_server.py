@@ -31,19 +31,27 @@ SCHEMA_DIR = Path("/etc/ldap/schema")
 MODULE_DIR = Path("/usr/lib/ldap")
 
 BASE_DN = "dc=cvp,dc=gov,dc=co"
-ADMIN_DN = f"cn=admin,{BASE_DN}"          # rootdn: writes (seeding, tests that change the team)
-READONLY_DN = f"cn=readonly,{BASE_DN}"    # service account Airflow binds with (read only)
+ADMIN_DN = f"cn=admin,{BASE_DN}"  # rootdn: writes (seeding, tests that change the team)
+READONLY_DN = f"cn=readonly,{BASE_DN}"  # service account Airflow binds with (read only)
 PEOPLE_BASE = f"ou=personas,{BASE_DN}"
 GROUPS_BASE = f"ou=grupos,{BASE_DN}"
 USERS = ("jefe", "profesional", "tecnico", "lector", "admin")
-GROUPS = {"jefe": "jefes", "profesional": "profesionales", "tecnico": "tecnicos", "lector": "lectores",
-          "admin": "admins"}
+GROUPS = {
+    "jefe": "jefes",
+    "profesional": "profesionales",
+    "tecnico": "tecnicos",
+    "lector": "lectores",
+    "admin": "admins",
+}
 
 
 def available() -> bool:
     """Whether slapd and the schemas this server needs are installed (tests skip otherwise)."""
-    return (Path(SLAPD).exists() and (SCHEMA_DIR / "inetorgperson.schema").exists()
-            and (MODULE_DIR / "back_mdb.la").exists())
+    return (
+        Path(SLAPD).exists()
+        and (SCHEMA_DIR / "inetorgperson.schema").exists()
+        and (MODULE_DIR / "back_mdb.la").exists()
+    )
 
 
 def free_port() -> int:
@@ -95,9 +103,13 @@ class LdapServer:
         conf.write_text(self._config(), encoding="utf-8")
         log = open(self.folder / "slapd.log", "wb")
         # -d keeps slapd in the foreground, so this Popen's PID is the server's PID.
-        self.proc = subprocess.Popen([SLAPD, "-f", str(conf), "-h", f"{self.url}/", "-d", "0"],
-                                     stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                     start_new_session=True)
+        self.proc = subprocess.Popen(
+            [SLAPD, "-f", str(conf), "-h", f"{self.url}/", "-d", "0"],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
         log.close()
         deadline = time.monotonic() + timeout
         while True:
@@ -185,10 +197,13 @@ class LdapServer:
         assert self.folder is not None
         memberof = ""
         if self.memberof:
-            memberof = ("overlay memberof\nmemberof-group-oc groupOfNames\nmemberof-member-ad member\n"
-                        "memberof-memberof-ad memberOf\nmemberof-refint TRUE\n")
-        schemas = "".join(f"include {SCHEMA_DIR / name}.schema\n"
-                          for name in ("core", "cosine", "inetorgperson", "nis"))
+            memberof = (
+                "overlay memberof\nmemberof-group-oc groupOfNames\nmemberof-member-ad member\n"
+                "memberof-memberof-ad memberOf\nmemberof-refint TRUE\n"
+            )
+        schemas = "".join(
+            f"include {SCHEMA_DIR / name}.schema\n" for name in ("core", "cosine", "inetorgperson", "nis")
+        )
         return (
             f"{schemas}"
             f"pidfile {self.folder / 'slapd.pid'}\nargsfile {self.folder / 'slapd.args'}\n"
@@ -200,8 +215,7 @@ class LdapServer:
             # Like the osixia/openldap image with LDAP_READONLY_USER: people bind for themselves, the
             # read-only service account reads the tree, nobody else reads anything.
             "access to attrs=userPassword by anonymous auth by self write by * none\n"
-            f'access to * by dn.exact="{READONLY_DN}" read by self read by * none\n'
-            + memberof
+            f'access to * by dn.exact="{READONLY_DN}" read by self read by * none\n' + memberof
         )
 
     def _seed(self) -> None:
@@ -211,12 +225,26 @@ class LdapServer:
 
         con = self.connect_admin()
         try:
-            con.add_s(BASE_DN, ldap.modlist.addModlist({
-                "objectClass": [b"top", b"dcObject", b"organization"], "dc": [b"cvp"],
-                "o": [b"Caja de la Vivienda Popular"]}))
-            con.add_s(READONLY_DN, ldap.modlist.addModlist({
-                "objectClass": [b"simpleSecurityObject", b"organizationalRole"], "cn": [b"readonly"],
-                "userPassword": [ssha(self.passwords["readonly"]).encode()]}))
+            con.add_s(
+                BASE_DN,
+                ldap.modlist.addModlist(
+                    {
+                        "objectClass": [b"top", b"dcObject", b"organization"],
+                        "dc": [b"cvp"],
+                        "o": [b"Caja de la Vivienda Popular"],
+                    }
+                ),
+            )
+            con.add_s(
+                READONLY_DN,
+                ldap.modlist.addModlist(
+                    {
+                        "objectClass": [b"simpleSecurityObject", b"organizationalRole"],
+                        "cn": [b"readonly"],
+                        "userPassword": [ssha(self.passwords["readonly"]).encode()],
+                    }
+                ),
+            )
             records = LDIFRecordList(open(SEED_LDIF, "rb"))
             records.parse()
             for dn, entry in records.all_records:

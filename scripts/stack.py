@@ -76,7 +76,9 @@ class Stack:
 
     @property
     def components(self) -> list[str]:
-        triggerers = ["triggerer"] if self.triggerers == 1 else [f"triggerer-{i}" for i in range(1, self.triggerers + 1)]
+        triggerers = (
+            ["triggerer"] if self.triggerers == 1 else [f"triggerer-{i}" for i in range(1, self.triggerers + 1)]
+        )
         workers = [f"worker-{i}" for i in range(1, self.workers + 1)]
         return ["scheduler", "dag-processor", *triggerers, "api-server", *workers]
 
@@ -88,9 +90,16 @@ class Stack:
         url = make_url(self.records_url)
         if url.drivername.startswith("sqlite"):
             return json.dumps({"conn_type": "sqlite", "host": url.database})
-        return json.dumps({"conn_type": "postgres", "host": url.host or "127.0.0.1", "port": url.port or 5432,
-                           "login": url.username or "", "password": url.password or "",
-                           "schema": url.database})
+        return json.dumps(
+            {
+                "conn_type": "postgres",
+                "host": url.host or "127.0.0.1",
+                "port": url.port or 5432,
+                "login": url.username or "",
+                "password": url.password or "",
+                "schema": url.database,
+            }
+        )
 
     def env(self, base: dict | None = None, component: str | None = None) -> dict[str, str]:
         env = dict(os.environ if base is None else base)
@@ -103,38 +112,40 @@ class Stack:
             home = self.worker_home(component)
             data_dir = home / "cvp"
         storage = self.storage_url or f"file://{self.data_dir}"
-        env.update({
-            "AIRFLOW_HOME": str(home),
-            "PATH": f"{VENV_BIN}:{env.get('PATH', '')}",
-            "AIRFLOW__CORE__DAGS_FOLDER": str(self.dags_folder),
-            "AIRFLOW__CORE__PLUGINS_FOLDER": str(ROOT / "plugins"),
-            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-            "AIRFLOW__CORE__EXECUTOR": self.executor,
-            "AIRFLOW__CORE__PARALLELISM": str(self.parallelism),
-            "AIRFLOW__CORE__DEFAULT_TIMEZONE": "America/Bogota",
-            "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
-            "AIRFLOW__CORE__AUTH_MANAGER": FAB_AUTH_MANAGER if self.auth == "fab" else SIMPLE_AUTH_MANAGER,
-            "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{self.base_url}/execution/",
-            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": self.metadata_url or f"sqlite:///{self.home / 'airflow.db'}",
-            "AIRFLOW__API__BASE_URL": self.base_url,
-            "AIRFLOW__API__HOST": "127.0.0.1",
-            "AIRFLOW__API__PORT": str(self.port),
-            "AIRFLOW__API__WORKERS": "1",
-            "AIRFLOW__API_AUTH__JWT_SECRET": secret_file.read_text().strip(),
-            "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(self.log_port),
-            "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(self.trigger_log_port),
-            "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "20",
-            "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK": "False",
-            # Each waiting need is one trigger: room for a district's worth (Airflow's default is 1,000).
-            "AIRFLOW__TRIGGERER__CAPACITY": "10000",
-            "AIRFLOW__WEBSERVER__EXPOSE_CONFIG": "False",
-            "AIRFLOW_CONN_CVP_RECORDS": self._records_conn(),
-            "CVP_DATA_DIR": str(data_dir),
-            "CVP_RECORDS_URL": self.records_url,
-            "CVP_STORAGE_URL": storage,
-            "CVP_BASE_URL": self.base_url,
-            "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT / "plugins"), env.get("PYTHONPATH", "")])),
-        })
+        env.update(
+            {
+                "AIRFLOW_HOME": str(home),
+                "PATH": f"{VENV_BIN}:{env.get('PATH', '')}",
+                "AIRFLOW__CORE__DAGS_FOLDER": str(self.dags_folder),
+                "AIRFLOW__CORE__PLUGINS_FOLDER": str(ROOT / "plugins"),
+                "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+                "AIRFLOW__CORE__EXECUTOR": self.executor,
+                "AIRFLOW__CORE__PARALLELISM": str(self.parallelism),
+                "AIRFLOW__CORE__DEFAULT_TIMEZONE": "America/Bogota",
+                "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
+                "AIRFLOW__CORE__AUTH_MANAGER": FAB_AUTH_MANAGER if self.auth == "fab" else SIMPLE_AUTH_MANAGER,
+                "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{self.base_url}/execution/",
+                "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": self.metadata_url or f"sqlite:///{self.home / 'airflow.db'}",
+                "AIRFLOW__API__BASE_URL": self.base_url,
+                "AIRFLOW__API__HOST": "127.0.0.1",
+                "AIRFLOW__API__PORT": str(self.port),
+                "AIRFLOW__API__WORKERS": "1",
+                "AIRFLOW__API_AUTH__JWT_SECRET": secret_file.read_text().strip(),
+                "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(self.log_port),
+                "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(self.trigger_log_port),
+                "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "20",
+                "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK": "False",
+                # Each waiting need is one trigger: room for a district's worth (Airflow's default is 1,000).
+                "AIRFLOW__TRIGGERER__CAPACITY": "10000",
+                "AIRFLOW__WEBSERVER__EXPOSE_CONFIG": "False",
+                "AIRFLOW_CONN_CVP_RECORDS": self._records_conn(),
+                "CVP_DATA_DIR": str(data_dir),
+                "CVP_RECORDS_URL": self.records_url,
+                "CVP_STORAGE_URL": storage,
+                "CVP_BASE_URL": self.base_url,
+                "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT / "plugins"), env.get("PYTHONPATH", "")])),
+            }
+        )
         if self.metadata_url is None:
             # SQLite: wait for the write lock instead of answering 500 (see plugins/cvp_airflow/sqlite_db.py).
             env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS"] = "cvp_airflow.sqlite_db.CONNECT_ARGS"
@@ -188,8 +199,16 @@ class Stack:
         airflow = str(VENV_BIN / "airflow")
         if component.startswith("worker-"):
             # Each worker is named apart; it serves no logs on the network (they stay in its own home).
-            return [airflow, "celery", "worker", "--skip-serve-logs", "--queues", self.queue,
-                    "--celery-hostname", f"{component}@cvp-{self.port}"]
+            return [
+                airflow,
+                "celery",
+                "worker",
+                "--skip-serve-logs",
+                "--queues",
+                self.queue,
+                "--celery-hostname",
+                f"{component}@cvp-{self.port}",
+            ]
         base = component.split("-")[0] if component.startswith("triggerer") else component
         # Airflow's log servers bind every interface and cannot be told otherwise; on one machine
         # the api-server reads the task logs from the shared folder, so they are not started.
@@ -210,8 +229,15 @@ class Stack:
                 cwd.mkdir(parents=True, exist_ok=True)
             fd = os.open(self.log_file(component), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
             with os.fdopen(fd, "ab") as log:
-                proc = subprocess.Popen(self.command(component), env=env, cwd=cwd, stdout=log,
-                                        stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+                proc = subprocess.Popen(
+                    self.command(component),
+                    env=env,
+                    cwd=cwd,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    stdin=subprocess.DEVNULL,
+                    start_new_session=True,
+                )
             self.pidfile(component).write_text(str(proc.pid))
 
     def _alive(self, component: str) -> bool:
@@ -268,8 +294,7 @@ class Stack:
                 with urllib.request.urlopen(f"{self.base_url}/api/v2/monitor/health", timeout=3) as r:
                     health = json.load(r)
                 states = {k: (v or {}).get("status") for k, v in health.items()}
-                if all(states.get(k) == "healthy" for k in ("metadatabase", "scheduler", "triggerer",
-                                                              "dag_processor")):
+                if all(states.get(k) == "healthy" for k in ("metadatabase", "scheduler", "triggerer", "dag_processor")):
                     return
                 last = str(states)
             except (urllib.error.URLError, ConnectionError, TimeoutError, json.JSONDecodeError) as exc:
@@ -302,15 +327,17 @@ class StackApi:
 
     def __init__(self, stack: Stack, user: str):
         self.base = stack.base_url
-        status, body = self.call("POST", "/auth/token",
-                                 {"username": user, "password": stack.credentials()[user]}, auth=False)
+        status, body = self.call(
+            "POST", "/auth/token", {"username": user, "password": stack.credentials()[user]}, auth=False
+        )
         if status >= 300:
             raise RuntimeError(f"token for {user}: {status} {body}")
         self.token = body["access_token"]
 
     def call(self, method: str, path: str, body: dict | None = None, auth: bool = True):
-        req = urllib.request.Request(self.base + path, method=method,
-                                     data=json.dumps(body).encode() if body is not None else None)
+        req = urllib.request.Request(
+            self.base + path, method=method, data=json.dumps(body).encode() if body is not None else None
+        )
         req.add_header("Content-Type", "application/json")
         if auth:
             req.add_header("Authorization", f"Bearer {self.token}")
@@ -321,16 +348,19 @@ class StackApi:
             return e.code, json.loads(e.read() or b"null")
 
     def trigger_dag(self, dag_id: str, run_id: str, conf: dict | None = None):
-        return self.call("POST", f"/api/v2/dags/{dag_id}/dagRuns",
-                         {"dag_run_id": run_id, "logical_date": None, "conf": conf or {}})
+        return self.call(
+            "POST", f"/api/v2/dags/{dag_id}/dagRuns", {"dag_run_id": run_id, "logical_date": None, "conf": conf or {}}
+        )
 
     def task_instances(self, dag_id: str, run_id: str) -> dict[str, dict]:
         """Task instances by id (mapped ones as 'task_id[i]'); empty if the run is unknown."""
         status, body = self.call("GET", f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances?limit=100")
         if status != 200:
             return {}
-        return {(t["task_id"] if t["map_index"] < 0 else f"{t['task_id']}[{t['map_index']}]"): t
-                for t in body["task_instances"]}
+        return {
+            (t["task_id"] if t["map_index"] < 0 else f"{t['task_id']}[{t['map_index']}]"): t
+            for t in body["task_instances"]
+        }
 
 
 def free_port() -> int:
@@ -350,8 +380,10 @@ def _group_alive(pgid: int) -> bool:
 
 
 def main(argv: list[str]) -> int:
-    stack = Stack(Path(os.environ.get("CVP_AIRFLOW_HOME", ROOT / ".airflow")).resolve(),
-                  port=int(os.environ.get("CVP_PORT", "8080")))
+    stack = Stack(
+        Path(os.environ.get("CVP_AIRFLOW_HOME", ROOT / ".airflow")).resolve(),
+        port=int(os.environ.get("CVP_PORT", "8080")),
+    )
     cmd = argv[0] if argv else "up"
     if cmd == "up":
         stack.setup()
@@ -363,7 +395,9 @@ def main(argv: list[str]) -> int:
         print(f"  Formularios: {stack.base_url}/cvp/")
         print("  Usuarios y contraseñas:")
         for user in USERS:
-            print(f"    {user:<12} {pw.get(user, '(ver ' + str(stack.home) + '/simple_auth_manager_passwords.json.generated)')}")
+            print(
+                f"    {user:<12} {pw.get(user, '(ver ' + str(stack.home) + '/simple_auth_manager_passwords.json.generated)')}"
+            )
         print(f"  Correos (buzón local): {stack.data_dir / 'buzon'}")
         print(f"  Publicaciones sin conexión (bandeja local): {stack.data_dir / 'salida'}")
         print(f"  Registros: {stack.records_url}")
@@ -374,8 +408,10 @@ def main(argv: list[str]) -> int:
     elif cmd == "token":
         # A token of Airflow's REST API for one of the embedded users (for curl and scripts).
         if len(argv) < 2 or argv[1] not in stack.passwords():
-            print(f"Uso: stack.py token USUARIO (uno de: {', '.join(stack.passwords()) or 'ninguno: ./dev up'})",
-                  file=sys.stderr)
+            print(
+                f"Uso: stack.py token USUARIO (uno de: {', '.join(stack.passwords()) or 'ninguno: ./dev up'})",
+                file=sys.stderr,
+            )
             return 2
         print(StackApi(stack, argv[1]).token)
     elif cmd == "env":

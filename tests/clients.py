@@ -51,7 +51,6 @@ class Api(StackApi):
         raise TimeoutError(f"run {run_id} still {self.run_state(run_id)}: {self.task_states(run_id)}")
 
 
-
 class Forms:
     """A client of /cvp as one user: with the Airflow JWT as Bearer header, or as the `_token` cookie."""
 
@@ -72,8 +71,16 @@ class Forms:
             headers["X-CSRF-Token"] = self.csrf
         return headers
 
-    def call(self, method: str, path: str, body: dict | None = None, *, csrf: bool = True, raw: bytes | None = None,
-             content_type: str = "application/json"):
+    def call(
+        self,
+        method: str,
+        path: str,
+        body: dict | None = None,
+        *,
+        csrf: bool = True,
+        raw: bytes | None = None,
+        content_type: str = "application/json",
+    ):
         data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
         req = urllib.request.Request(self.base + path, method=method, data=data)
         req.add_header("Accept", "application/json")
@@ -87,8 +94,15 @@ class Forms:
         except urllib.error.HTTPError as e:
             return e.code, _json(e.read(), e.headers), e.headers
 
-    def upload(self, need: int, content: bytes, filename: str = "afiche.png", alt: str = "Afiche de la entrega",
-               *, csrf: bool = True):
+    def upload(
+        self,
+        need: int,
+        content: bytes,
+        filename: str = "afiche.png",
+        alt: str = "Afiche de la entrega",
+        *,
+        csrf: bool = True,
+    ):
         boundary = uuid.uuid4().hex
         parts = []
         if self.cookie and csrf:
@@ -101,8 +115,13 @@ class Forms:
             body += f"--{boundary}\r\nContent-Disposition: {disp}\r\n".encode()
             body += (b"Content-Type: application/octet-stream\r\n" if fname else b"") + b"\r\n" + value + b"\r\n"
         body += f"--{boundary}--\r\n".encode()
-        return self.call("POST", f"/cvp/api/necesidades/{need}/diseno", raw=body, csrf=False,
-                         content_type=f"multipart/form-data; boundary={boundary}")
+        return self.call(
+            "POST",
+            f"/cvp/api/necesidades/{need}/diseno",
+            raw=body,
+            csrf=False,
+            content_type=f"multipart/form-data; boundary={boundary}",
+        )
 
 
 def _json(raw: bytes, headers):

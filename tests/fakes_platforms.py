@@ -71,8 +71,16 @@ YT_UPLOADS = "UUcvpBogota000000000000"
 
 #: Everything that must never show in a log line, a repr or a recorded request.
 SECRETS = (
-    X_BEARER, X_CONSUMER_KEY, X_CONSUMER_SECRET, X_ACCESS_TOKEN, X_ACCESS_TOKEN_SECRET,
-    FB_TOKEN, IG_TOKEN, META_APP_SECRET, YT_CLIENT_SECRET, YT_REFRESH_TOKEN,
+    X_BEARER,
+    X_CONSUMER_KEY,
+    X_CONSUMER_SECRET,
+    X_ACCESS_TOKEN,
+    X_ACCESS_TOKEN_SECRET,
+    FB_TOKEN,
+    IG_TOKEN,
+    META_APP_SECRET,
+    YT_CLIENT_SECRET,
+    YT_REFRESH_TOKEN,
 )
 
 PLATFORMS = ("x", "facebook", "instagram", "youtube")
@@ -166,8 +174,13 @@ class _Reply(Exception):
 class FakePlatforms:
     """The fake platforms; use as a context manager (``with FakePlatforms(dir) as fake``)."""
 
-    def __init__(self, public_dir: str | Path | None = None, *, meta_app_secret: str | None = META_APP_SECRET,
-                 body_timeout: float | None = None):
+    def __init__(
+        self,
+        public_dir: str | Path | None = None,
+        *,
+        meta_app_secret: str | None = META_APP_SECRET,
+        body_timeout: float | None = None,
+    ):
         # Silence tolerated inside a request body; a loaded machine running a whole deployment needs more.
         self.body_timeout = body_timeout
         self.public_dir = Path(public_dir) if public_dir else None
@@ -206,8 +219,9 @@ class FakePlatforms:
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.02},
-                                        name="fake-platforms", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, name="fake-platforms", daemon=True
+        )
         self._thread.start()
         return self
 
@@ -247,20 +261,35 @@ class FakePlatforms:
         with self._lock:
             self.expired.discard(platform)
 
-    def fail(self, platform: str, *, status: int = 500, method: str | None = None, path: str | None = None,
-             times: int | None = 1) -> None:
+    def fail(
+        self,
+        platform: str,
+        *,
+        status: int = 500,
+        method: str | None = None,
+        path: str | None = None,
+        times: int | None = 1,
+    ) -> None:
         """Answer the next ``times`` matching requests with a server error, creating nothing."""
         self._add(_Fault(platform, "error", method, _re(path), times, status=status))
 
-    def rate_limit(self, platform: str, *, reset_at: datetime | None = None, method: str | None = None,
-                   path: str | None = None, times: int | None = 1) -> None:
+    def rate_limit(
+        self,
+        platform: str,
+        *,
+        reset_at: datetime | None = None,
+        method: str | None = None,
+        path: str | None = None,
+        times: int | None = 1,
+    ) -> None:
         """Answer with the platform's rate-limit error: X 429 with ``x-rate-limit-reset``; Graph
         error 80001/80002 with ``x-business-use-case-usage``; YouTube 403 ``quotaExceeded``."""
         reset_at = reset_at or utcnow() + timedelta(minutes=15)
         self._add(_Fault(platform, "rate_limit", method, _re(path), times, reset_at=reset_at))
 
-    def drop_after_accept(self, platform: str, *, times: int | None = 1, method: str | None = None,
-                          path: str | None = None) -> None:
+    def drop_after_accept(
+        self, platform: str, *, times: int | None = 1, method: str | None = None, path: str | None = None
+    ) -> None:
         """Process the platform's post call (the post exists) and close the connection unanswered.
 
         Without ``method``/``path`` the fault applies to the call that makes the post public:
@@ -281,7 +310,7 @@ class FakePlatforms:
             self._listed_up_to.pop(platform, None)
 
     def _listed(self, platform: str) -> list[Post]:
-        return self.posts[platform][:self._listed_up_to.get(platform, len(self.posts[platform]))]
+        return self.posts[platform][: self._listed_up_to.get(platform, len(self.posts[platform]))]
 
     def _add(self, fault: _Fault) -> None:
         with self._lock:
@@ -298,12 +327,14 @@ class FakePlatforms:
 
     # -- queries for tests -------------------------------------------------------------------
 
-    def requests(self, platform: str | None = None, method: str | None = None, path: str | None = None
-                 ) -> list[Recorded]:
+    def requests(
+        self, platform: str | None = None, method: str | None = None, path: str | None = None
+    ) -> list[Recorded]:
         pattern = _re(path)
         with self._rec_lock:
             return [
-                r for r in self.recorded
+                r
+                for r in self.recorded
                 if (platform is None or r.platform == platform)
                 and (method is None or r.method == method)
                 and (pattern is None or pattern.search(r.path))
@@ -363,37 +394,56 @@ class FakePlatforms:
                 and 'oauth_signature="' in raw
             )
             if platform in self.expired or not ok:
-                raise _Reply(401, {"title": "Unauthorized", "type": "about:blank", "status": 401,
-                                   "detail": "Unauthorized"})
+                raise _Reply(
+                    401, {"title": "Unauthorized", "type": "about:blank", "status": 401, "detail": "Unauthorized"}
+                )
         elif platform in ("facebook", "instagram"):
             token = _bearer(headers) or query.get("access_token") or form.get("access_token")
             expected = FB_TOKEN if platform == "facebook" else IG_TOKEN
             if token != expected:
-                raise _Reply(400, _graph_error("Invalid OAuth access token - Cannot parse access token",
-                                               "OAuthException", 190))
+                raise _Reply(
+                    400, _graph_error("Invalid OAuth access token - Cannot parse access token", "OAuthException", 190)
+                )
             if platform in self.expired:
-                raise _Reply(400, _graph_error(
-                    "Error validating access token: Session has expired on Friday, 28-Nov-25 "
-                    "07:00:00 PST. The current time is Friday, 28-Nov-25 10:00:00 PST.",
-                    "OAuthException", 190, subcode=463))
+                raise _Reply(
+                    400,
+                    _graph_error(
+                        "Error validating access token: Session has expired on Friday, 28-Nov-25 "
+                        "07:00:00 PST. The current time is Friday, 28-Nov-25 10:00:00 PST.",
+                        "OAuthException",
+                        190,
+                        subcode=463,
+                    ),
+                )
             proof = query.get("appsecret_proof") or form.get("appsecret_proof")
             if proof is not None and self.meta_app_secret:
                 good = hmac.new(self.meta_app_secret.encode(), token.encode(), hashlib.sha256).hexdigest()
                 if not hmac.compare_digest(proof, good):
-                    raise _Reply(400, _graph_error("Invalid appsecret_proof provided in the API argument",
-                                                   "GraphMethodException", 100))
+                    raise _Reply(
+                        400,
+                        _graph_error(
+                            "Invalid appsecret_proof provided in the API argument", "GraphMethodException", 100
+                        ),
+                    )
         elif platform == "youtube":
             token = _bearer(headers)
             if token not in self._yt_tokens:
-                raise _Reply(401, _yt_error(401, "authError", "Request had invalid authentication "
-                                            "credentials. Expected OAuth 2 access token.",
-                                            domain="global", status="UNAUTHENTICATED"),
-                             {"WWW-Authenticate": 'Bearer realm="https://accounts.google.com/"'})
+                raise _Reply(
+                    401,
+                    _yt_error(
+                        401,
+                        "authError",
+                        "Request had invalid authentication credentials. Expected OAuth 2 access token.",
+                        domain="global",
+                        status="UNAUTHENTICATED",
+                    ),
+                    {"WWW-Authenticate": 'Bearer realm="https://accounts.google.com/"'},
+                )
 
     # -- public storage ----------------------------------------------------------------------
 
     def _serve_public(self, rec: Recorded) -> _Reply:
-        key = unquote(rec.path[len("/public/"):])
+        key = unquote(rec.path[len("/public/") :])
         if self.public_dir is None or ".." in key.split("/"):
             raise _Reply(404)
         target = self.public_dir / key
@@ -407,9 +457,16 @@ class FakePlatforms:
             with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 (local fake)
                 return len(response.read())
         except Exception as exc:
-            raise _Reply(400, _graph_error(
-                "Media download has failed.", "OAuthException", 9004, subcode=2207052,
-                user_msg=f"The media URI doesn't meet our requirements: {url}")) from exc
+            raise _Reply(
+                400,
+                _graph_error(
+                    "Media download has failed.",
+                    "OAuthException",
+                    9004,
+                    subcode=2207052,
+                    user_msg=f"The media URI doesn't meet our requirements: {url}",
+                ),
+            ) from exc
 
     # -- X -----------------------------------------------------------------------------------
 
@@ -419,14 +476,26 @@ class FakePlatforms:
             part = _one_file(rec, "media")
             media_id = self._snowflake()
             self._x_media[media_id] = {
-                "media_key": f"3_{media_id}", "size": part.size, "sha256": part.sha256,
+                "media_key": f"3_{media_id}",
+                "size": part.size,
+                "sha256": part.sha256,
                 "media_type": rec.form.get("media_type") or part.content_type,
-                "category": rec.form.get("media_category", ""), "state": "succeeded", "alt_text": None,
+                "category": rec.form.get("media_category", ""),
+                "state": "succeeded",
+                "alt_text": None,
             }
-            return _Reply(200, {"data": {
-                "id": media_id, "media_key": f"3_{media_id}", "size": part.size, "expires_after_secs": 86400,
-                "image": {"image_type": part.content_type, "w": 8, "h": 8},
-            }})
+            return _Reply(
+                200,
+                {
+                    "data": {
+                        "id": media_id,
+                        "media_key": f"3_{media_id}",
+                        "size": part.size,
+                        "expires_after_secs": 86400,
+                        "image": {"image_type": part.content_type, "w": 8, "h": 8},
+                    }
+                },
+            )
         if method == "GET" and path == "/2/media/upload" and rec.query.get("command") == "STATUS":
             media = self._x_media.get(rec.query.get("media_id", ""))
             if media is None:
@@ -437,15 +506,21 @@ class FakePlatforms:
             else:
                 media["state"] = "succeeded"
                 info = {"state": "succeeded", "progress_percent": 100}
-            return _Reply(200, {"data": {"id": rec.query["media_id"], "media_key": media["media_key"],
-                                         "processing_info": info}})
+            return _Reply(
+                200, {"data": {"id": rec.query["media_id"], "media_key": media["media_key"], "processing_info": info}}
+            )
         if method == "POST" and path == "/2/media/upload/initialize":
             body = rec.json or {}
             media_id = self._snowflake()
             self._x_media[media_id] = {
-                "media_key": f"7_{media_id}", "size": 0, "declared": int(body.get("total_bytes", 0)),
-                "media_type": body.get("media_type"), "category": body.get("media_category"),
-                "state": "uploading", "segments": {}, "alt_text": None,
+                "media_key": f"7_{media_id}",
+                "size": 0,
+                "declared": int(body.get("total_bytes", 0)),
+                "media_type": body.get("media_type"),
+                "category": body.get("media_category"),
+                "state": "uploading",
+                "segments": {},
+                "alt_text": None,
             }
             return _Reply(200, {"data": {"id": media_id, "media_key": f"7_{media_id}", "expires_after_secs": 86400}})
         match = re.fullmatch(r"/2/media/upload/(\d+)/(append|finalize)", path)
@@ -461,10 +536,18 @@ class FakePlatforms:
             if media["size"] != media["declared"]:
                 raise _Reply(400, _x_problem(400, "Invalid Request", "File size does not match total_bytes"))
             media["state"] = "pending"
-            return _Reply(200, {"data": {
-                "id": match.group(1), "media_key": media["media_key"], "size": media["size"],
-                "expires_after_secs": 86400, "processing_info": {"state": "pending", "check_after_secs": 1},
-            }})
+            return _Reply(
+                200,
+                {
+                    "data": {
+                        "id": match.group(1),
+                        "media_key": media["media_key"],
+                        "size": media["size"],
+                        "expires_after_secs": 86400,
+                        "processing_info": {"state": "pending", "check_after_secs": 1},
+                    }
+                },
+            )
         if method == "POST" and path == "/2/media/metadata":
             body = rec.json or {}
             media = self._x_media.get(str(body.get("id")))
@@ -478,21 +561,30 @@ class FakePlatforms:
             for media_id in ids:
                 media = self._x_media.get(media_id)
                 if media is None or media["state"] != "succeeded":
-                    raise _Reply(400, _x_problem(400, "Invalid Request",
-                                                 "Your media IDs are invalid or not processed."))
+                    raise _Reply(
+                        400, _x_problem(400, "Invalid Request", "Your media IDs are invalid or not processed.")
+                    )
             text = body.get("text", "")
             post_id = self._snowflake()
             # X stores an escaped text and appends a t.co link for the attached media.
             stored = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
             if ids:
                 stored += f" https://t.co/{post_id[-10:]}"
-            self.posts["x"].append(Post(
-                "x", post_id, stored, f"https://x.com/{X_USERNAME}/status/{post_id}", utcnow(),
-                [dict(self._x_media[i], id=i) for i in ids]))
+            self.posts["x"].append(
+                Post(
+                    "x",
+                    post_id,
+                    stored,
+                    f"https://x.com/{X_USERNAME}/status/{post_id}",
+                    utcnow(),
+                    [dict(self._x_media[i], id=i) for i in ids],
+                )
+            )
             return _Reply(201, {"data": {"id": post_id, "text": stored, "edit_history_tweet_ids": [post_id]}})
         if method == "GET" and path == "/2/users/me":
-            return _Reply(200, {"data": {"id": X_USER_ID, "name": "Caja de la Vivienda Popular",
-                                         "username": X_USERNAME}})
+            return _Reply(
+                200, {"data": {"id": X_USER_ID, "name": "Caja de la Vivienda Popular", "username": X_USERNAME}}
+            )
         match = re.fullmatch(r"/2/users/(\d+)/tweets", path)
         if method == "GET" and match:
             if match.group(1) != X_USER_ID:
@@ -535,9 +627,14 @@ class FakePlatforms:
                 part = _one_file(rec, "source")
                 photo_id = self._numeric()
                 published = form.get("published", "true") != "false"
-                photo = {"id": photo_id, "size": part.size, "sha256": part.sha256,
-                         "content_type": part.content_type, "alt_text": form.get("alt_text_custom"),
-                         "published": published}
+                photo = {
+                    "id": photo_id,
+                    "size": part.size,
+                    "sha256": part.sha256,
+                    "content_type": part.content_type,
+                    "alt_text": form.get("alt_text_custom"),
+                    "published": published,
+                }
                 self._fb_photos[photo_id] = photo
                 if not published:
                     return _Reply(200, {"id": photo_id})
@@ -547,38 +644,69 @@ class FakePlatforms:
                 return self._fb_video(rec)
             if method == "GET" and edge == "posts":
                 limit = int(rec.query.get("limit", "25"))
-                return _Reply(200, {"data": [
-                    {"id": p.id, "message": p.text, "permalink_url": p.url,
-                     "created_time": _graph_time(p.created_at)}
-                    for p in reversed(self._listed("facebook")[-limit:])
-                ], "paging": {}})
+                return _Reply(
+                    200,
+                    {
+                        "data": [
+                            {
+                                "id": p.id,
+                                "message": p.text,
+                                "permalink_url": p.url,
+                                "created_time": _graph_time(p.created_at),
+                            }
+                            for p in reversed(self._listed("facebook")[-limit:])
+                        ],
+                        "paging": {},
+                    },
+                )
         if node == IG_USER_ID and rec.platform == "instagram":
             if method == "POST" and edge == "media":
                 return self._ig_container(form)
             if method == "POST" and edge == "media_publish":
                 container = self._ig_containers.get(form.get("creation_id", ""))
                 if container is None or container["status_code"] != "FINISHED":
-                    raise _Reply(400, _graph_error("Media ID is not available", "OAuthException", 9007,
-                                                   subcode=2207027))
+                    raise _Reply(
+                        400, _graph_error("Media ID is not available", "OAuthException", 9007, subcode=2207027)
+                    )
                 media_id = str(17900000000000000 + next(self._ids))
                 shortcode = hashlib.sha256(media_id.encode()).hexdigest()[:11]
-                post = Post("instagram", media_id, container.get("caption", ""),
-                            f"https://www.instagram.com/p/{shortcode}/", utcnow(), container["items"])
+                post = Post(
+                    "instagram",
+                    media_id,
+                    container.get("caption", ""),
+                    f"https://www.instagram.com/p/{shortcode}/",
+                    utcnow(),
+                    container["items"],
+                )
                 container["status_code"] = "PUBLISHED"
                 self._ig_media[media_id] = post
                 self.posts["instagram"].append(post)
                 return _Reply(200, {"id": media_id})
             if method == "GET" and edge == "media":
                 limit = int(rec.query.get("limit", "25"))
-                return _Reply(200, {"data": [
-                    {"id": p.id, "caption": p.text, "permalink": p.url, "timestamp": _graph_time(p.created_at)}
-                    for p in reversed(self._listed("instagram")[-limit:])
-                ], "paging": {}})
+                return _Reply(
+                    200,
+                    {
+                        "data": [
+                            {"id": p.id, "caption": p.text, "permalink": p.url, "timestamp": _graph_time(p.created_at)}
+                            for p in reversed(self._listed("instagram")[-limit:])
+                        ],
+                        "paging": {},
+                    },
+                )
         if method == "GET" and not edge:
             return self._graph_object(rec, node)
-        raise _Reply(400, _graph_error(f"Unsupported {method} request. Object with ID '{node}' does not "
-                                       "exist, cannot be loaded due to missing permissions, or does not "
-                                       "support this operation.", "GraphMethodException", 100, subcode=33))
+        raise _Reply(
+            400,
+            _graph_error(
+                f"Unsupported {method} request. Object with ID '{node}' does not "
+                "exist, cannot be loaded due to missing permissions, or does not "
+                "support this operation.",
+                "GraphMethodException",
+                100,
+                subcode=33,
+            ),
+        )
 
     def _graph_object(self, rec: Recorded, node: str) -> _Reply:
         fields = set(rec.query.get("fields", "id").split(","))
@@ -590,23 +718,40 @@ class FakePlatforms:
             if container["status_code"] == "IN_PROGRESS" and container["polls"] > 0:
                 container["status_code"] = "FINISHED"
             container["polls"] += 1
-            body = {"id": node, "status_code": container["status_code"],
-                    "status": "Finished: Media has been uploaded and it is ready to be published."
-                    if container["status_code"] == "FINISHED" else "In Progress"}
+            body = {
+                "id": node,
+                "status_code": container["status_code"],
+                "status": "Finished: Media has been uploaded and it is ready to be published."
+                if container["status_code"] == "FINISHED"
+                else "In Progress",
+            }
         elif rec.platform == "instagram" and node in self._ig_media:
             post = self._ig_media[node]
             body = {"id": node, "permalink": post.url, "timestamp": _graph_time(post.created_at)}
         else:
-            raise _Reply(400, _graph_error(f"Unsupported get request. Object with ID '{node}' does not exist",
-                                           "GraphMethodException", 100, subcode=33))
+            raise _Reply(
+                400,
+                _graph_error(
+                    f"Unsupported get request. Object with ID '{node}' does not exist",
+                    "GraphMethodException",
+                    100,
+                    subcode=33,
+                ),
+            )
         return _Reply(200, {k: v for k, v in body.items() if k in fields | {"id"}})
 
     def _fb_post(self, message: str, media: list[dict], *, object_id: str | None = None) -> Post:
         post_id = f"{FB_PAGE_ID}_{self._numeric()}"
         for photo in media:
             photo["published"] = True
-        post = Post("facebook", post_id, message,
-                    f"https://www.facebook.com/{FB_PAGE_ID}/posts/{post_id.split('_')[1]}", utcnow(), media)
+        post = Post(
+            "facebook",
+            post_id,
+            message,
+            f"https://www.facebook.com/{FB_PAGE_ID}/posts/{post_id.split('_')[1]}",
+            utcnow(),
+            media,
+        )
         self.posts["facebook"].append(post)
         self._fb_objects[post_id] = post
         if object_id:
@@ -619,8 +764,11 @@ class FakePlatforms:
         if phase is None:
             part = _one_file(rec, "source")
             video_id = self._numeric()
-            post = self._fb_post(form.get("description", ""), [{"id": video_id, "size": part.size,
-                                                                  "sha256": part.sha256}], object_id=video_id)
+            post = self._fb_post(
+                form.get("description", ""),
+                [{"id": video_id, "size": part.size, "sha256": part.sha256}],
+                object_id=video_id,
+            )
             post.url = f"/{FB_PAGE_ID}/videos/{video_id}/"
             post.title = form.get("title", "")
             return _Reply(200, {"id": video_id})
@@ -628,8 +776,15 @@ class FakePlatforms:
             video_id, session_id = self._numeric(), self._numeric()
             size = int(form.get("file_size", "0"))
             self._fb_sessions[session_id] = {"video_id": video_id, "size": size, "received": 0}
-            return _Reply(200, {"video_id": video_id, "upload_session_id": session_id,
-                                "start_offset": "0", "end_offset": str(min(size, 1048576))})
+            return _Reply(
+                200,
+                {
+                    "video_id": video_id,
+                    "upload_session_id": session_id,
+                    "start_offset": "0",
+                    "end_offset": str(min(size, 1048576)),
+                },
+            )
         session = self._fb_sessions.get(form.get("upload_session_id", ""))
         if session is None:
             raise _Reply(400, _graph_error("Invalid upload session", "OAuthException", 6000, subcode=1363020))
@@ -641,16 +796,16 @@ class FakePlatforms:
             return _Reply(200, {"start_offset": str(session["received"]), "end_offset": str(end)})
         if phase == "finish":
             video_id = session["video_id"]
-            post = self._fb_post(form.get("description", ""), [{"id": video_id, "size": session["received"]}],
-                                 object_id=video_id)
+            post = self._fb_post(
+                form.get("description", ""), [{"id": video_id, "size": session["received"]}], object_id=video_id
+            )
             post.url = f"/{FB_PAGE_ID}/videos/{video_id}/"
             return _Reply(200, {"success": True})
         raise _Reply(400, _graph_error("Invalid upload_phase", "OAuthException", 100))
 
     def _ig_container(self, form: dict[str, str]) -> _Reply:
         container_id = str(18000000000000000 + next(self._ids))
-        item: dict[str, Any] = {k: form[k] for k in ("image_url", "video_url", "alt_text", "media_type")
-                                if k in form}
+        item: dict[str, Any] = {k: form[k] for k in ("image_url", "video_url", "alt_text", "media_type") if k in form}
         if form.get("media_type") == "CAROUSEL":
             children = [self._ig_containers.get(c) for c in form.get("children", "").split(",")]
             if not children or None in children:
@@ -664,8 +819,12 @@ class FakePlatforms:
             item["downloaded_bytes"] = self._download(url)
             items = [item]
             status = "IN_PROGRESS" if "video_url" in form else "FINISHED"
-        self._ig_containers[container_id] = {"status_code": status, "polls": 0, "items": items,
-                                             "caption": form.get("caption", "")}
+        self._ig_containers[container_id] = {
+            "status_code": status,
+            "polls": 0,
+            "items": items,
+            "caption": form.get("caption", ""),
+        }
         return _Reply(200, {"id": container_id})
 
     # -- YouTube -----------------------------------------------------------------------------
@@ -673,28 +832,43 @@ class FakePlatforms:
     def _youtube(self, rec: Recorded, body: bytes, headers, form: dict[str, str]) -> _Reply:
         path, method = rec.path, rec.method
         if path == "/token" and method == "POST":
-            if (form.get("grant_type") != "refresh_token" or form.get("client_id") != YT_CLIENT_ID
-                    or form.get("client_secret") != YT_CLIENT_SECRET):
+            if (
+                form.get("grant_type") != "refresh_token"
+                or form.get("client_id") != YT_CLIENT_ID
+                or form.get("client_secret") != YT_CLIENT_SECRET
+            ):
                 raise _Reply(401, {"error": "invalid_client", "error_description": "Unauthorized"})
             if form.get("refresh_token") != YT_REFRESH_TOKEN or "youtube" in self.expired:
                 raise _Reply(400, {"error": "invalid_grant", "error_description": "Token has been expired or revoked."})
             token = f"ya29.fake-access-{next(self._ids)}"
             self._yt_tokens.add(token)
-            return _Reply(200, {"access_token": token, "expires_in": 3599, "token_type": "Bearer",
-                                "scope": "https://www.googleapis.com/auth/youtube.upload "
-                                         "https://www.googleapis.com/auth/youtube.readonly"})
+            return _Reply(
+                200,
+                {
+                    "access_token": token,
+                    "expires_in": 3599,
+                    "token_type": "Bearer",
+                    "scope": "https://www.googleapis.com/auth/youtube.upload "
+                    "https://www.googleapis.com/auth/youtube.readonly",
+                },
+            )
         if path == "/upload/youtube/v3/videos" and method == "POST" and rec.query.get("uploadType") == "resumable":
             if rec.query.get("upload_id"):
                 raise _Reply(400, _yt_error(400, "badRequest", "Unexpected upload_id"))
             meta = rec.json or {}
             snippet = meta.get("snippet") or {}
             if not snippet.get("title"):
-                raise _Reply(400, _yt_error(400, "invalidTitle", "The request metadata specifies an invalid or "
-                                            "empty video title."))
+                raise _Reply(
+                    400,
+                    _yt_error(400, "invalidTitle", "The request metadata specifies an invalid or empty video title."),
+                )
             session_id = f"ABCD{next(self._ids)}"
             self._yt_sessions[session_id] = {
-                "meta": meta, "size": int(headers.get("X-Upload-Content-Length") or 0),
-                "type": headers.get("X-Upload-Content-Type"), "data": bytearray(), "video": None,
+                "meta": meta,
+                "size": int(headers.get("X-Upload-Content-Length") or 0),
+                "type": headers.get("X-Upload-Content-Type"),
+                "data": bytearray(),
+                "video": None,
                 "query": dict(rec.query),
             }
             location = f"{self.url}/upload/youtube/v3/videos?uploadType=resumable&upload_id={session_id}"
@@ -707,33 +881,76 @@ class FakePlatforms:
         if path == "/upload/youtube/v3/thumbnails/set" and method == "POST":
             video_id = rec.query.get("videoId", "")
             if not any(p.id == video_id for p in self.posts["youtube"]):
-                raise _Reply(404, _yt_error(404, "videoNotFound", "The video that you are trying to update "
-                                            "cannot be found."))
+                raise _Reply(
+                    404, _yt_error(404, "videoNotFound", "The video that you are trying to update cannot be found.")
+                )
             self.thumbnails[video_id] = rec.body_size
-            return _Reply(200, {"kind": "youtube#thumbnailSetResponse", "items": [
-                {"default": {"url": f"https://i.ytimg.com/vi/{video_id}/default.jpg", "width": 120, "height": 90}}
-            ]})
+            return _Reply(
+                200,
+                {
+                    "kind": "youtube#thumbnailSetResponse",
+                    "items": [
+                        {
+                            "default": {
+                                "url": f"https://i.ytimg.com/vi/{video_id}/default.jpg",
+                                "width": 120,
+                                "height": 90,
+                            }
+                        }
+                    ],
+                },
+            )
         if path == "/youtube/v3/channels" and method == "GET":
             if rec.query.get("mine") != "true":
                 raise _Reply(400, _yt_error(400, "missingRequiredParameter", "No filter selected."))
-            return _Reply(200, {"kind": "youtube#channelListResponse", "pageInfo": {"totalResults": 1,
-                                                                                   "resultsPerPage": 5},
-                                "items": [{"kind": "youtube#channel", "id": YT_CHANNEL_ID,
-                                           "contentDetails": {"relatedPlaylists": {"likes": "",
-                                                                                   "uploads": YT_UPLOADS}}}]})
+            return _Reply(
+                200,
+                {
+                    "kind": "youtube#channelListResponse",
+                    "pageInfo": {"totalResults": 1, "resultsPerPage": 5},
+                    "items": [
+                        {
+                            "kind": "youtube#channel",
+                            "id": YT_CHANNEL_ID,
+                            "contentDetails": {"relatedPlaylists": {"likes": "", "uploads": YT_UPLOADS}},
+                        }
+                    ],
+                },
+            )
         if path == "/youtube/v3/playlistItems" and method == "GET":
             if rec.query.get("playlistId") != YT_UPLOADS:
-                raise _Reply(404, _yt_error(404, "playlistNotFound", "The playlist identified with the "
-                                            "request's playlistId parameter cannot be found."))
+                raise _Reply(
+                    404,
+                    _yt_error(
+                        404,
+                        "playlistNotFound",
+                        "The playlist identified with the request's playlistId parameter cannot be found.",
+                    ),
+                )
             limit = int(rec.query.get("maxResults", "5"))
-            items = [{
-                "kind": "youtube#playlistItem", "id": f"item-{p.id}",
-                "snippet": {"publishedAt": p.created_at.strftime("%Y-%m-%dT%H:%M:%SZ"), "channelId": YT_CHANNEL_ID,
-                            "title": p.title, "description": p.text, "playlistId": YT_UPLOADS,
-                            "resourceId": {"kind": "youtube#video", "videoId": p.id}},
-            } for p in reversed(self._listed("youtube")[-limit:])]
-            return _Reply(200, {"kind": "youtube#playlistItemListResponse", "items": items,
-                                "pageInfo": {"totalResults": len(items), "resultsPerPage": limit}})
+            items = [
+                {
+                    "kind": "youtube#playlistItem",
+                    "id": f"item-{p.id}",
+                    "snippet": {
+                        "publishedAt": p.created_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                        "channelId": YT_CHANNEL_ID,
+                        "title": p.title,
+                        "description": p.text,
+                        "playlistId": YT_UPLOADS,
+                        "resourceId": {"kind": "youtube#video", "videoId": p.id},
+                    },
+                }
+                for p in reversed(self._listed("youtube")[-limit:])
+            ]
+            return _Reply(
+                200,
+                {
+                    "kind": "youtube#playlistItemListResponse",
+                    "items": items,
+                    "pageInfo": {"totalResults": len(items), "resultsPerPage": limit},
+                },
+            )
         raise _Reply(404, _yt_error(404, "notFound", f"{method} {path}"))
 
     def _yt_chunk(self, session: dict, body: bytes, headers) -> _Reply:
@@ -759,10 +976,21 @@ class FakePlatforms:
         snippet = dict(meta.get("snippet") or {})
         now = utcnow()
         snippet.update(publishedAt=now.strftime("%Y-%m-%dT%H:%M:%SZ"), channelId=YT_CHANNEL_ID)
-        post = Post("youtube", video_id, snippet.get("description", ""), f"https://www.youtube.com/watch?v={video_id}",
-                    now, [{"size": len(session["data"]), "media_type": session["type"],
-                           "sha256": hashlib.sha256(bytes(session["data"])).hexdigest()}],
-                    title=snippet.get("title", ""))
+        post = Post(
+            "youtube",
+            video_id,
+            snippet.get("description", ""),
+            f"https://www.youtube.com/watch?v={video_id}",
+            now,
+            [
+                {
+                    "size": len(session["data"]),
+                    "media_type": session["type"],
+                    "sha256": hashlib.sha256(bytes(session["data"])).hexdigest(),
+                }
+            ],
+            title=snippet.get("title", ""),
+        )
         self.posts["youtube"].append(post)
         status = dict(meta.get("status") or {})
         status.update(uploadStatus="uploaded")
@@ -779,10 +1007,13 @@ class FakePlatforms:
 
 _POST_CALLS: dict[str, Callable[[Recorded], bool]] = {
     "x": lambda r: r.method == "POST" and r.path == "/2/tweets",
-    "facebook": lambda r: r.method == "POST" and (
-        r.path.endswith("/feed")
-        or (r.path.endswith("/photos") and r.form.get("published", "true") != "false")
-        or (r.path.endswith("/videos") and r.form.get("upload_phase") in (None, "finish"))
+    "facebook": lambda r: (
+        r.method == "POST"
+        and (
+            r.path.endswith("/feed")
+            or (r.path.endswith("/photos") and r.form.get("published", "true") != "false")
+            or (r.path.endswith("/videos") and r.form.get("upload_phase") in (None, "finish"))
+        )
     ),
     "instagram": lambda r: r.method == "POST" and r.path.endswith("/media_publish"),
     "youtube": lambda r: r.method == "PUT" and r.path == "/upload/youtube/v3/videos",
@@ -947,8 +1178,15 @@ def _parse_multipart(body: bytes, boundary: bytes, form: dict[str, str], files: 
         filename = re.search(r'\bfilename="([^"]*)"', disposition)
         field_name = name.group(1) if name else ""
         if filename is not None:
-            files.append(Part(field_name, filename.group(1), headers.get("content-type", ""), len(content),
-                              hashlib.sha256(content).hexdigest()))
+            files.append(
+                Part(
+                    field_name,
+                    filename.group(1),
+                    headers.get("content-type", ""),
+                    len(content),
+                    hashlib.sha256(content).hexdigest(),
+                )
+            )
         else:
             form[field_name] = content.decode("utf-8", "replace")
 
@@ -973,10 +1211,16 @@ def _graph_time(when: datetime) -> str:
     return when.strftime("%Y-%m-%dT%H:%M:%S+0000")
 
 
-def _graph_error(message: str, kind: str, code: int, *, subcode: int | None = None,
-                 user_msg: str | None = None, transient: bool | None = None) -> dict:
-    error: dict[str, Any] = {"message": message, "type": kind, "code": code,
-                             "fbtrace_id": "AbCdEfGhIjK"}
+def _graph_error(
+    message: str,
+    kind: str,
+    code: int,
+    *,
+    subcode: int | None = None,
+    user_msg: str | None = None,
+    transient: bool | None = None,
+) -> dict:
+    error: dict[str, Any] = {"message": message, "type": kind, "code": code, "fbtrace_id": "AbCdEfGhIjK"}
     if subcode is not None:
         error["error_subcode"] = subcode
     if user_msg:
@@ -991,8 +1235,11 @@ def _x_problem(status: int, title: str, detail: str) -> dict:
 
 
 def _yt_error(code: int, reason: str, message: str, *, domain: str = "youtube", status: str | None = None) -> dict:
-    error: dict[str, Any] = {"code": code, "message": message,
-                             "errors": [{"message": message, "domain": domain, "reason": reason}]}
+    error: dict[str, Any] = {
+        "code": code,
+        "message": message,
+        "errors": [{"message": message, "domain": domain, "reason": reason}],
+    }
     if status:
         error["status"] = status
     return {"error": error}
@@ -1003,21 +1250,42 @@ def _fault_reply(fault: _Fault) -> _Reply:
     if fault.kind == "rate_limit":
         reset = int(fault.reset_at.timestamp())
         if platform == "x":
-            return _Reply(429, {"title": "Too Many Requests", "detail": "Too Many Requests",
-                                "type": "about:blank", "status": 429},
-                          {"x-rate-limit-limit": "100", "x-rate-limit-remaining": "0",
-                           "x-rate-limit-reset": str(reset)})
+            return _Reply(
+                429,
+                {"title": "Too Many Requests", "detail": "Too Many Requests", "type": "about:blank", "status": 429},
+                {"x-rate-limit-limit": "100", "x-rate-limit-remaining": "0", "x-rate-limit-reset": str(reset)},
+            )
         if platform in ("facebook", "instagram"):
             minutes = max(1, round((fault.reset_at - utcnow()).total_seconds() / 60))
             kind = "pages" if platform == "facebook" else "instagram"
-            usage = {"1234567890": [{"type": kind, "call_count": 100, "total_cputime": 35, "total_time": 40,
-                                     "estimated_time_to_regain_access": minutes}]}
+            usage = {
+                "1234567890": [
+                    {
+                        "type": kind,
+                        "call_count": 100,
+                        "total_cputime": 35,
+                        "total_time": 40,
+                        "estimated_time_to_regain_access": minutes,
+                    }
+                ]
+            }
             code = 80001 if platform == "facebook" else 80002
-            return _Reply(400, _graph_error("There have been too many calls to this account. Wait a bit and try "
-                                            "again.", "OAuthException", code),
-                          {"x-business-use-case-usage": json.dumps(usage)})
-        return _Reply(403, _yt_error(403, "quotaExceeded", "The request cannot be completed because you have "
-                                     "exceeded your quota.", domain="youtube.quota"))
+            return _Reply(
+                400,
+                _graph_error(
+                    "There have been too many calls to this account. Wait a bit and try again.", "OAuthException", code
+                ),
+                {"x-business-use-case-usage": json.dumps(usage)},
+            )
+        return _Reply(
+            403,
+            _yt_error(
+                403,
+                "quotaExceeded",
+                "The request cannot be completed because you have exceeded your quota.",
+                domain="youtube.quota",
+            ),
+        )
     status = fault.status
     if platform == "x":
         return _Reply(status, _x_problem(status, "Internal Server Error", "Something went wrong."))

@@ -28,8 +28,16 @@ from airflow.sdk import DAG, task
 from cvp_airflow.sensors import RecordSensor
 
 DEFAULT_ARGS = {"owner": "oac", "retries": 1, "retry_delay": timedelta(seconds=20)}
-COMMON = dict(schedule=None, start_date=datetime(2026, 1, 1), catchup=False, max_active_runs=5000,
-              max_active_tasks=64, default_args=DEFAULT_ARGS, tags=["cvp", "bench"], doc_md=__doc__)
+COMMON = dict(
+    schedule=None,
+    start_date=datetime(2026, 1, 1),
+    catchup=False,
+    max_active_runs=5000,
+    max_active_tasks=64,
+    default_args=DEFAULT_ARGS,
+    tags=["cvp", "bench"],
+    doc_md=__doc__,
+)
 
 
 @task(task_id="siguiente", task_display_name="Paso siguiente")
@@ -37,22 +45,50 @@ def siguiente() -> str:
     return "ok"
 
 
-with DAG(dag_id="bench_cvp_wait", dag_display_name="Banco: espera con RecordSensor (CVP)",
-         description="Un RecordSensor diferido que espera la aprobación del texto, y un paso siguiente.",
-         **COMMON):
-    RecordSensor(task_id="esperar_aprobacion", task_display_name="Esperar la aprobación (registros CVP)",
-                 condition="texto_aprobado") >> siguiente()
+with DAG(
+    dag_id="bench_cvp_wait",
+    dag_display_name="Banco: espera con RecordSensor (CVP)",
+    description="Un RecordSensor diferido que espera la aprobación del texto, y un paso siguiente.",
+    **COMMON,
+):
+    (
+        RecordSensor(
+            task_id="esperar_aprobacion",
+            task_display_name="Esperar la aprobación (registros CVP)",
+            condition="texto_aprobado",
+        )
+        >> siguiente()
+    )
 
-with DAG(dag_id="bench_hitl_wait", dag_display_name="Banco: espera con ApprovalOperator (HITL)",
-         description="El ApprovalOperator de Airflow (awaiting_input), y un paso siguiente.",
-         **COMMON):
-    ApprovalOperator(task_id="esperar_aprobacion", task_display_name="Esperar la aprobación (HITL de Airflow)",
-                     subject="Aprobación del texto (banco de pruebas)",
-                     body="Apruebe para que la ejecución continúe.") >> siguiente()
+with DAG(
+    dag_id="bench_hitl_wait",
+    dag_display_name="Banco: espera con ApprovalOperator (HITL)",
+    description="El ApprovalOperator de Airflow (awaiting_input), y un paso siguiente.",
+    **COMMON,
+):
+    (
+        ApprovalOperator(
+            task_id="esperar_aprobacion",
+            task_display_name="Esperar la aprobación (HITL de Airflow)",
+            subject="Aprobación del texto (banco de pruebas)",
+            body="Apruebe para que la ejecución continúe.",
+        )
+        >> siguiente()
+    )
 
 if "end_from_trigger" in inspect.signature(RecordSensor.__init__).parameters:
-    with DAG(dag_id="bench_cvp_wait_worker", dag_display_name="Banco: espera con RecordSensor reanudado en un trabajador",
-             description="El RecordSensor con end_from_trigger=False (execute_complete en un trabajador), y un paso siguiente.",
-             **COMMON):
-        RecordSensor(task_id="esperar_aprobacion", task_display_name="Esperar la aprobación (registros CVP)",
-                     condition="texto_aprobado", end_from_trigger=False) >> siguiente()
+    with DAG(
+        dag_id="bench_cvp_wait_worker",
+        dag_display_name="Banco: espera con RecordSensor reanudado en un trabajador",
+        description="El RecordSensor con end_from_trigger=False (execute_complete en un trabajador), y un paso siguiente.",
+        **COMMON,
+    ):
+        (
+            RecordSensor(
+                task_id="esperar_aprobacion",
+                task_display_name="Esperar la aprobación (registros CVP)",
+                condition="texto_aprobado",
+                end_from_trigger=False,
+            )
+            >> siguiente()
+        )

@@ -74,9 +74,9 @@ for _name, _role in _GROUP_ROLES:
 LOGIN_MESSAGES = {
     "credentials": "Usuario o contraseña incorrectos. Use su usuario y contraseña del directorio institucional.",
     "unreachable": "No se pudo consultar el directorio institucional para iniciar sesión. Intente de nuevo en "
-                   "unos minutos; si persiste, avise a soporte TIC.",
+    "unos minutos; si persiste, avise a soporte TIC.",
     "service": "El directorio rechazó la cuenta de servicio de la plataforma (CVP_LDAP_BIND_DN / "
-               "CVP_LDAP_BIND_PASSWORD): nadie puede iniciar sesión hasta corregirla. Avise a soporte TIC.",
+    "CVP_LDAP_BIND_PASSWORD): nadie puede iniciar sesión hasta corregirla. Avise a soporte TIC.",
 }
 
 if not _LDAP_URL:
@@ -143,8 +143,7 @@ else:
                 return super().login()
             except DirectoryLoginUnavailable as exc:
                 flash(exc.detail, "danger")
-                return redirect(self.appbuilder.get_url_for_login_with(
-                    get_safe_redirect(request.args.get("next", ""))))
+                return redirect(self.appbuilder.get_url_for_login_with(get_safe_redirect(request.args.get("next", ""))))
 
     class CvpLdapSecurityManager(FabAirflowSecurityManagerOverride):
         """FAB's LDAP login with bounded network waits, groupOfNames membership and failures told apart."""
@@ -159,8 +158,12 @@ else:
             user = super().auth_user_ldap(username, password, rotate_session_id=rotate_session_id)
             reason = getattr(g, "cvp_ldap_failure", None) if has_app_context() else None
             if user is None and reason in ("unreachable", "service"):
-                _log.warning("Inicio de sesión de «%s» sin decidir: %s (%s)", username, LOGIN_MESSAGES[reason],
-                             self.auth_ldap_server)
+                _log.warning(
+                    "Inicio de sesión de «%s» sin decidir: %s (%s)",
+                    username,
+                    LOGIN_MESSAGES[reason],
+                    self.auth_ldap_server,
+                )
                 # A local emergency account (airflow users create) still works while the directory is down.
                 local = self.auth_user_db(username, password, rotate_session_id=rotate_session_id)
                 if local is not None:

@@ -119,8 +119,7 @@ def lookup_connection(conn_id: str, get_connection: GetConnection | None = None)
         return None
 
 
-def connection_status(channels: Iterable[str], *, get_connection: GetConnection | None = None
-                      ) -> dict[str, str | None]:
+def connection_status(channels: Iterable[str], *, get_connection: GetConnection | None = None) -> dict[str, str | None]:
     """For each channel, the id of its connection if it exists, else ``None`` (→ outbox)."""
     status: dict[str, str | None] = {}
     for channel in channels:
@@ -164,8 +163,9 @@ def publisher_for(channel: str, *, get_connection: GetConnection | None = None, 
 def _x(conn, conn_id: str, extra: dict, options: dict):
     from cvp.publishers.x import X_API_URL, XPublisher
 
-    keys = {k: _secret(extra.get(k)) for k in
-            ("consumer_key", "consumer_secret", "access_token", "access_token_secret")}
+    keys = {
+        k: _secret(extra.get(k)) for k in ("consumer_key", "consumer_secret", "access_token", "access_token_secret")
+    }
     return XPublisher(
         bearer_token=_secret(conn.password),
         **keys,
@@ -231,7 +231,7 @@ def _public_storage(extra: dict, conn_id: str):
     raise ConnectionMisconfigured(
         "Instagram descarga cada imagen o video desde una dirección pública y la conexión de "
         f"Airflow '{conn_id}' no indica dónde dejarlos. Agregue al campo extra \"bucket\" (Google "
-        "Cloud Storage) o \"storage_dir\" y \"public_base_url\" (carpeta servida por la web), o "
+        'Cloud Storage) o "storage_dir" y "public_base_url" (carpeta servida por la web), o '
         "guarde los archivos en un bucket (CVP_STORAGE_URL=gs://…): sus direcciones firmadas sirven.",
         channel="instagram",
     )
@@ -284,8 +284,7 @@ class GcsPublicStorage:
     so an object that already exists is the same content and is not uploaded again on a retry.
     """
 
-    def __init__(self, bucket: str, *, gcp_conn_id: str = "google_cloud_default",
-                 public_base_url: str | None = None):
+    def __init__(self, bucket: str, *, gcp_conn_id: str = "google_cloud_default", public_base_url: str | None = None):
         self.bucket = bucket
         self.gcp_conn_id = gcp_conn_id
         self.public_base_url = (public_base_url or f"https://storage.googleapis.com/{bucket}").rstrip("/")
@@ -362,16 +361,23 @@ class RecordsQuota:
         try:
             from airflow.sdk import Variable
 
-            Variable.set(self.key, json.dumps(self._local),
-                         description="Unidades de la API de YouTube gastadas hoy (día del Pacífico).")
+            Variable.set(
+                self.key,
+                json.dumps(self._local),
+                description="Unidades de la API de YouTube gastadas hoy (día del Pacífico).",
+            )
         except Exception as exc:  # Variable.set works only inside a task
             self._warn("guardar", exc)
 
     def _warn(self, action: str, exc: Exception) -> None:
         if not self._warned:
             self._warned = True
-            log.warning("Cuota de YouTube: no se pudo %s la variable %s (%s); se cuenta en memoria en "
-                        "este proceso", action, self.key, type(exc).__name__)
+            log.warning(
+                "Cuota de YouTube: no se pudo %s la variable %s (%s); se cuenta en memoria en este proceso",
+                action,
+                self.key,
+                type(exc).__name__,
+            )
 
 
 def _parse_state(raw: Any) -> dict[str, Any]:

@@ -69,10 +69,12 @@ def _x(conn, conn_id: str):
     from cvp.engagement import X_API_URL, XCollector
 
     extra = _extra(conn)
-    keys = {k: _secret(extra.get(k)) for k in ("consumer_key", "consumer_secret", "access_token",
-                                                "access_token_secret")}
-    return XCollector(bearer_token=_secret(conn.password), **keys, base_url=extra.get("base_url") or X_API_URL,
-                      conn_id=conn_id)
+    keys = {
+        k: _secret(extra.get(k)) for k in ("consumer_key", "consumer_secret", "access_token", "access_token_secret")
+    }
+    return XCollector(
+        bearer_token=_secret(conn.password), **keys, base_url=extra.get("base_url") or X_API_URL, conn_id=conn_id
+    )
 
 
 def _graph(cls_name: str):
@@ -82,8 +84,10 @@ def _graph(cls_name: str):
 
         extra = _extra(conn)
         return getattr(engagement, cls_name)(
-            access_token=_secret(conn.password) or "", app_secret=_secret(extra.get("app_secret")),
-            version=extra.get("version") or GRAPH_VERSION, base_url=extra.get("base_url") or GRAPH_BASE_URL,
+            access_token=_secret(conn.password) or "",
+            app_secret=_secret(extra.get("app_secret")),
+            version=extra.get("version") or GRAPH_VERSION,
+            base_url=extra.get("base_url") or GRAPH_BASE_URL,
             conn_id=conn_id,
         )
 
@@ -99,16 +103,21 @@ def _youtube(conn, conn_id: str):
         from google.oauth2.credentials import Credentials
 
         credentials = Credentials(
-            None, refresh_token=_secret(extra["refresh_token"]), token_uri=extra.get("token_uri") or GOOGLE_TOKEN_URI,
-            client_id=extra["client_id"], client_secret=_secret(extra["client_secret"]), scopes=[YOUTUBE_READONLY],
+            None,
+            refresh_token=_secret(extra["refresh_token"]),
+            token_uri=extra.get("token_uri") or GOOGLE_TOKEN_URI,
+            client_id=extra["client_id"],
+            client_secret=_secret(extra["client_secret"]),
+            scopes=[YOUTUBE_READONLY],
         )
     elif extra.get("api_key"):
         api_key = _secret(extra["api_key"])
     else:
         from airflow.providers.google.common.hooks.discovery_api import GoogleDiscoveryApiHook
 
-        credentials = GoogleDiscoveryApiHook(api_service_name="youtube", api_version="v3",
-                                             gcp_conn_id=conn_id).get_credentials()
+        credentials = GoogleDiscoveryApiHook(
+            api_service_name="youtube", api_version="v3", gcp_conn_id=conn_id
+        ).get_credentials()
     return YouTubeCollector(credentials, api_key=api_key, base_url=extra.get("base_url") or None, conn_id=conn_id)
 
 
@@ -120,8 +129,9 @@ BUILDERS: dict[str, Callable[[Any, str], Any]] = {
 }
 
 
-def collectors(ids: Mapping[str, str] | None = None, *,
-               get_connection: Callable[[str], Any] | None = None) -> tuple[dict[str, Any], dict[str, str]]:
+def collectors(
+    ids: Mapping[str, str] | None = None, *, get_connection: Callable[[str], Any] | None = None
+) -> tuple[dict[str, Any], dict[str, str]]:
     """The collectors of the platforms that have a Connection, and the problems of those that could not be built.
 
     A missing connection is not a problem: that channel is simply not read. A connection that
@@ -141,7 +151,8 @@ def collectors(ids: Mapping[str, str] | None = None, *,
             built[channel] = BUILDERS[channel](conn, conn_id)
         except Exception as exc:  # noqa: BLE001 - one bad connection must not stop the other channels
             message = getattr(exc, "message", None) or (
-                f"La conexión de Airflow '{conn_id}' no permite leer métricas de {label} ({type(exc).__name__}).")
+                f"La conexión de Airflow '{conn_id}' no permite leer métricas de {label} ({type(exc).__name__})."
+            )
             problems[channel] = message
             log.warning("No se pudo preparar la lectura de métricas de %s: %s", label, message)
     return built, problems
@@ -187,12 +198,18 @@ def collect_engagement(context: Mapping[str, Any]) -> dict:
     started = getattr(context.get("dag_run"), "start_date", None)
     result = engagement.collect(_office(), built, since, fresh_since=started)
     failures = {**problems, **result.failures}
-    summary = {"lecturas": int(result), "canales": sorted(built), "sin_lector": list(result.skipped),
-               "fallas": failures}
+    summary = {
+        "lecturas": int(result),
+        "canales": sorted(built),
+        "sin_lector": list(result.skipped),
+        "fallas": failures,
+    }
     if failures:
         detail = "; ".join(f"{P.CHANNELS.get(c, c)}: {m.rstrip('.')}" for c, m in sorted(failures.items()))
-        raise AirflowException(f"No se pudieron leer las métricas de {len(failures)} canal(es): {detail} "
-                               f"(se registraron {int(result)} lecturas de los demás canales).")
+        raise AirflowException(
+            f"No se pudieron leer las métricas de {len(failures)} canal(es): {detail} "
+            f"(se registraron {int(result)} lecturas de los demás canales)."
+        )
     return summary
 
 
@@ -204,8 +221,15 @@ def build_reports(context: Mapping[str, Any]) -> list[dict]:
     built = []
     for period in reports.periods_for(run_day(context)):
         row = reports.build_report(office, period.start, period.end, kind=period.kind)
-        built.append({"id": row.id, "tipo": row.kind, "inicio": row.period_start.isoformat(),
-                      "fin": row.period_end.isoformat(), "archivos": list(row.files)})
+        built.append(
+            {
+                "id": row.id,
+                "tipo": row.kind,
+                "inicio": row.period_start.isoformat(),
+                "fin": row.period_end.isoformat(),
+                "archivos": list(row.files),
+            }
+        )
     return built
 
 
@@ -219,8 +243,10 @@ def send_reports(built: list[dict]) -> list[int]:
 
     due = [r for r in built or [] if r["tipo"] in reports.MAILED_KINDS]
     if not due:
-        raise AirflowSkipException("Hoy no cierra ninguna semana ni ningún mes: el informe del mes en curso queda "
-                                   "en la carpeta de informes, sin correo.")
+        raise AirflowSkipException(
+            "Hoy no cierra ninguna semana ni ningún mes: el informe del mes en curso queda "
+            "en la carpeta de informes, sin correo."
+        )
     office, transport = _office(), mailer()
     sent = []
     for r in due:

@@ -27,11 +27,15 @@ def records_url_from_connection(conn) -> str:
     if conn.conn_type in ("postgres", "postgresql"):
         from sqlalchemy.engine import URL
 
-        return URL.create("postgresql+psycopg2", username=conn.login or None, password=conn.password or None,
-                          host=conn.host or "127.0.0.1", port=conn.port or 5432,
-                          database=conn.schema or "cvp").render_as_string(hide_password=False)
-    raise ValueError(f"La conexión de registros «{conn.conn_id}» es de tipo {conn.conn_type!r}; "
-                     "use sqlite o postgres.")
+        return URL.create(
+            "postgresql+psycopg2",
+            username=conn.login or None,
+            password=conn.password or None,
+            host=conn.host or "127.0.0.1",
+            port=conn.port or 5432,
+            database=conn.schema or "cvp",
+        ).render_as_string(hide_password=False)
+    raise ValueError(f"La conexión de registros «{conn.conn_id}» es de tipo {conn.conn_type!r}; use sqlite o postgres.")
 
 
 def _default_records_url() -> str:

@@ -28,8 +28,11 @@ def _who_changed(dag_id: str, run_id: str) -> str:
         since = datetime.now(UTC) - timedelta(minutes=5)
         with create_session() as session:
             owner = session.scalar(
-                select(Log.owner).where(Log.dag_id == dag_id, Log.run_id == run_id, Log.owner.is_not(None),
-                                        Log.dttm >= since).order_by(Log.id.desc()).limit(1))
+                select(Log.owner)
+                .where(Log.dag_id == dag_id, Log.run_id == run_id, Log.owner.is_not(None), Log.dttm >= since)
+                .order_by(Log.id.desc())
+                .limit(1)
+            )
     except Exception:  # noqa: BLE001 - the change is still recorded, without a name
         log.warning("No se pudo leer quién cambió la ejecución %s en el registro de Airflow", run_id, exc_info=True)
         owner = None

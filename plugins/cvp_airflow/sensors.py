@@ -64,9 +64,11 @@ class TriggerEndChoice:
         if end_from_trigger:
             self.log.info("La espera termina en el triggerer: ningún trabajador se ocupa para cerrarla.")
         else:
-            self.log.info("La espera se retoma en un trabajador al cumplirse (hay listeners de Airflow "
-                          "instalados o %s=no), para que los listeners vean el fin de la tarea.",
-                          END_IN_TRIGGERER_SETTING)
+            self.log.info(
+                "La espera se retoma en un trabajador al cumplirse (hay listeners de Airflow "
+                "instalados o %s=no), para que los listeners vean el fin de la tarea.",
+                END_IN_TRIGGERER_SETTING,
+            )
 
 
 class RecordSensor(TriggerEndChoice, BaseSensorOperator):
@@ -78,9 +80,16 @@ class RecordSensor(TriggerEndChoice, BaseSensorOperator):
 
     ui_color = "#fde9c9"
 
-    def __init__(self, *, condition: str, records_conn_id: str = "cvp_records",
-                 poll_interval: float = DEFAULT_POLL_SECONDS, timeout: timedelta = timedelta(days=30),
-                 end_from_trigger: bool | None = None, **kwargs):
+    def __init__(
+        self,
+        *,
+        condition: str,
+        records_conn_id: str = "cvp_records",
+        poll_interval: float = DEFAULT_POLL_SECONDS,
+        timeout: timedelta = timedelta(days=30),
+        end_from_trigger: bool | None = None,
+        **kwargs,
+    ):
         super().__init__(timeout=timeout.total_seconds(), **kwargs)
         self.condition = condition
         self.prefer_end_from_trigger = end_from_trigger
@@ -108,8 +117,9 @@ class RecordSensor(TriggerEndChoice, BaseSensorOperator):
         end_from_trigger = self.end_from_trigger
         self._log_end_choice(end_from_trigger)
         self.defer(
-            trigger=RecordConditionTrigger(need.id, self.condition, self.records_conn_id, self.poll_interval,
-                                           end_from_trigger=end_from_trigger),
+            trigger=RecordConditionTrigger(
+                need.id, self.condition, self.records_conn_id, self.poll_interval, end_from_trigger=end_from_trigger
+            ),
             method_name="execute_complete",
             timeout=self.wait_timeout,
         )
@@ -118,8 +128,9 @@ class RecordSensor(TriggerEndChoice, BaseSensorOperator):
         if event and event.get("cancelled"):
             raise AirflowSkipException(f"La necesidad n.º {event.get('need_id')} fue cancelada.")
         if not event or event.get("status") != "met":
-            raise AirflowException(f"La espera de «{self.condition}» terminó con error: "
-                                   f"{(event or {}).get('message', 'sin detalle')}")
+            raise AirflowException(
+                f"La espera de «{self.condition}» terminó con error: {(event or {}).get('message', 'sin detalle')}"
+            )
         from cvp_airflow.hooks import RecordsHook
 
         office = RecordsHook(self.records_conn_id).office()
@@ -166,8 +177,10 @@ class PublicationTimeSensor(TriggerEndChoice, BaseSensorOperator):
         self.log.info("Need %s is published at %s: deferring until then", need.id, need.publish_at.isoformat())
         end_from_trigger = self.end_from_trigger
         self._log_end_choice(end_from_trigger)
-        self.defer(trigger=DateTimeTrigger(moment=need.publish_at, end_from_trigger=end_from_trigger),
-                   method_name="execute_complete")
+        self.defer(
+            trigger=DateTimeTrigger(moment=need.publish_at, end_from_trigger=end_from_trigger),
+            method_name="execute_complete",
+        )
 
     def execute_complete(self, context: Any, event: Any = None) -> None:
         return None

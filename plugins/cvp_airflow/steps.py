@@ -46,13 +46,18 @@ def identify_need(context: dict[str, Any]) -> str:
     missing = [c for c, conn in status.items() if conn is None and c not in P.OUTBOX_CHANNELS]
     if missing and os.environ.get("CVP_REQUIRE_CONNECTIONS", "0") == "1":
         raise AirflowFailException(
-            "Faltan las conexiones de Airflow de: " + ", ".join(P.CHANNELS[c] for c in missing)
-            + ". Créelas (Administración → Conexiones) o quite esos canales, y vuelva a disparar la necesidad.")
+            "Faltan las conexiones de Airflow de: "
+            + ", ".join(P.CHANNELS[c] for c in missing)
+            + ". Créelas (Administración → Conexiones) o quite esos canales, y vuelva a disparar la necesidad."
+        )
     need = office.register_need(data, actor, run_id=context["run_id"])
-    routes = "; ".join(f"{P.CHANNELS[c]}: " + (f"conexión «{conn}»" if conn else "bandeja de salida local")
-                       for c, conn in status.items())
-    office.record_event(need.id, 1, "canales_verificados", P.SYSTEM, f"Canales verificados al disparar. {routes}.",
-                        conexiones=status)
+    routes = "; ".join(
+        f"{P.CHANNELS[c]}: " + (f"conexión «{conn}»" if conn else "bandeja de salida local")
+        for c, conn in status.items()
+    )
+    office.record_event(
+        need.id, 1, "canales_verificados", P.SYSTEM, f"Canales verificados al disparar. {routes}.", conexiones=status
+    )
     if missing:
         log.warning("Need %s: no connection for %s; those pieces go to the local outbox", need.id, missing)
     log.info("Need %s registered for run %s (one-off: %s)", need.id, context["run_id"], need.one_off)

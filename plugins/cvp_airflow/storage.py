@@ -22,8 +22,7 @@ def _storage(url: str, conn_id: str | None) -> Storage:
 
     root = ObjectStoragePath(url, conn_id=conn_id)
     storage = Storage(root)
-    log.info("Almacenamiento de archivos: %s%s", storage.description,
-             f" (conexión «{conn_id}»)" if conn_id else "")
+    log.info("Almacenamiento de archivos: %s%s", storage.description, f" (conexión «{conn_id}»)" if conn_id else "")
     return storage
 
 

@@ -40,8 +40,14 @@ async def records_url(conn_id: str) -> str:
 
 
 class RecordConditionTrigger(BaseTrigger):
-    def __init__(self, need_id: int, condition: str, records_conn_id: str = "cvp_records",
-                 poll_interval: float = DEFAULT_POLL_SECONDS, end_from_trigger: bool = True):
+    def __init__(
+        self,
+        need_id: int,
+        condition: str,
+        records_conn_id: str = "cvp_records",
+        poll_interval: float = DEFAULT_POLL_SECONDS,
+        end_from_trigger: bool = True,
+    ):
         super().__init__()
         self.end_from_trigger = end_from_trigger
         self.need_id = need_id
@@ -53,8 +59,13 @@ class RecordConditionTrigger(BaseTrigger):
     def serialize(self) -> tuple[str, dict[str, Any]]:
         return (
             "cvp_airflow.triggers.RecordConditionTrigger",
-            {"need_id": self.need_id, "condition": self.condition, "records_conn_id": self.records_conn_id,
-             "poll_interval": self.poll_interval, "end_from_trigger": self.end_from_trigger},
+            {
+                "need_id": self.need_id,
+                "condition": self.condition,
+                "records_conn_id": self.records_conn_id,
+                "poll_interval": self.poll_interval,
+                "end_from_trigger": self.end_from_trigger,
+            },
         )
 
     async def run(self) -> AsyncIterator[TriggerEvent]:

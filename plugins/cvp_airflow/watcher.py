@@ -41,8 +41,9 @@ class RecordsUnavailable(Exception):
 class RecordsWatcher:
     """Answers ``await wait(need_id, condition)`` for every wait of one records database in this process."""
 
-    def __init__(self, url: str, *, poll_seconds: float | None = None, grace_seconds: float | None = None,
-                 listen: bool = True):
+    def __init__(
+        self, url: str, *, poll_seconds: float | None = None, grace_seconds: float | None = None, listen: bool = True
+    ):
         self.url = url
         self.poll_seconds = poll_seconds if poll_seconds is not None else _setting("CVP_POLL_SECONDS", 0.5)
         self.grace_seconds = grace_seconds if grace_seconds is not None else _setting("CVP_WATCH_GRACE_SECONDS", 600)
@@ -103,8 +104,9 @@ class RecordsWatcher:
     def _ensure_running(self) -> None:
         if self._task is None or self._task.done():
             # A context of its own: the watcher's log lines belong to the triggerer, not to the first wait's task.
-            self._task = asyncio.get_running_loop().create_task(self._run(), name="cvp-records-watcher",
-                                                                 context=contextvars.Context())
+            self._task = asyncio.get_running_loop().create_task(
+                self._run(), name="cvp-records-watcher", context=contextvars.Context()
+            )
 
     # --- the loop ---------------------------------------------------------------------------------
 
@@ -123,15 +125,21 @@ class RecordsWatcher:
                     now = time.monotonic()
                     failing_since = failing_since or now
                     if now - failing_since >= self.grace_seconds:
-                        self._fail_all(RecordsUnavailable(
-                            f"La base de registros no responde desde hace {now - failing_since:.0f} s "
-                            f"(límite CVP_WATCH_GRACE_SECONDS={self.grace_seconds:.0f} s): "
-                            f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"))
+                        self._fail_all(
+                            RecordsUnavailable(
+                                f"La base de registros no responde desde hace {now - failing_since:.0f} s "
+                                f"(límite CVP_WATCH_GRACE_SECONDS={self.grace_seconds:.0f} s): "
+                                f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+                            )
+                        )
                         failing_since = None
                         continue
                     backoff = min(max(backoff * 2, self.poll_seconds), MAX_BACKOFF)
-                    log.warning("La base de registros no responde (%s); las esperas siguen, nuevo intento en %.1f s",
-                                type(exc).__name__, backoff)
+                    log.warning(
+                        "La base de registros no responde (%s); las esperas siguen, nuevo intento en %.1f s",
+                        type(exc).__name__,
+                        backoff,
+                    )
                     await asyncio.sleep(backoff)
                     continue
                 if failing_since is not None:
@@ -173,8 +181,16 @@ class RecordsWatcher:
         self._stats_written = time.monotonic()
         tmp = f"{self._stats_file}.{os.getpid()}"
         with open(tmp, "w", encoding="utf-8") as f:
-            json.dump({**self.stats, "waiting": self.waiting, "listening": self.listening, "pid": os.getpid(),
-                       "at": time.time()}, f)
+            json.dump(
+                {
+                    **self.stats,
+                    "waiting": self.waiting,
+                    "listening": self.listening,
+                    "pid": os.getpid(),
+                    "at": time.time(),
+                },
+                f,
+            )
         os.replace(tmp, self._stats_file)
 
     def _fail_all(self, exc: Exception) -> None:
@@ -233,16 +249,22 @@ class RecordsWatcher:
         from sqlalchemy.engine import make_url
 
         url = make_url(self.url)
-        params = {"user": url.username, "password": url.password, "host": url.host or "127.0.0.1",
-                  "port": url.port or 5432, "database": url.database}
+        params = {
+            "user": url.username,
+            "password": url.password,
+            "host": url.host or "127.0.0.1",
+            "port": url.port or 5432,
+            "database": url.database,
+        }
         backoff = 1.0
         while True:
             lost = asyncio.Event()
             try:
                 conn = await asyncpg.connect(**params, timeout=10)
             except Exception as exc:  # noqa: BLE001 - any failure to listen: the cursor read still works
-                log.warning("Sin LISTEN en la base de registros (%s); se usa solo la lectura periódica",
-                            type(exc).__name__)
+                log.warning(
+                    "Sin LISTEN en la base de registros (%s); se usa solo la lectura periódica", type(exc).__name__
+                )
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 60.0)
                 continue

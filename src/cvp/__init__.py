@@ -3,4 +3,5 @@
 Knows nothing of Airflow: records, content rendering and checks, publishers and metrics live here and
 are driven by the DAGs and the plugin.
 """
+
 __version__ = "0.1.0"

@@ -56,8 +56,10 @@ def cmd_db(args) -> None:
         except AppRoleError as exc:
             print(f"Error: {exc}", file=sys.stderr)
             return 2
-        print(f"Rol «{args.app_role}» con los permisos de la aplicación: lee y agrega; no modifica ni borra "
-              "eventos ni decisiones, de una revisión solo cambia su estado, no vacía tablas ni toca los disparadores.")
+        print(
+            f"Rol «{args.app_role}» con los permisos de la aplicación: lee y agrega; no modifica ni borra "
+            "eventos ni decisiones, de una revisión solo cambia su estado, no vacía tablas ni toca los disparadores."
+        )
 
 
 def cmd_register(args) -> None:
@@ -96,8 +98,9 @@ def cmd_submit_design(args) -> None:
     path = Path(args.archivo)
     if not path.is_file():
         raise SystemExit(f"Error: no existe el archivo {path}.")
-    rev = commands.submit_design(office, args.como, args.necesidad, path, path.name, alt_text=args.alt or "",
-                                 note=args.nota or "")
+    rev = commands.submit_design(
+        office, args.como, args.necesidad, path, path.name, alt_text=args.alt or "", note=args.nota or ""
+    )
     office.deliver_pending(need_id=args.necesidad)
     print(f"Diseño cargado: revisión {rev.number} (id {rev.id}, SHA-256 {rev.sha256}).")
 
@@ -109,8 +112,16 @@ def cmd_decide(args) -> None:
 
     office = _office(args)
     publish_at = bogota(datetime.fromisoformat(args.publicar_en)) if args.publicar_en else None
-    out = commands.decide(office, args.como, args.necesidad, args.revision, args.punto, args.decision,
-                          args.comentario or "", publish_at=publish_at)
+    out = commands.decide(
+        office,
+        args.como,
+        args.necesidad,
+        args.revision,
+        args.punto,
+        args.decision,
+        args.comentario or "",
+        publish_at=publish_at,
+    )
     office.deliver_pending(need_id=args.necesidad)
     note = " (ya estaba registrada)" if out.already_recorded else ""
     print(f"Decisión «{out.decision.decision}» registrada en el punto de control {args.punto}{note}.")
@@ -187,8 +198,12 @@ def cmd_number(args) -> int:
 def _records_configured(args) -> bool:
     import os
 
-    return bool(args.url or os.environ.get("CVP_RECORDS_URL") or os.environ.get("CVP_DATA_DIR")
-                or os.environ.get("AIRFLOW_HOME"))
+    return bool(
+        args.url
+        or os.environ.get("CVP_RECORDS_URL")
+        or os.environ.get("CVP_DATA_DIR")
+        or os.environ.get("AIRFLOW_HOME")
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -197,9 +212,12 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="cmd", required=True)
 
     sp = sub.add_parser("db", help="crear o actualizar el esquema de la base de registros")
-    sp.add_argument("--app-role", metavar="ROL",
-                    help="PostgreSQL: dar al rol con que corre la aplicación (no dueño de las tablas) solo los "
-                         "permisos que usa; ejecutar como el dueño de las tablas")
+    sp.add_argument(
+        "--app-role",
+        metavar="ROL",
+        help="PostgreSQL: dar al rol con que corre la aplicación (no dueño de las tablas) solo los "
+        "permisos que usa; ejecutar como el dueño de las tablas",
+    )
     sp.set_defaults(fn=cmd_db)
 
     def need_cmd(name, fn, help_, *, actor=True):
@@ -215,9 +233,12 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--como", required=True)
     sp.set_defaults(fn=cmd_register)
     need_cmd("reunion", cmd_meeting, "actividad 2: registro de reunión (208-SADM-Ft-54)").add_argument(
-        "datos", help='JSON: {"temas": [...], "fuentes": [...], "productos": [...], "canales": [...], "asistentes": [...]}')
+        "datos",
+        help='JSON: {"temas": [...], "fuentes": [...], "productos": [...], "canales": [...], "asistentes": [...]}',
+    )
     need_cmd("plan", cmd_plan, "actividad 3: contenidos y acciones con las dependencias").add_argument(
-        "datos", help='JSON: {"contenidos": [...], "enlaces": [...]}')
+        "datos", help='JSON: {"contenidos": [...], "enlaces": [...]}'
+    )
     need_cmd("borradores", cmd_drafts, "borradores por canal desde las plantillas", actor=False)
     sp = need_cmd("texto", cmd_submit_text, "actividades 5/8: presentar el texto (por canal)")
     sp.add_argument("--textos", help='JSON {"x": "...", "facebook": "..."}; sin él, los borradores')
@@ -236,14 +257,22 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--motivo", required=True)
     sp = sub.add_parser("numero", help="número de la necesidad de una ejecución de Airflow (su run_id)")
     sp.add_argument("run_id")
-    sp.add_argument("--esperar", type=float, default=0, metavar="SEG",
-                    help="esperar hasta SEG segundos a que la actividad 1 la registre")
+    sp.add_argument(
+        "--esperar",
+        type=float,
+        default=0,
+        metavar="SEG",
+        help="esperar hasta SEG segundos a que la actividad 1 la registre",
+    )
     sp.set_defaults(fn=cmd_number)
     need_cmd("historial", cmd_history, "trazabilidad de la necesidad", actor=False)
     sp = need_cmd("exportar", cmd_export, "expediente (Ley 1712) en JSON o HTML", actor=False)
     sp.add_argument("--formato", choices=["json", "html"], default="json")
-    sp.add_argument("--guardar", action="store_true",
-                    help="guardar el expediente (JSON y HTML) en el almacenamiento de archivos (CVP_STORAGE_URL)")
+    sp.add_argument(
+        "--guardar",
+        action="store_true",
+        help="guardar el expediente (JSON y HTML) en el almacenamiento de archivos (CVP_STORAGE_URL)",
+    )
     sp = sub.add_parser("verificar", help="verificar un texto (y sus medios) antes de presentarlo")
     sp.add_argument("texto", help="el texto (o la ruta de un archivo con --archivo-texto)")
     sp.add_argument("--canal", required=True, choices=sorted(P.CHANNELS))
@@ -271,9 +300,12 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.cmd != "verificar" and not _records_configured(args):
         # Without these, the records would silently go to a new ~/cvp/registros.db nobody else reads.
-        print("Error: no se sabe qué base de registros usar. Para la de `./dev up`, ejecute antes\n"
-              '  eval "$(.venv/bin/python scripts/stack.py env)"\n'
-              "o indique CVP_RECORDS_URL (o --url).", file=sys.stderr)
+        print(
+            "Error: no se sabe qué base de registros usar. Para la de `./dev up`, ejecute antes\n"
+            '  eval "$(.venv/bin/python scripts/stack.py env)"\n'
+            "o indique CVP_RECORDS_URL (o --url).",
+            file=sys.stderr,
+        )
         return 2
     try:
         code = args.fn(args)

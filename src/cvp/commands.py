@@ -45,6 +45,7 @@ X_TEXT_MAX_CHARS = 600
 
 # --- activities 2 and 3 ----------------------------------------------------------------------------
 
+
 def record_meeting(office: Office, actor: str, need_id: int, data: dict) -> Document:
     """Activity 2: the team meeting (208-SADM-Ft-54)."""
     office.team.require(actor, *MEETING_ROLES)
@@ -59,8 +60,10 @@ def record_plan(office: Office, actor: str, need_id: int, data: dict) -> Documen
 
 # --- activities 5 to 12: revisions and decisions -----------------------------------------------------
 
-def submit_text(office: Office, actor: str, need_id: int, texts: dict[str, str] | None, *, title: str = "",
-                note: str = "") -> Revision:
+
+def submit_text(
+    office: Office, actor: str, need_id: int, texts: dict[str, str] | None, *, title: str = "", note: str = ""
+) -> Revision:
     """Activities 5 and 8: the professional's text per channel (blocking check errors refuse it).
 
     Without ``texts``, the drafts the templates write for the need's channels are submitted.
@@ -70,14 +73,17 @@ def submit_text(office: Office, actor: str, need_id: int, texts: dict[str, str] 
         texts = office.drafts(need_id)
     too_long = x_too_long(texts.get("x"))
     if too_long:
-        raise InvalidInput("El texto tiene errores que impiden presentarlo a la Jefe OAC:",
-                           details=[f"{P.CHANNELS['x']}: {too_long['message']}"])
+        raise InvalidInput(
+            "El texto tiene errores que impiden presentarlo a la Jefe OAC:",
+            details=[f"{P.CHANNELS['x']}: {too_long['message']}"],
+        )
     with _concurrent_submission(P.REVIEWS[P.TEXT].noun):
         return office.submit_text(need_id, actor, texts, title=title, note=note)
 
 
-def submit_design(office: Office, actor: str, need_id: int, path: Path, filename: str, *, alt_text: str = "",
-                  note: str = "") -> Revision:
+def submit_design(
+    office: Office, actor: str, need_id: int, path: Path, filename: str, *, alt_text: str = "", note: str = ""
+) -> Revision:
     """Activity 10: the technician's design, stored by the domain under a generated name."""
     office.team.require(actor, *DESIGN_ROLES)
     with _concurrent_submission(P.REVIEWS[P.DESIGN].noun):
@@ -95,12 +101,22 @@ def _concurrent_submission(what: str) -> Iterator[None]:
     try:
         yield
     except IntegrityError:
-        raise Conflict(f"Otra presentación de este {what} se registró al mismo tiempo (¿doble clic?): no se "
-                       "registró otra. Recargue la página para ver la revisión vigente.") from None
+        raise Conflict(
+            f"Otra presentación de este {what} se registró al mismo tiempo (¿doble clic?): no se "
+            "registró otra. Recargue la página para ver la revisión vigente."
+        ) from None
 
 
-def decide(office: Office, actor: str, need_id: int, revision_id: int | None, control_point: int, decision: str,
-           comment: str = "", publish_at: datetime | None = None) -> DecisionOutcome:
+def decide(
+    office: Office,
+    actor: str,
+    need_id: int,
+    revision_id: int | None,
+    control_point: int,
+    decision: str,
+    comment: str = "",
+    publish_at: datetime | None = None,
+) -> DecisionOutcome:
     """Control points 7 and 12: only the head decides, on exactly the revision she saw.
 
     Without ``revision_id`` (the command line), the decision is on the current revision at that point.
@@ -124,6 +140,7 @@ def cancel_need(office: Office, actor: str, need_id: int, reason: str) -> Need:
 
 
 # --- activity 14: publications whose outcome is unknown ----------------------------------------------
+
 
 def publication(office: Office, publication_id: int, need_id: int | None = None) -> Publication:
     """The ledger row, refused (not found) if it does not exist or belongs to another need."""
@@ -167,9 +184,11 @@ def check_publication_url(url: str) -> str:
     except ValueError:  # e.g. an unclosed IPv6 bracket
         parts = host = None
     if parts is None or parts.scheme.lower() != "https" or not host or "." not in host:
-        raise InvalidInput("El enlace de la publicación debe ser una dirección web completa que empiece por "
-                           "https://, copiada de la publicación en la plataforma (por ejemplo "
-                           "https://x.com/CVPBogota/status/1234567890).")
+        raise InvalidInput(
+            "El enlace de la publicación debe ser una dirección web completa que empiece por "
+            "https://, copiada de la publicación en la plataforma (por ejemplo "
+            "https://x.com/CVPBogota/status/1234567890)."
+        )
     if len(url) > URL_MAX:
         raise InvalidInput(f"El enlace de la publicación es demasiado largo (máximo {URL_MAX} caracteres).")
     return url
@@ -200,8 +219,9 @@ def remote_id_from_url(channel: str, url: str) -> str:
     return ""
 
 
-def confirm_publication(office: Office, actor: str, publication_id: int, url: str, remote_id: str = "",
-                        need_id: int | None = None) -> Publication:
+def confirm_publication(
+    office: Office, actor: str, publication_id: int, url: str, remote_id: str = "", need_id: int | None = None
+) -> Publication:
     """A person found the post on the platform: the ledger marks it published, with its address."""
     from cvp import publishing
 
@@ -211,13 +231,16 @@ def confirm_publication(office: Office, actor: str, publication_id: int, url: st
     url = check_publication_url(url)
     remote_id = (remote_id or "").strip()
     if len(remote_id) > REMOTE_ID_MAX:
-        raise InvalidInput(f"El identificador de la publicación es demasiado largo (máximo {REMOTE_ID_MAX} "
-                           "caracteres): déjelo vacío si no lo conoce.")
+        raise InvalidInput(
+            f"El identificador de la publicación es demasiado largo (máximo {REMOTE_ID_MAX} "
+            "caracteres): déjelo vacío si no lo conoce."
+        )
     return publishing.confirm(office, row.id, url, remote_id or remote_id_from_url(row.channel, url), actor)
 
 
-def allow_publication_retry(office: Office, actor: str, publication_id: int, reviewed: bool,
-                            need_id: int | None = None) -> Publication:
+def allow_publication_retry(
+    office: Office, actor: str, publication_id: int, reviewed: bool, need_id: int | None = None
+) -> Publication:
     """A person checked the account and the post is not there: the next attempt may send it."""
     from cvp import publishing
 
@@ -225,20 +248,30 @@ def allow_publication_retry(office: Office, actor: str, publication_id: int, rev
     row = publication(office, publication_id, need_id)
     _require_unconfirmed(row, "autorizar el reenvío de")
     if not reviewed:
-        raise InvalidInput("Antes de autorizar el reenvío, revise la cuenta y marque «Revisé la cuenta y la "
-                           "publicación no existe»: si la publicación existe, reenviarla la duplicaría.")
+        raise InvalidInput(
+            "Antes de autorizar el reenvío, revise la cuenta y marque «Revisé la cuenta y la "
+            "publicación no existe»: si la publicación existe, reenviarla la duplicaría."
+        )
     return publishing.allow_retry(office, row.id, actor)
 
 
 # --- checks on an X text before the parser sees it ---------------------------------------------------
+
 
 def x_too_long(text) -> dict | None:
     """The blocking finding for an X text too long to weigh, or None."""
     if not isinstance(text, str) or len(text) <= X_TEXT_MAX_CHARS:
         return None
     limit = P.CHANNEL["x"].text.max_length
-    return {"code": "x.length", "severity": "error", "channel": "x", "start": None, "end": None, "field": "text",
-            "message": f"El texto para X es demasiado largo: tiene {len(text):,} caracteres".replace(",", ".")
-                       + f" y X admite {limit} caracteres ponderados (no se revisan textos de más "
-                         f"de {X_TEXT_MAX_CHARS} caracteres).",
-            "suggestion": "Acorte el texto: cada enlace cuenta 23 caracteres ponderados, sea cual sea su largo."}
+    return {
+        "code": "x.length",
+        "severity": "error",
+        "channel": "x",
+        "start": None,
+        "end": None,
+        "field": "text",
+        "message": f"El texto para X es demasiado largo: tiene {len(text):,} caracteres".replace(",", ".")
+        + f" y X admite {limit} caracteres ponderados (no se revisan textos de más "
+        f"de {X_TEXT_MAX_CHARS} caracteres).",
+        "suggestion": "Acorte el texto: cada enlace cuenta 23 caracteres ponderados, sea cual sea su largo.",
+    }

@@ -29,11 +29,11 @@ GROUP_VARIABLES = (
     ("CVP_LDAP_GROUP_PROFESIONAL", PROFESSIONAL),
     ("CVP_LDAP_GROUP_TECNICO", TECHNICIAN),
     ("CVP_LDAP_GROUP_LECTOR", READER),
-    ("CVP_LDAP_GROUP_ADMIN", READER),   # platform administrators only read the procedure
+    ("CVP_LDAP_GROUP_ADMIN", READER),  # platform administrators only read the procedure
 )
 MEMBER_ATTRS = ("member", "uniqueMember", "memberUid")
 PERSON_ATTRS = ("displayName", "cn", "mail")
-FAILURE_PAUSE = 10.0   # seconds before a failed directory is asked again (a page asks several times)
+FAILURE_PAUSE = 10.0  # seconds before a failed directory is asked again (a page asks several times)
 
 
 def _truthy(value: str | None) -> bool:
@@ -60,7 +60,7 @@ class DirectorySettings:
     bind_password: str = field(repr=False)
     user_base: str
     uid_attr: str = "uid"
-    groups: tuple[tuple[str, str, str], ...] = ()   # (variable, group DN, role), strongest role first
+    groups: tuple[tuple[str, str, str], ...] = ()  # (variable, group DN, role), strongest role first
     timeout: float = 5.0
     use_tls: bool = False
     ttl: float = 60.0
@@ -72,18 +72,25 @@ class DirectorySettings:
         env = dict(os.environ if env is None else env)
         url = (env.get("CVP_LDAP_URL") or "").strip()
         if not url:
-            raise InvalidInput("CVP_TEAM_SOURCE=ldap exige la dirección del directorio en CVP_LDAP_URL "
-                               "(por ejemplo ldap://openldap:389).")
+            raise InvalidInput(
+                "CVP_TEAM_SOURCE=ldap exige la dirección del directorio en CVP_LDAP_URL "
+                "(por ejemplo ldap://openldap:389)."
+            )
         user_base = (env.get("CVP_LDAP_USER_BASE") or "").strip()
         if not user_base:
-            raise InvalidInput("Falta CVP_LDAP_USER_BASE: la rama del directorio donde están las personas "
-                               "(por ejemplo ou=personas,dc=cvp,dc=gov,dc=co).")
-        groups = tuple((name, env[name].strip(), role) for name, role in GROUP_VARIABLES
-                       if (env.get(name) or "").strip())
+            raise InvalidInput(
+                "Falta CVP_LDAP_USER_BASE: la rama del directorio donde están las personas "
+                "(por ejemplo ou=personas,dc=cvp,dc=gov,dc=co)."
+            )
+        groups = tuple(
+            (name, env[name].strip(), role) for name, role in GROUP_VARIABLES if (env.get(name) or "").strip()
+        )
         if not groups:
-            raise InvalidInput("Con CVP_TEAM_SOURCE=ldap hay que indicar al menos un grupo del directorio "
-                               "(CVP_LDAP_GROUP_JEFE, CVP_LDAP_GROUP_PROFESIONAL, CVP_LDAP_GROUP_TECNICO, "
-                               "CVP_LDAP_GROUP_LECTOR, CVP_LDAP_GROUP_ADMIN).")
+            raise InvalidInput(
+                "Con CVP_TEAM_SOURCE=ldap hay que indicar al menos un grupo del directorio "
+                "(CVP_LDAP_GROUP_JEFE, CVP_LDAP_GROUP_PROFESIONAL, CVP_LDAP_GROUP_TECNICO, "
+                "CVP_LDAP_GROUP_LECTOR, CVP_LDAP_GROUP_ADMIN)."
+            )
         return cls(
             url=url,
             bind_dn=(env.get("CVP_LDAP_BIND_DN") or "").strip(),
@@ -122,8 +129,9 @@ def read_team(cfg: DirectorySettings, team_emails: tuple[str, ...] = ()) -> Team
     try:
         con = ldap.initialize(cfg.url)
     except ldap.LDAPError as exc:
-        raise InvalidInput(f"La dirección del directorio CVP_LDAP_URL={cfg.url!r} no es válida: "
-                           f"{_desc(exc)}.") from None
+        raise InvalidInput(
+            f"La dirección del directorio CVP_LDAP_URL={cfg.url!r} no es válida: {_desc(exc)}."
+        ) from None
     con.set_option(ldap.OPT_PROTOCOL_VERSION, 3)
     con.set_option(ldap.OPT_REFERRALS, 0)
     con.set_option(ldap.OPT_NETWORK_TIMEOUT, cfg.timeout)
@@ -135,18 +143,22 @@ def read_team(cfg: DirectorySettings, team_emails: tuple[str, ...] = ()) -> Team
         members: dict[str, Member] = {}
         for variable, dn, role in cfg.groups:
             for _person_dn, person in _group_members(con, cfg, variable, dn):
-                username = _first(person, cfg.uid_attr).lower()   # the login lowercases it too
+                username = _first(person, cfg.uid_attr).lower()  # the login lowercases it too
                 if not username or username in members:
                     continue
                 name = _first(person, "displayName") or _first(person, "cn") or username
                 members[username] = Member(username, role, name, _first(person, "mail"))
         return Team(members, team_emails, source="directorio")
     except ldap.INVALID_CREDENTIALS:
-        raise Unavailable("El directorio rechazó la cuenta de servicio de la plataforma (CVP_LDAP_BIND_DN / "
-                          "CVP_LDAP_BIND_PASSWORD): no se pudo consultar el equipo. Avise a soporte TIC.") from None
+        raise Unavailable(
+            "El directorio rechazó la cuenta de servicio de la plataforma (CVP_LDAP_BIND_DN / "
+            "CVP_LDAP_BIND_PASSWORD): no se pudo consultar el equipo. Avise a soporte TIC."
+        ) from None
     except (ldap.SERVER_DOWN, ldap.TIMEOUT, ldap.CONNECT_ERROR) as exc:
-        raise Unavailable(f"No se pudo consultar el directorio ({cfg.url}): {_desc(exc)}. Intente de nuevo en "
-                          "unos minutos; si persiste, avise a soporte TIC.") from None
+        raise Unavailable(
+            f"No se pudo consultar el directorio ({cfg.url}): {_desc(exc)}. Intente de nuevo en "
+            "unos minutos; si persiste, avise a soporte TIC."
+        ) from None
     except ldap.LDAPError as exc:
         raise Unavailable(f"No se pudo consultar el directorio ({cfg.url}): {_desc(exc)}.") from None
     finally:
@@ -175,16 +187,16 @@ def _group_members(con, cfg: DirectorySettings, variable: str, group: str):
     for key, values in attrs.items():
         for raw in values:
             value = raw.decode("utf-8", "replace")
-            if key.lower() == "memberuid":   # posixGroup: the value is the login name itself
+            if key.lower() == "memberuid":  # posixGroup: the value is the login name itself
                 flt = f"({cfg.uid_attr}={ldap.filter.escape_filter_chars(value)})"
                 hits = con.search_s(cfg.user_base, ldap.SCOPE_SUBTREE, flt, [cfg.uid_attr, *PERSON_ATTRS])
             else:
                 if not _norm_dn(value).endswith(base):
-                    continue   # outside the people base: the login would not find them either
+                    continue  # outside the people base: the login would not find them either
                 try:
                     hits = con.search_s(value, ldap.SCOPE_BASE, "(objectClass=*)", [cfg.uid_attr, *PERSON_ATTRS])
                 except ldap.NO_SUCH_OBJECT:
-                    continue   # a member left behind by a deleted person
+                    continue  # a member left behind by a deleted person
             for dn, person in hits:
                 if dn is not None and isinstance(person, dict):
                     yield dn, person
@@ -216,8 +228,11 @@ class DirectoryTeam:
             except Unavailable as exc:
                 self._failure, self._failed_at = exc, now
                 if self._team is not None:
-                    log.warning("%s Se usa el equipo leído hace %.0f s mientras no haya respuesta.",
-                                exc.message, now - self._read_at)
+                    log.warning(
+                        "%s Se usa el equipo leído hace %.0f s mientras no haya respuesta.",
+                        exc.message,
+                        now - self._read_at,
+                    )
                 return self._stale_or_raise(exc, now)
             self._team, self._read_at, self._failure = team, now, None
             return team
@@ -248,6 +263,6 @@ def directory_team(team_file: Path | None = None, env: dict | None = None) -> Te
     with _sources_lock:
         source = _sources.get(key)
         if source is None:
-            _sources.clear()   # a changed configuration drops the old cache
+            _sources.clear()  # a changed configuration drops the old cache
             source = _sources[key] = DirectoryTeam(cfg, team_file)
     return source.get()

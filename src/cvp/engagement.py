@@ -167,8 +167,12 @@ class XCollector:
         found: dict[str, dict] = {}
         for chunk in _chunks(list(dict.fromkeys(remote_ids)), X_BATCH):
             body = with_retries(
-                lambda chunk=chunk: self._get(chunk), what="Lectura de métricas de X",
-                attempts=self.attempts, base_delay=self.base_delay, max_delay=self.max_delay, sleep=self.sleep,
+                lambda chunk=chunk: self._get(chunk),
+                what="Lectura de métricas de X",
+                attempts=self.attempts,
+                base_delay=self.base_delay,
+                max_delay=self.max_delay,
+                sleep=self.sleep,
             )
             for post in body.get("data") or []:
                 if not isinstance(post, dict) or "id" not in post:
@@ -183,13 +187,19 @@ class XCollector:
                     "bookmarks": _int(m.get("bookmark_count")),
                 }
                 found[str(post["id"])] = normalised(
-                    raw, impresiones=raw["impressions"], reacciones=raw["likes"], comentarios=raw["replies"],
+                    raw,
+                    impresiones=raw["impressions"],
+                    reacciones=raw["likes"],
+                    comentarios=raw["replies"],
                     compartidos=_add(raw["reposts"], raw["quotes"]),
                 )
             for err in body.get("errors") or []:  # deleted or protected posts come back as partial errors
                 if isinstance(err, dict):
-                    log.info("X: la publicación %s no está disponible: %s", err.get("value") or err.get("resource_id"),
-                             err.get("detail") or err.get("title"))
+                    log.info(
+                        "X: la publicación %s no está disponible: %s",
+                        err.get("value") or err.get("resource_id"),
+                        err.get("detail") or err.get("title"),
+                    )
         return found
 
     def _get(self, ids: list[str]) -> dict:
@@ -200,12 +210,16 @@ class XCollector:
         log.debug("X: GET %s (%s publicaciones)", url, len(ids))
         try:
             response = self.session.get(
-                url, params={"ids": ",".join(ids), "tweet.fields": "public_metrics"}, headers=headers,
-                auth=self._oauth1, timeout=self.timeout,
+                url,
+                params={"ids": ",".join(ids), "tweet.fields": "public_metrics"},
+                headers=headers,
+                auth=self._oauth1,
+                timeout=self.timeout,
             )
         except requests.RequestException as exc:
             raise TransientError(
-                "X no respondió al leer las métricas. Se reintentará.", channel=self.channel,
+                "X no respondió al leer las métricas. Se reintentará.",
+                channel=self.channel,
                 detail=f"{type(exc).__name__}: {exc}",
             ) from exc
         if 200 <= response.status_code < 300:
@@ -228,19 +242,26 @@ class XCollector:
         if status == 429:
             reset_at = parse_epoch(response.headers.get("x-rate-limit-reset"))
             when = f" X indica que se restablece a las {reset_at:%H:%M} UTC." if reset_at else ""
-            return RateLimited(f"X limitó las lecturas de métricas (429).{when} Se leerán en la próxima ejecución.",
-                               reset_at=reset_at, channel=self.channel, detail=detail)
+            return RateLimited(
+                f"X limitó las lecturas de métricas (429).{when} Se leerán en la próxima ejecución.",
+                reset_at=reset_at,
+                channel=self.channel,
+                detail=detail,
+            )
         if status in (401, 403):
             return AuthError(
                 "X rechazó las credenciales al leer métricas: el token venció, fue revocado o no tiene "
                 f"acceso de lectura. Renueve el token en la conexión de Airflow '{self.conn_id}'.",
-                channel=self.channel, detail=detail,
+                channel=self.channel,
+                detail=detail,
             )
         if status >= 500:
-            return TransientError("X tuvo un error temporal al leer métricas. Se reintentará.",
-                                  channel=self.channel, detail=detail)
-        return PublishError(f"X rechazó la lectura de métricas (HTTP {status}): {text}.",
-                            channel=self.channel, detail=detail)
+            return TransientError(
+                "X tuvo un error temporal al leer métricas. Se reintentará.", channel=self.channel, detail=detail
+            )
+        return PublishError(
+            f"X rechazó la lectura de métricas (HTTP {status}): {text}.", channel=self.channel, detail=detail
+        )
 
 
 # --------------------------------------------------------------------------------------------
@@ -272,8 +293,11 @@ def _summary_count(body: Mapping[str, Any], edge: str) -> int | None:
 
 def _graph(label: str, channel: str, access_token: str, conn_id: str, **kw) -> GraphApi:
     if not access_token:
-        raise AuthError(f"Falta el token de acceso de {label} para leer métricas. Configúrelo en la conexión "
-                        f"de Airflow '{conn_id}'.", channel=channel)
+        raise AuthError(
+            f"Falta el token de acceso de {label} para leer métricas. Configúrelo en la conexión "
+            f"de Airflow '{conn_id}'.",
+            channel=channel,
+        )
     return GraphApi(access_token=access_token, label=label, channel=channel, conn_id=conn_id, **kw)
 
 
@@ -300,9 +324,19 @@ class _GraphCollector:
     ):
         self.conn_id = conn_id or f"{self.channel}_default"
         self.api = _graph(
-            self.label, self.channel, access_token, self.conn_id, base_url=base_url, version=version,
-            app_secret=app_secret, timeout=timeout, client=client, attempts=attempts, base_delay=base_delay,
-            max_delay=max_delay, sleep=sleep,
+            self.label,
+            self.channel,
+            access_token,
+            self.conn_id,
+            base_url=base_url,
+            version=version,
+            app_secret=app_secret,
+            timeout=timeout,
+            client=client,
+            attempts=attempts,
+            base_delay=base_delay,
+            max_delay=max_delay,
+            sleep=sleep,
         )
 
     def fetch(self, remote_ids: Sequence[str]) -> dict[str, dict]:
@@ -313,8 +347,12 @@ class _GraphCollector:
             except (AuthError, RateLimited, TransientError):
                 raise
             except PublishError as exc:  # deleted post, media without insights…: this post only
-                log.warning("%s: no se leyeron las métricas de la publicación %s: %s", self.label, remote_id,
-                            exc.detail or exc.message)
+                log.warning(
+                    "%s: no se leyeron las métricas de la publicación %s: %s",
+                    self.label,
+                    remote_id,
+                    exc.detail or exc.message,
+                )
                 continue
             if metrics is not None:
                 found[remote_id] = metrics
@@ -339,22 +377,37 @@ class FacebookCollector(_GraphCollector):
         shares = body.get("shares")
         # The Graph API leaves out "shares" when nobody has shared the post: the field was asked for.
         shared = _int(shares.get("count")) if isinstance(shares, dict) else 0
-        raw = {"reactions": _summary_count(body, "reactions"), "comments": _summary_count(body, "comments"),
-               "shares": shared, "post_impressions": self._impressions(post_id)}
-        return normalised(raw, impresiones=raw["post_impressions"], reacciones=raw["reactions"],
-                          comentarios=raw["comments"], compartidos=raw["shares"])
+        raw = {
+            "reactions": _summary_count(body, "reactions"),
+            "comments": _summary_count(body, "comments"),
+            "shares": shared,
+            "post_impressions": self._impressions(post_id),
+        }
+        return normalised(
+            raw,
+            impresiones=raw["post_impressions"],
+            reacciones=raw["reactions"],
+            comentarios=raw["comments"],
+            compartidos=raw["shares"],
+        )
 
     def _impressions(self, post_id: str) -> int | None:
         if not self._insights:
             return None
         try:
-            body = self.api.get(f"{post_id}/insights", {"metric": FACEBOOK_INSIGHTS},
-                                what=f"Lectura de impresiones de Facebook ({post_id})")
+            body = self.api.get(
+                f"{post_id}/insights",
+                {"metric": FACEBOOK_INSIGHTS},
+                what=f"Lectura de impresiones de Facebook ({post_id})",
+            )
         except PublishError as exc:
             if not exc.retryable:  # no read_insights permission, or the metric is gone: stop asking
                 self._insights = False
-            log.info("Facebook: sin impresiones para %s (%s); se registran las demás métricas.", post_id,
-                     exc.detail or exc.message)
+            log.info(
+                "Facebook: sin impresiones para %s (%s); se registran las demás métricas.",
+                post_id,
+                exc.detail or exc.message,
+            )
             return None
         return _graph_metric(body, FACEBOOK_INSIGHTS)
 
@@ -367,18 +420,23 @@ class InstagramCollector(_GraphCollector):
 
     def _read(self, media_id: str) -> dict | None:
         try:
-            body = self.api.get(f"{media_id}/insights", {"metric": INSTAGRAM_METRICS},
-                                what=f"Lectura de métricas de Instagram ({media_id})")
+            body = self.api.get(
+                f"{media_id}/insights",
+                {"metric": INSTAGRAM_METRICS},
+                what=f"Lectura de métricas de Instagram ({media_id})",
+            )
         except AuthError as exc:
             # (#10) "Not enough viewers for the media to show insights" is about the media, not the token.
             if "not enough viewers" in (exc.detail or "").lower():
-                log.info("Instagram: la publicación %s aún no tiene suficientes vistas para mostrar métricas.",
-                         media_id)
+                log.info(
+                    "Instagram: la publicación %s aún no tiene suficientes vistas para mostrar métricas.", media_id
+                )
                 return None
             raise
         raw = {name: _graph_metric(body, name) for name in INSTAGRAM_METRICS.split(",")}
-        return normalised(raw, alcance=raw["reach"], reacciones=raw["likes"], comentarios=raw["comments"],
-                          compartidos=raw["shares"])
+        return normalised(
+            raw, alcance=raw["reach"], reacciones=raw["likes"], comentarios=raw["comments"], compartidos=raw["shares"]
+        )
 
 
 # --------------------------------------------------------------------------------------------
@@ -433,8 +491,11 @@ class YouTubeCollector:
         from googleapiclient.discovery import build
 
         if credentials is None and not api_key and http is None:
-            raise AuthError("Faltan las credenciales de YouTube para leer métricas (clave de API o autorización "
-                            f"OAuth). Configúrelas en la conexión de Airflow '{conn_id}'.", channel=self.channel)
+            raise AuthError(
+                "Faltan las credenciales de YouTube para leer métricas (clave de API o autorización "
+                f"OAuth). Configúrelas en la conexión de Airflow '{conn_id}'.",
+                channel=self.channel,
+            )
         if credentials is not None:
             import google_auth_httplib2
 
@@ -446,25 +507,39 @@ class YouTubeCollector:
         self.conn_id = conn_id
         self.attempts, self.base_delay, self.max_delay = attempts, base_delay, max_delay
         self.sleep = sleep
-        self._yt = build("youtube", "v3", http=http, static_discovery=True,
-                         cache_discovery=False, client_options={"api_endpoint": base_url} if base_url else None)
+        self._yt = build(
+            "youtube",
+            "v3",
+            http=http,
+            static_discovery=True,
+            cache_discovery=False,
+            client_options={"api_endpoint": base_url} if base_url else None,
+        )
 
     def fetch(self, remote_ids: Sequence[str]) -> dict[str, dict]:
         found: dict[str, dict] = {}
         for chunk in _chunks(list(dict.fromkeys(remote_ids)), YOUTUBE_BATCH):
             body = with_retries(
-                lambda chunk=chunk: self._list(chunk), what="Lectura de métricas de YouTube",
-                attempts=self.attempts, base_delay=self.base_delay, max_delay=self.max_delay, sleep=self.sleep,
+                lambda chunk=chunk: self._list(chunk),
+                what="Lectura de métricas de YouTube",
+                attempts=self.attempts,
+                base_delay=self.base_delay,
+                max_delay=self.max_delay,
+                sleep=self.sleep,
             )
             for item in body.get("items") or []:
                 if not isinstance(item, dict) or "id" not in item:
                     continue
                 stats = item.get("statistics") or {}
                 # likeCount is absent when the channel hides likes; commentCount when comments are off.
-                raw = {"viewCount": _int(stats.get("viewCount")), "likeCount": _int(stats.get("likeCount")),
-                       "commentCount": _int(stats.get("commentCount"))}
-                found[str(item["id"])] = normalised(raw, reproducciones=raw["viewCount"],
-                                                    reacciones=raw["likeCount"], comentarios=raw["commentCount"])
+                raw = {
+                    "viewCount": _int(stats.get("viewCount")),
+                    "likeCount": _int(stats.get("likeCount")),
+                    "commentCount": _int(stats.get("commentCount")),
+                }
+                found[str(item["id"])] = normalised(
+                    raw, reproducciones=raw["viewCount"], reacciones=raw["likeCount"], comentarios=raw["commentCount"]
+                )
         return found
 
     def _list(self, ids: list[str]) -> dict:
@@ -479,12 +554,17 @@ class YouTubeCollector:
         except RefreshError as exc:
             raise AuthError(self._renew(), channel=self.channel, detail=str(exc)) from exc
         except (OSError, httplib2.HttpLib2Error, TransportError) as exc:
-            raise TransientError("YouTube no respondió al leer las métricas. Se reintentará.", channel=self.channel,
-                                 detail=f"{type(exc).__name__}: {exc}") from exc
+            raise TransientError(
+                "YouTube no respondió al leer las métricas. Se reintentará.",
+                channel=self.channel,
+                detail=f"{type(exc).__name__}: {exc}",
+            ) from exc
 
     def _renew(self) -> str:
-        return ("YouTube rechazó las credenciales al leer métricas: la clave o el token venció o fue revocado. "
-                f"Renueve la autorización en la conexión de Airflow '{self.conn_id}'.")
+        return (
+            "YouTube rechazó las credenciales al leer métricas: la clave o el token venció o fue revocado. "
+            f"Renueve la autorización en la conexión de Airflow '{self.conn_id}'."
+        )
 
     def _error(self, exc) -> PublishError:
         status = int(exc.resp.status)
@@ -498,15 +578,27 @@ class YouTubeCollector:
         detail = f"HTTP {status} {','.join(sorted(reasons))}: {error.get('message', '')}"
         if status == 401 or reasons & {"keyInvalid", "authError", "forbidden", "accessNotConfigured"}:
             return AuthError(self._renew(), channel=self.channel, detail=detail)
-        if status == 429 or reasons & {"quotaExceeded", "dailyLimitExceeded", "rateLimitExceeded",
-                                       "userRateLimitExceeded"}:
-            return RateLimited("Se agotó la cuota de la API de YouTube o se limitaron las lecturas. Las métricas se "
-                               "leerán en la próxima ejecución.", channel=self.channel, detail=detail)
+        if status == 429 or reasons & {
+            "quotaExceeded",
+            "dailyLimitExceeded",
+            "rateLimitExceeded",
+            "userRateLimitExceeded",
+        }:
+            return RateLimited(
+                "Se agotó la cuota de la API de YouTube o se limitaron las lecturas. Las métricas se "
+                "leerán en la próxima ejecución.",
+                channel=self.channel,
+                detail=detail,
+            )
         if status >= 500:
-            return TransientError("YouTube tuvo un error temporal al leer métricas. Se reintentará.",
-                                  channel=self.channel, detail=detail)
-        return PublishError(f"YouTube rechazó la lectura de métricas: {error.get('message') or status}.",
-                            channel=self.channel, detail=detail)
+            return TransientError(
+                "YouTube tuvo un error temporal al leer métricas. Se reintentará.", channel=self.channel, detail=detail
+            )
+        return PublishError(
+            f"YouTube rechazó la lectura de métricas: {error.get('message') or status}.",
+            channel=self.channel,
+            detail=detail,
+        )
 
 
 # --------------------------------------------------------------------------------------------
@@ -531,8 +623,9 @@ class Collected(int):
         return obj
 
 
-def collect(office, collectors: Mapping[str, Collector], since: datetime, *,
-            fresh_since: datetime | None = None, clock=utcnow) -> Collected:
+def collect(
+    office, collectors: Mapping[str, Collector], since: datetime, *, fresh_since: datetime | None = None, clock=utcnow
+) -> Collected:
     """Store one snapshot per published post (with a remote id) published at or after ``since``.
 
     Channels without a collector are skipped, and so are outbox publications (their URL is a
@@ -542,13 +635,22 @@ def collect(office, collectors: Mapping[str, Collector], since: datetime, *,
     """
     if since.tzinfo is None:
         raise ValueError("since must be timezone-aware")
-    q = (select(Publication)
-         .where(Publication.state == PUBLISHED, Publication.remote_id != "", Publication.published_at >= since,
-                ~Publication.url.startswith("file:"))
-         .order_by(Publication.channel, Publication.id))
+    q = (
+        select(Publication)
+        .where(
+            Publication.state == PUBLISHED,
+            Publication.remote_id != "",
+            Publication.published_at >= since,
+            ~Publication.url.startswith("file:"),
+        )
+        .order_by(Publication.channel, Publication.id)
+    )
     if fresh_since is not None:
-        q = q.where(~exists().where(EngagementSnapshot.publication_id == Publication.id,
-                                    EngagementSnapshot.taken_at >= fresh_since))
+        q = q.where(
+            ~exists().where(
+                EngagementSnapshot.publication_id == Publication.id, EngagementSnapshot.taken_at >= fresh_since
+            )
+        )
     with office.session() as s:
         rows = [(p.id, p.channel, p.remote_id) for p in s.scalars(q)]
     by_channel: dict[str, list[tuple[int, str]]] = {}

@@ -84,13 +84,23 @@ def _key(token: str | None) -> tuple[int, int] | None:
     if token is None or token == "":
         return None
     m = _KEY.fullmatch(token)
-    if m is None or int(m.group(2)) >= 2 ** 63 or abs(int(m.group(1))) >= 2 ** 62:
+    if m is None or int(m.group(2)) >= 2**63 or abs(int(m.group(1))) >= 2**62:
         raise InvalidInput("La clave de página («desde») no es válida: use el enlace de la página siguiente.")
     return int(m.group(1)), int(m.group(2))
 
 
-_STEP_COLUMNS = (Need.id, Need.title, Need.step_role, Need.step_activity, Need.step_label, Need.step_since,
-                 Need.deadline, Need.step_revision_id, Need.step_revision_number, Need.step_author)
+_STEP_COLUMNS = (
+    Need.id,
+    Need.title,
+    Need.step_role,
+    Need.step_activity,
+    Need.step_label,
+    Need.step_since,
+    Need.deadline,
+    Need.step_revision_id,
+    Need.step_revision_number,
+    Need.step_author,
+)
 
 
 def _with_comment(q):
@@ -102,8 +112,18 @@ def step_from(row) -> Step | None:
     """The stored step of a row of _STEP_COLUMNS (+ comment), or of a Need (+ comment)."""
     if isinstance(row[0], Need):
         n, comment = row[0], row[1]
-        values = (n.id, n.title, n.step_role, n.step_activity, n.step_label, n.step_since, n.deadline,
-                  n.step_revision_id, n.step_revision_number, n.step_author)
+        values = (
+            n.id,
+            n.title,
+            n.step_role,
+            n.step_activity,
+            n.step_label,
+            n.step_since,
+            n.deadline,
+            n.step_revision_id,
+            n.step_revision_number,
+            n.step_author,
+        )
     else:
         values, comment = tuple(row[:10]), row[10]
     nid, title, role, activity, label, since, deadline, rev_id, rev_number, author = values
@@ -122,8 +142,9 @@ def _waiting_key(token: str | None):
 
 def _not_own(username: str):
     """Never a decision on one's own work (the author of the revision awaiting a decision is not its judge)."""
-    return or_(Need.step_activity.not_in(tuple(P.CONTROL_POINTS)), Need.step_author.is_(None),
-               Need.step_author != username)
+    return or_(
+        Need.step_activity.not_in(tuple(P.CONTROL_POINTS)), Need.step_author.is_(None), Need.step_author != username
+    )
 
 
 def _mine(username: str, role: str | None) -> list:
@@ -136,13 +157,22 @@ def _mine(username: str, role: str | None) -> list:
         return []
     ranges = [and_(Need.status == IN_COURSE, Need.step_role == role, _not_own(username))]
     if role == P.HEAD:
-        ranges.append(and_(Need.status == IN_COURSE, Need.step_role == P.PROFESSIONAL,
-                           Need.step_activity == PUBLISH_ACTIVITY))
+        ranges.append(
+            and_(Need.status == IN_COURSE, Need.step_role == P.PROFESSIONAL, Need.step_activity == PUBLISH_ACTIVITY)
+        )
     return ranges
 
 
-def _steps_page(s: Session, ranges: list, lead, *, after: str | None, limit: int | None,
-                activity: int | None, total: int | None = None) -> Page[Step]:
+def _steps_page(
+    s: Session,
+    ranges: list,
+    lead,
+    *,
+    after: str | None,
+    limit: int | None,
+    activity: int | None,
+    total: int | None = None,
+) -> Page[Step]:
     """One page of steps, oldest wait first, from one or more index ranges (two statements).
 
     ``lead`` is the column every range fixes by equality: ordering by it first (a no-op for the
@@ -157,29 +187,52 @@ def _steps_page(s: Session, ranges: list, lead, *, after: str | None, limit: int
     if total is None:
         total = s.scalar(select(func.count()).select_from(Need).where(or_(*ranges) if len(ranges) > 1 else ranges[0]))
     keyset = _waiting_key(after)
-    parts = [select(*_STEP_COLUMNS).where(r, *([keyset] if keyset is not None else []))
-             .order_by(lead, Need.step_since, Need.id).limit(n + 1) for r in ranges]
+    parts = [
+        select(*_STEP_COLUMNS)
+        .where(r, *([keyset] if keyset is not None else []))
+        .order_by(lead, Need.step_since, Need.id)
+        .limit(n + 1)
+        for r in ranges
+    ]
     if len(parts) == 1:
         q = _with_comment(parts[0])
     else:
         u = union_all(*[select(p.subquery()) for p in parts]).subquery()
-        q = (select(*[u.c[c.key] for c in _STEP_COLUMNS], Decision.comment)
-             .outerjoin(Decision, Decision.revision_id == u.c.step_revision_id)
-             .order_by(u.c.step_since, u.c.id).limit(n + 1))
+        q = (
+            select(*[u.c[c.key] for c in _STEP_COLUMNS], Decision.comment)
+            .outerjoin(Decision, Decision.revision_id == u.c.step_revision_id)
+            .order_by(u.c.step_since, u.c.id)
+            .limit(n + 1)
+        )
     rows = s.execute(q).all()
     items = [st for st in (step_from(r) for r in rows[:n]) if st is not None]
     nxt = f"{_micros(items[-1].since)}.{items[-1].need_id}" if len(rows) > n and items else None
     return Page(items, total or 0, nxt, n)
 
 
-def inbox_page(s: Session, username: str, role: str | None, *, after: str | None = None, limit: int | None = None,
-               activity: int | None = None) -> Page[Step]:
+def inbox_page(
+    s: Session,
+    username: str,
+    role: str | None,
+    *,
+    after: str | None = None,
+    limit: int | None = None,
+    activity: int | None = None,
+) -> Page[Step]:
     """One page of what waits on ``username``, oldest wait first (two statements, whatever the volume)."""
     return _steps_page(s, _mine(username, role), Need.step_role, after=after, limit=limit, activity=activity)
 
 
-def others_page(s: Session, username: str, role: str | None, *, after: str | None = None,
-                limit: int | None = None, activity: int | None = None, mine_total: int | None = None) -> Page[Step]:
+def others_page(
+    s: Session,
+    username: str,
+    role: str | None,
+    *,
+    after: str | None = None,
+    limit: int | None = None,
+    activity: int | None = None,
+    mine_total: int | None = None,
+) -> Page[Step]:
     """The other needs in course (the system's steps included), oldest wait first.
 
     ``mine_total``: how many wait on ``username`` with the same filter, when the caller already
@@ -210,14 +263,20 @@ def inbox(s: Session, username: str, role: str | None) -> list[Step]:
     mine = _mine(username, role)
     if not mine:
         return []
-    rows = s.execute(_with_comment(select(*_STEP_COLUMNS)).where(or_(*mine))
-                     .order_by(Need.step_since, Need.id)).all()
+    rows = s.execute(_with_comment(select(*_STEP_COLUMNS)).where(or_(*mine)).order_by(Need.step_since, Need.id)).all()
     return [st for st in (step_from(r) for r in rows) if st is not None]
 
 
-def needs_page(s: Session, *, status: str = IN_COURSE, role: str | None = None, activity: int | None = None,
-               run_id: str | None = None, after: str | None = None, limit: int | None = None
-               ) -> Page[tuple[Need, Step | None]]:
+def needs_page(
+    s: Session,
+    *,
+    status: str = IN_COURSE,
+    role: str | None = None,
+    activity: int | None = None,
+    run_id: str | None = None,
+    after: str | None = None,
+    limit: int | None = None,
+) -> Page[tuple[Need, Step | None]]:
     """One page of the needs, soonest deadline first, each with its stored step (two statements).
 
     Each status is one range of the (status, deadline, id) index, read in order and merged: there is
@@ -239,11 +298,17 @@ def needs_page(s: Session, *, status: str = IN_COURSE, role: str | None = None, 
     if key is not None:
         day = date.fromordinal(max(1, min(key[0], date.max.toordinal())))
         conds.append(or_(Need.deadline > day, and_(Need.deadline == day, Need.id > key[1])))
-    parts = [select(Need.id, Need.deadline).where(Need.status == st, *conds)
-             .order_by(Need.status, Need.deadline, Need.id).limit(n + 1) for st in statuses]
+    parts = [
+        select(Need.id, Need.deadline)
+        .where(Need.status == st, *conds)
+        .order_by(Need.status, Need.deadline, Need.id)
+        .limit(n + 1)
+        for st in statuses
+    ]
     u = (union_all(*[select(p.subquery()) for p in parts]) if len(parts) > 1 else parts[0]).subquery()
-    rows = s.execute(_with_comment(select(Need)).join(u, u.c.id == Need.id)
-                     .order_by(u.c.deadline, u.c.id).limit(n + 1)).all()
+    rows = s.execute(
+        _with_comment(select(Need)).join(u, u.c.id == Need.id).order_by(u.c.deadline, u.c.id).limit(n + 1)
+    ).all()
     items = [(r[0], step_from(r)) for r in rows[:n]]
     last = items[-1][0] if items else None
     nxt = f"{last.deadline.toordinal()}.{last.id}" if len(rows) > n and last is not None else None
@@ -253,8 +318,13 @@ def needs_page(s: Session, *, status: str = IN_COURSE, role: str | None = None, 
 # --- a need's timeline ---------------------------------------------------------------------------
 
 DONE, CURRENT, PENDING, SKIPPED, NOT_NEEDED = "realizada", "en_curso", "pendiente", "omitida", "no_requerida"
-STATUS_NAMES = {DONE: "Realizada", CURRENT: "En curso", PENDING: "Pendiente", SKIPPED: "No aplica (acción puntual)",
-                NOT_NEEDED: "No requerida"}
+STATUS_NAMES = {
+    DONE: "Realizada",
+    CURRENT: "En curso",
+    PENDING: "Pendiente",
+    SKIPPED: "No aplica (acción puntual)",
+    NOT_NEEDED: "No requerida",
+}
 
 
 @dataclass
@@ -369,23 +439,41 @@ def calendar_counts(s: Session, first: date, last: date, channel: str | None = N
     start, end = _utc_bounds(first, last)
     counts: dict[date, dict[str, int]] = defaultdict(lambda: dict.fromkeys(KIND_NAMES, 0))
     pub_day = _local_day(s, Publication.published_at, first)
-    q = (select(pub_day, func.count()).where(Publication.state == PUBLISHED, Publication.published_at >= start,
-                                             Publication.published_at < end).group_by(pub_day))
+    q = (
+        select(pub_day, func.count())
+        .where(Publication.state == PUBLISHED, Publication.published_at >= start, Publication.published_at < end)
+        .group_by(pub_day)
+    )
     if channel:
         q = q.where(Publication.channel == channel)
     for day, n in s.execute(q):
         counts[_as_date(day)][PUBLISHED_KIND] += n
     sched_day = _local_day(s, Need.publish_at, first)
     # Channels of a need already published are no longer due: counted per need, from the ledger's index.
-    published = (select(func.count(Publication.id))
-                 .where(Publication.need_id == Need.id, Publication.state == PUBLISHED,
-                        *([Publication.channel == channel] if channel else []))
-                 .correlate(Need).scalar_subquery())
+    published = (
+        select(func.count(Publication.id))
+        .where(
+            Publication.need_id == Need.id,
+            Publication.state == PUBLISHED,
+            *([Publication.channel == channel] if channel else []),
+        )
+        .correlate(Need)
+        .scalar_subquery()
+    )
     per_need = (literal(1) if channel else func.json_array_length(Need.channels)) - published
-    scheduled = and_(Need.status == IN_COURSE, Need.publish_at >= start, Need.publish_at < end,
-                     *([_has_channel(channel)] if channel else []))
-    due = and_(Need.status == IN_COURSE, Need.publish_at.is_(None), Need.deadline >= first, Need.deadline <= last,
-               *([_has_channel(channel)] if channel else []))
+    scheduled = and_(
+        Need.status == IN_COURSE,
+        Need.publish_at >= start,
+        Need.publish_at < end,
+        *([_has_channel(channel)] if channel else []),
+    )
+    due = and_(
+        Need.status == IN_COURSE,
+        Need.publish_at.is_(None),
+        Need.deadline >= first,
+        Need.deadline <= last,
+        *([_has_channel(channel)] if channel else []),
+    )
     for kind, day_of, where in ((SCHEDULED_KIND, sched_day, scheduled), (DEADLINE_KIND, Need.deadline, due)):
         for day, n in s.execute(select(day_of, func.sum(per_need)).where(where).group_by(day_of)):
             counts[_as_date(day)][kind] += int(n or 0)
@@ -404,8 +492,16 @@ def _calendar_key(token: str | None) -> list[tuple[int, int] | None]:
     return [None if g == "-" else _key(g) for g in m.groups()]
 
 
-def calendar_page(s: Session, first: date, last: date, *, channel: str | None = None, kind: str | None = None,
-                  after: str | None = None, limit: int | None = None) -> Page[CalendarEntry]:
+def calendar_page(
+    s: Session,
+    first: date,
+    last: date,
+    *,
+    channel: str | None = None,
+    kind: str | None = None,
+    after: str | None = None,
+    limit: int | None = None,
+) -> Page[CalendarEntry]:
     """One page of pieces between ``first`` and ``last`` by Bogotá day and time (a constant number of statements).
 
     Three ordered streams (published ledger rows, scheduled needs, needs due on their deadline) are
@@ -418,19 +514,30 @@ def calendar_page(s: Session, first: date, last: date, *, channel: str | None = 
     kinds = [kind] if kind in KIND_NAMES else list(KIND_NAMES)
     streams: list[list[tuple]] = [[], [], []]
     if PUBLISHED_KIND in kinds:
-        q = (select(Publication.published_at, Publication.id, Publication.need_id, Publication.channel,
-                    Publication.url, Need.title).join(Need, Need.id == Publication.need_id)
-             .where(Publication.state == PUBLISHED, Publication.published_at >= start, Publication.published_at < end))
+        q = (
+            select(
+                Publication.published_at,
+                Publication.id,
+                Publication.need_id,
+                Publication.channel,
+                Publication.url,
+                Need.title,
+            )
+            .join(Need, Need.id == Publication.need_id)
+            .where(Publication.state == PUBLISHED, Publication.published_at >= start, Publication.published_at < end)
+        )
         if channel:
             q = q.where(Publication.channel == channel)
         if keys[0] is not None:
             at = EPOCH + timedelta(microseconds=keys[0][0])
-            q = q.where(or_(Publication.published_at > at, and_(Publication.published_at == at,
-                                                                 Publication.id > keys[0][1])))
+            q = q.where(
+                or_(Publication.published_at > at, and_(Publication.published_at == at, Publication.id > keys[0][1]))
+            )
         streams[0] = s.execute(q.order_by(Publication.published_at, Publication.id).limit(n + 1)).all()
     if SCHEDULED_KIND in kinds:
-        q = (select(Need.publish_at, Need.id, Need.title, Need.channels)
-             .where(Need.status == IN_COURSE, Need.publish_at >= start, Need.publish_at < end))
+        q = select(Need.publish_at, Need.id, Need.title, Need.channels).where(
+            Need.status == IN_COURSE, Need.publish_at >= start, Need.publish_at < end
+        )
         if channel:
             q = q.where(_has_channel(channel))
         if keys[1] is not None:
@@ -438,9 +545,9 @@ def calendar_page(s: Session, first: date, last: date, *, channel: str | None = 
             q = q.where(or_(Need.publish_at > at, and_(Need.publish_at == at, Need.id > keys[1][1])))
         streams[1] = s.execute(q.order_by(Need.publish_at, Need.id).limit(n + 1)).all()
     if DEADLINE_KIND in kinds:
-        q = (select(Need.deadline, Need.id, Need.title, Need.channels)
-             .where(Need.status == IN_COURSE, Need.publish_at.is_(None), Need.deadline >= first,
-                    Need.deadline <= last))
+        q = select(Need.deadline, Need.id, Need.title, Need.channels).where(
+            Need.status == IN_COURSE, Need.publish_at.is_(None), Need.deadline >= first, Need.deadline <= last
+        )
         if channel:
             q = q.where(_has_channel(channel))
         if keys[2] is not None:
@@ -457,8 +564,11 @@ def calendar_page(s: Session, first: date, last: date, *, channel: str | None = 
     need_ids = [r[1] for _, src, r in taken if src > 0]
     published: dict[int, set[str]] = defaultdict(set)
     if need_ids:
-        for nid, ch in s.execute(select(Publication.need_id, Publication.channel)
-                                 .where(Publication.need_id.in_(need_ids), Publication.state == PUBLISHED)):
+        for nid, ch in s.execute(
+            select(Publication.need_id, Publication.channel).where(
+                Publication.need_id.in_(need_ids), Publication.state == PUBLISHED
+            )
+        ):
             published[nid].add(ch)
     order = list(P.CHANNELS)
     entries: list[CalendarEntry] = []
@@ -468,8 +578,10 @@ def calendar_page(s: Session, first: date, last: date, *, channel: str | None = 
             continue
         pending = [c for c in (r[3] or []) if c not in published[r[1]] and (channel is None or c == channel)]
         pending.sort(key=lambda c: order.index(c) if c in order else 99)
-        entries += [CalendarEntry(day, r[0] if src == 1 else None, c, SCHEDULED_KIND if src == 1 else DEADLINE_KIND,
-                                  r[1], r[2]) for c in pending]
+        entries += [
+            CalendarEntry(day, r[0] if src == 1 else None, c, SCHEDULED_KIND if src == 1 else DEADLINE_KIND, r[1], r[2])
+            for c in pending
+        ]
     for src in range(3):  # each stream's key moves to the last row this page took from it
         mine = [r for _, s_, r in taken if s_ == src]
         if mine:

@@ -116,8 +116,17 @@ class SmtpMailer:
 
     reports_acceptance = True
 
-    def __init__(self, host: str, port: int = 587, *, user: str = "", password: str = "",
-                 starttls: bool = True, use_ssl: bool = False, timeout: float = 20.0):
+    def __init__(
+        self,
+        host: str,
+        port: int = 587,
+        *,
+        user: str = "",
+        password: str = "",
+        starttls: bool = True,
+        use_ssl: bool = False,
+        timeout: float = 20.0,
+    ):
         self.host, self.port, self.user, self.password = host, port, user, password
         self.starttls, self.use_ssl, self.timeout = starttls, use_ssl, timeout
         self.description = f"SMTP {host}:{port}"
@@ -177,6 +186,12 @@ def mailer_from_env(mailbox: Storage | Path) -> Mailer:
 def smtp_mailer(host: str, port: int | None, login: str | None, password: str | None, extra: dict) -> SmtpMailer:
     """SmtpMailer from the fields of an Airflow SMTP connection (extra: disable_tls, disable_ssl, timeout),
     read the same way by the tasks, the forms and the command line."""
-    return SmtpMailer(host, int(port or 587), user=login or "", password=password or "",
-                      starttls=not extra.get("disable_tls", False), use_ssl=not extra.get("disable_ssl", True),
-                      timeout=float(extra.get("timeout", 20)))
+    return SmtpMailer(
+        host,
+        int(port or 587),
+        user=login or "",
+        password=password or "",
+        starttls=not extra.get("disable_tls", False),
+        use_ssl=not extra.get("disable_ssl", True),
+        timeout=float(extra.get("timeout", 20)),
+    )

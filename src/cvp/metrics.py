@@ -19,8 +19,9 @@ def compute(need: Need, events: list[Event], decisions: list[dict], published_at
     for prev, ev in zip(events, events[1:], strict=False):
         per_activity[ev.activity] = per_activity.get(ev.activity, 0.0) + (ev.at - prev.at).total_seconds()
     rounds = {cp: sum(1 for d in decisions if d["control_point"] == cp) for cp in P.REVIEW_AT}
-    returns = {cp: sum(1 for d in decisions if d["control_point"] == cp and d["decision"] == P.REJECTED)
-               for cp in P.REVIEW_AT}
+    returns = {
+        cp: sum(1 for d in decisions if d["control_point"] == cp and d["decision"] == P.REJECTED) for cp in P.REVIEW_AT
+    }
     last = max(published_at) if published_at else None
     on_time = None if last is None else bogota_date(last) <= need.deadline
     return {
@@ -41,13 +42,18 @@ def log_metrics(office: Office, need_id: int) -> dict:
         need = office._need(s, need_id)
         if need.status == P.NeedStatus.CANCELLED:
             return {}
-        existing = s.scalar(select(Document).where(Document.need_id == need_id, Document.kind == P.DocumentKind.METRICS))
+        existing = s.scalar(
+            select(Document).where(Document.need_id == need_id, Document.kind == P.DocumentKind.METRICS)
+        )
         if existing is not None:
             return existing.data
         events = list(s.scalars(select(Event).where(Event.need_id == need_id).order_by(Event.id)))
     revisions = office.revisions(need_id)
-    decisions = [{"control_point": r.decision.control_point, "decision": r.decision.decision}
-                 for r in revisions if r.decision is not None]
+    decisions = [
+        {"control_point": r.decision.control_point, "decision": r.decision.decision}
+        for r in revisions
+        if r.decision is not None
+    ]
     pubs = office.publications(need_id)
     published = [p.published_at for p in pubs if p.published_at is not None]
     data = compute(need, events, decisions, published)
@@ -55,14 +61,30 @@ def log_metrics(office: Office, need_id: int) -> dict:
     with office.session() as s:
         need = office._need(s, need_id)
         rendered = office.renderer.render("reportes/metricas_necesidad.txt.j2", necesidad=need, m=data)
-        s.add(Document(need_id=need_id, activity=14, kind=P.DocumentKind.METRICS, data=data, rendered=rendered,
-                       author=P.SYSTEM))
-        office._queue_mail(s, need, 14, "equipo", list(office.team.team_emails) or office.team.emails_for(P.HEAD),
-                           "publicacion_equipo", m=data)
+        s.add(
+            Document(
+                need_id=need_id, activity=14, kind=P.DocumentKind.METRICS, data=data, rendered=rendered, author=P.SYSTEM
+            )
+        )
+        office._queue_mail(
+            s,
+            need,
+            14,
+            "equipo",
+            list(office.team.team_emails) or office.team.emails_for(P.HEAD),
+            "publicacion_equipo",
+            m=data,
+        )
         verdict = {True: "a tiempo", False: "fuera de la fecha límite", None: "sin publicación"}[data["a_tiempo"]]
-        office._event(s, need_id, 14, "metricas_registradas", P.SYSTEM,
-                      f"Métricas de publicación registradas: {verdict}; rondas de revisión "
-                      f"{data['rondas_control'][str(P.REVIEWS[P.TEXT].control_point)]} (contenidos) y "
-                      f"{data['rondas_control'][str(P.REVIEWS[P.DESIGN].control_point)]} (diseño).",
-                      **{"a_tiempo": data["a_tiempo"]})
+        office._event(
+            s,
+            need_id,
+            14,
+            "metricas_registradas",
+            P.SYSTEM,
+            f"Métricas de publicación registradas: {verdict}; rondas de revisión "
+            f"{data['rondas_control'][str(P.REVIEWS[P.TEXT].control_point)]} (contenidos) y "
+            f"{data['rondas_control'][str(P.REVIEWS[P.DESIGN].control_point)]} (diseño).",
+            **{"a_tiempo": data["a_tiempo"]},
+        )
     return data

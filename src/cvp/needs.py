@@ -33,8 +33,9 @@ class NeedInput:
         return d
 
 
-def _text(conf: dict, key: str, label: str, errors: list[str], *, min_len: int, max_len: int,
-          required: bool = True) -> str:
+def _text(
+    conf: dict, key: str, label: str, errors: list[str], *, min_len: int, max_len: int, required: bool = True
+) -> str:
     value = conf.get(key)
     if value is None or (isinstance(value, str) and not value.strip()):
         if required:
@@ -45,8 +46,10 @@ def _text(conf: dict, key: str, label: str, errors: list[str], *, min_len: int, 
         return ""
     value = value.strip()
     if any(c == "\0" or "\ud800" <= c <= "\udfff" for c in value):  # no database or page can carry them
-        errors.append(f"«{label}» contiene un carácter que no se puede guardar (la mitad suelta de un emoji o "
-                      "símbolo, o un carácter nulo): bórrelo y, si era un emoji, vuelva a insertarlo completo.")
+        errors.append(
+            f"«{label}» contiene un carácter que no se puede guardar (la mitad suelta de un emoji o "
+            "símbolo, o un carácter nulo): bórrelo y, si era un emoji, vuelva a insertarlo completo."
+        )
     if len(value) < min_len:
         errors.append(f"«{label}» es muy corto: escriba al menos {min_len} caracteres.")
     if len(value) > max_len:
@@ -63,8 +66,7 @@ def _choices(conf: dict, key: str, label: str, allowed: dict, errors: list[str],
         return ()
     unknown = [v for v in value if v not in allowed]
     if unknown:
-        errors.append(f"«{label}»: valor no reconocido {', '.join(map(str, unknown))}. "
-                      f"Opciones: {', '.join(allowed)}.")
+        errors.append(f"«{label}»: valor no reconocido {', '.join(map(str, unknown))}. Opciones: {', '.join(allowed)}.")
     if len(value) < min_items:
         errors.append(f"«{label}»: elija al menos {min_items}.")
     return tuple(dict.fromkeys(v for v in value if v in allowed))
@@ -79,8 +81,15 @@ def parse_need(conf: dict[str, Any], *, today: date | None = None) -> NeedInput:
     source = conf.get("fuente")
     if source not in SOURCES:
         errors.append(f"«Fuente de la necesidad» no reconocida: {source!r}. Opciones: {', '.join(SOURCES)}.")
-    reference = _text(conf, "referencia_fuente", "Referencia de la fuente", errors, min_len=0, max_len=250,
-                      required=source in ("comite", "otra"))
+    reference = _text(
+        conf,
+        "referencia_fuente",
+        "Referencia de la fuente",
+        errors,
+        min_len=0,
+        max_len=250,
+        required=source in ("comite", "otra"),
+    )
     channels = _choices(conf, "canales", "Canales", CHANNELS, errors, min_items=1)
     audiences = _choices(conf, "publicos_interes", "Públicos de interés", AUDIENCES, errors, min_items=1)
     department = conf.get("dependencia")
@@ -109,6 +118,15 @@ def parse_need(conf: dict[str, Any], *, today: date | None = None) -> NeedInput:
             errors.append(f"«Fecha y hora de publicación» no es válida: {raw_publish!r}.")
     if errors:
         raise InvalidInput("La necesidad de comunicación no se puede registrar:", details=errors)
-    return NeedInput(title=title, description=description, source=source, deadline=deadline,
-                     channels=channels, department=department, one_off=one_off, audiences=audiences,
-                     source_reference=reference, publish_at=publish_at)
+    return NeedInput(
+        title=title,
+        description=description,
+        source=source,
+        deadline=deadline,
+        channels=channels,
+        department=department,
+        one_off=one_off,
+        audiences=audiences,
+        source_reference=reference,
+        publish_at=publish_at,
+    )

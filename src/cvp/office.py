@@ -40,8 +40,13 @@ from cvp.team import Team, current_team
 log = logging.getLogger(__name__)
 
 UPLOAD_TYPES = {
-    "image/png": ".png", "image/jpeg": ".jpg", "image/gif": ".gif", "image/webp": ".webp",
-    "application/pdf": ".pdf", "video/mp4": ".mp4", "video/quicktime": ".mov",
+    "image/png": ".png",
+    "image/jpeg": ".jpg",
+    "image/gif": ".gif",
+    "image/webp": ".webp",
+    "application/pdf": ".pdf",
+    "video/mp4": ".mp4",
+    "video/quicktime": ".mov",
 }
 SUBMITTED = "presentado"
 CLAIM_TTL = timedelta(minutes=10)
@@ -64,8 +69,14 @@ class DecisionOutcome:
 class Office:
     """The records of the procedure and the actions on them."""
 
-    def __init__(self, url: str | None = None, *, cfg: Settings | None = None, mailer: Mailer | None = None,
-                 storage: Storage | None = None):
+    def __init__(
+        self,
+        url: str | None = None,
+        *,
+        cfg: Settings | None = None,
+        mailer: Mailer | None = None,
+        storage: Storage | None = None,
+    ):
         self.cfg = cfg or load_settings()
         self.url = url or self.cfg.default_records_url
         self.engine = engine_for(self.url)
@@ -90,10 +101,10 @@ class Office:
     def link(self, need_id: int) -> str:
         return f"{self.cfg.base_url}/cvp/necesidades/{need_id}"
 
-    def _event(self, s: Session, need_id: int, activity: int, action: str, actor: str, summary: str,
-               **detail) -> Event:
-        ev = Event(need_id=need_id, activity=activity, action=action, actor=actor, summary=summary,
-                   detail=detail, at=utcnow())
+    def _event(self, s: Session, need_id: int, activity: int, action: str, actor: str, summary: str, **detail) -> Event:
+        ev = Event(
+            need_id=need_id, activity=activity, action=action, actor=actor, summary=summary, detail=detail, at=utcnow()
+        )
         s.add(ev)
         return ev
 
@@ -105,18 +116,33 @@ class Office:
                 self._event(s, need_id, activity, action, actor, summary, **detail)
 
     def _has_event(self, s: Session, need_id: int, activity: int, action: str) -> bool:
-        return s.scalar(select(Event.id).where(Event.need_id == need_id, Event.activity == activity,
-                                               Event.action == action).limit(1)) is not None
+        return (
+            s.scalar(
+                select(Event.id)
+                .where(Event.need_id == need_id, Event.activity == activity, Event.action == action)
+                .limit(1)
+            )
+            is not None
+        )
 
-    def _queue_mail(self, s: Session, need: Need, activity: int, key: str, recipients: list[str],
-                    template: str, **context) -> None:
+    def _queue_mail(
+        self, s: Session, need: Need, activity: int, key: str, recipients: list[str], template: str, **context
+    ) -> None:
         """Keep the mail as a record in this transaction; delivery happens after commit (deliver_pending)."""
         dedupe = f"{need.id}:{activity}:{key}"
         if s.scalar(select(Notification.id).where(Notification.dedupe_key == dedupe)) is not None:
             return
         mail = self.renderer.mail(template, necesidad=need, enlace=self.link(need.id), **context)
-        s.add(Notification(need_id=need.id, activity=activity, dedupe_key=dedupe, recipients=recipients,
-                           subject=mail.subject, body=mail.body))
+        s.add(
+            Notification(
+                need_id=need.id,
+                activity=activity,
+                dedupe_key=dedupe,
+                recipients=recipients,
+                subject=mail.subject,
+                body=mail.body,
+            )
+        )
 
     def deliver_pending(self, mailer: Mailer | None = None, need_id: int | None = None) -> int:
         """Send every mail not yet sent; a failure stays pending with its error, to be retried.
@@ -137,13 +163,20 @@ class Office:
         sent = 0
         for nid in pending:
             with self.session() as s:
-                won = s.execute(update(Notification).where(Notification.id == nid, Notification.sent_at.is_(None),
-                                                           free).values(claimed_at=utcnow())).rowcount == 1
+                won = (
+                    s.execute(
+                        update(Notification)
+                        .where(Notification.id == nid, Notification.sent_at.is_(None), free)
+                        .values(claimed_at=utcnow())
+                    ).rowcount
+                    == 1
+                )
                 n = s.get(Notification, nid) if won else None
             if n is None:
                 continue
-            out = OutgoingMail(tuple(n.recipients), n.subject, n.body, self.cfg.mail_from, mail_reference(n),
-                               stable_id=True)
+            out = OutgoingMail(
+                tuple(n.recipients), n.subject, n.body, self.cfg.mail_from, mail_reference(n), stable_id=True
+            )
             delivered: list[bool] = []
             recorded: list[bool] = []
 
@@ -163,8 +196,11 @@ class Office:
                     continue
                 log.warning("Mail %s not delivered through %s: %s", n.id, mailer.description, exc)
                 with self.session() as s:
-                    s.execute(update(Notification).where(Notification.id == n.id, Notification.sent_at.is_(None))
-                              .values(error=str(exc)[:2000], claimed_at=None))
+                    s.execute(
+                        update(Notification)
+                        .where(Notification.id == n.id, Notification.sent_at.is_(None))
+                        .values(error=str(exc)[:2000], claimed_at=None)
+                    )
                 continue
             sent += 1
         return sent
@@ -172,8 +208,11 @@ class Office:
     def _record_sent(self, notification_id: int, transport: str) -> None:
         """One UPDATE, committed at once: the only work between the server's acceptance and the record."""
         with self.engine.begin() as conn:
-            conn.execute(update(Notification).where(Notification.id == notification_id)
-                         .values(sent_at=utcnow(), transport=transport[:200], error=""))
+            conn.execute(
+                update(Notification)
+                .where(Notification.id == notification_id)
+                .values(sent_at=utcnow(), transport=transport[:200], error="")
+            )
 
     def _need(self, s: Session, need_id: int, *, for_update: bool = False) -> Need:
         q = select(Need).where(Need.id == need_id)
@@ -222,18 +261,39 @@ class Office:
                 existing = s.scalar(select(Need).where(Need.run_id == run_id))
                 if existing is not None:
                     return existing
-            need = Need(run_id=run_id, title=data.title, description=data.description, source=data.source,
-                        source_reference=data.source_reference, audiences=list(data.audiences),
-                        channels=list(data.channels), one_off=data.one_off, deadline=data.deadline,
-                        department=data.department, requested_by=actor, publish_at=data.publish_at,
-                        created_at=utcnow())
+            need = Need(
+                run_id=run_id,
+                title=data.title,
+                description=data.description,
+                source=data.source,
+                source_reference=data.source_reference,
+                audiences=list(data.audiences),
+                channels=list(data.channels),
+                one_off=data.one_off,
+                deadline=data.deadline,
+                department=data.department,
+                requested_by=actor,
+                publish_at=data.publish_at,
+                created_at=utcnow(),
+            )
             s.add(need)
             s.flush()
-            route = "acción puntual: continúa en la actividad 5" if data.one_off else \
-                "requiere planeación: continúa en la actividad 2"
-            self._event(s, need.id, 1, "necesidad_registrada", actor,
-                        f"Necesidad registrada ({P.SOURCES[data.source]}); {route}.",
-                        fuente=data.source, fecha_limite=data.deadline.isoformat(), accion_puntual=data.one_off)
+            route = (
+                "acción puntual: continúa en la actividad 5"
+                if data.one_off
+                else "requiere planeación: continúa en la actividad 2"
+            )
+            self._event(
+                s,
+                need.id,
+                1,
+                "necesidad_registrada",
+                actor,
+                f"Necesidad registrada ({P.SOURCES[data.source]}); {route}.",
+                fuente=data.source,
+                fecha_limite=data.deadline.isoformat(),
+                accion_puntual=data.one_off,
+            )
             return need
 
     def check_opener(self, actor: str, run_id: str | None, conf: dict | NeedInput) -> None:
@@ -251,14 +311,14 @@ class Office:
         with self.session() as s:
             if run_id is not None and s.scalar(select(RefusedNeed.id).where(RefusedNeed.run_id == run_id)):
                 return  # a retried task records the refusal once
-            s.add(RefusedNeed(run_id=run_id, requested_by=actor[:120], title=title[:200], reason=reason,
-                              at=utcnow()))
+            s.add(RefusedNeed(run_id=run_id, requested_by=actor[:120], title=title[:200], reason=reason, at=utcnow()))
 
     def refused_needs(self, limit: int = 20) -> list[RefusedNeed]:
         """The most recent refused requests to open a need, newest first."""
         with self.session() as s:
-            return list(s.scalars(select(RefusedNeed).order_by(RefusedNeed.at.desc(), RefusedNeed.id.desc())
-                                  .limit(limit)))
+            return list(
+                s.scalars(select(RefusedNeed).order_by(RefusedNeed.at.desc(), RefusedNeed.id.desc()).limit(limit))
+            )
 
     def record_run_change(self, run_id: str, outcome: str, actor: str) -> Need | None:
         """Someone changed a need's run from Airflow itself (marked it failed or successful).
@@ -277,8 +337,11 @@ class Office:
                 return need
             closes = need.status == "en_curso"
             summary = f"{actor} {what} la ejecución desde Airflow"
-            summary += (": la necesidad queda cancelada sin publicar." if closes
-                        else f" (la necesidad ya estaba {need.status}).")
+            summary += (
+                ": la necesidad queda cancelada sin publicar."
+                if closes
+                else f" (la necesidad ya estaba {need.status})."
+            )
             if closes:
                 need.status = "cancelada"
             self._event(s, need.id, 1, action, actor, summary, estado_airflow=outcome, cierra=closes)
@@ -286,20 +349,40 @@ class Office:
 
     # --- activities 2, 3, 4 -------------------------------------------------------------------
 
-    def _add_document(self, need_id: int, activity: int, kind: str, data: dict, actor: str, template: str,
-                      action: str, summary: str, *, once: bool = True, step: str | None = None) -> Document:
+    def _add_document(
+        self,
+        need_id: int,
+        activity: int,
+        kind: str,
+        data: dict,
+        actor: str,
+        template: str,
+        action: str,
+        summary: str,
+        *,
+        once: bool = True,
+        step: str | None = None,
+    ) -> Document:
         with self.session() as s:
             need = self._need(s, need_id, for_update=step is not None)
             if once:
                 prev = s.scalar(select(Document).where(Document.need_id == need_id, Document.kind == kind))
                 if prev is not None:
-                    raise Conflict(f"La necesidad n.º {need_id} ya tiene {summary.lower()} "
-                                   f"(registrado por {prev.author}).")
+                    raise Conflict(
+                        f"La necesidad n.º {need_id} ya tiene {summary.lower()} (registrado por {prev.author})."
+                    )
             if step is not None:
                 self._standing(s, need_id).require(step)
             rendered = self.renderer.render(template, necesidad=need, datos=data, autor=actor, fecha=utcnow())
-            doc = Document(need_id=need_id, activity=activity, kind=kind, data=data, rendered=rendered,
-                           author=actor, created_at=utcnow())
+            doc = Document(
+                need_id=need_id,
+                activity=activity,
+                kind=kind,
+                data=data,
+                rendered=rendered,
+                author=actor,
+                created_at=utcnow(),
+            )
             s.add(doc)
             s.flush()
             self._event(s, need_id, activity, action, actor, summary, documento=doc.id)
@@ -307,13 +390,27 @@ class Office:
 
     def record_meeting(self, need_id: int, actor: str, data: dict) -> Document:
         """Activity 2: the team meeting, recorded on form 208-SADM-Ft-54."""
-        required = {"temas": "Temas a tratar", "fuentes": "Fuentes a consultar", "productos": "Productos a realizar",
-                    "canales": "Medios de difusión", "asistentes": "Asistentes"}
+        required = {
+            "temas": "Temas a tratar",
+            "fuentes": "Fuentes a consultar",
+            "productos": "Productos a realizar",
+            "canales": "Medios de difusión",
+            "asistentes": "Asistentes",
+        }
         errors = [f"«{label}» es obligatorio." for key, label in required.items() if not _filled(data.get(key))]
         if errors:
             raise InvalidInput("El registro de reunión está incompleto:", details=errors)
-        return self._add_document(need_id, 2, "registro_reunion", data, actor, "registros/registro_reunion.html.j2",
-                                  "reunion_registrada", f"Registro de reunión {P.MEETING_FORM_CODE}", step=S.MEETING)
+        return self._add_document(
+            need_id,
+            2,
+            "registro_reunion",
+            data,
+            actor,
+            "registros/registro_reunion.html.j2",
+            "reunion_registrada",
+            f"Registro de reunión {P.MEETING_FORM_CODE}",
+            step=S.MEETING,
+        )
 
     def record_content_plan(self, need_id: int, actor: str, data: dict) -> Document:
         """Activity 3: contents and actions agreed with the departments' liaisons."""
@@ -324,8 +421,17 @@ class Office:
             errors.append("«Enlaces de las dependencias» es obligatorio.")
         if errors:
             raise InvalidInput("El plan de contenidos está incompleto:", details=errors)
-        return self._add_document(need_id, 3, "plan_contenidos", data, actor, "registros/plan_contenidos.html.j2",
-                                  "plan_contenidos_registrado", "Plan de contenidos y acciones", step=S.PLAN)
+        return self._add_document(
+            need_id,
+            3,
+            "plan_contenidos",
+            data,
+            actor,
+            "registros/plan_contenidos.html.j2",
+            "plan_contenidos_registrado",
+            "Plan de contenidos y acciones",
+            step=S.PLAN,
+        )
 
     def request_red_distrital(self, need_id: int) -> None:
         """Activity 4: the joint-action request to the Red Distrital, as a record and an e-mail."""
@@ -336,12 +442,26 @@ class Office:
             plan = s.scalar(select(Document).where(Document.need_id == need_id, Document.kind == "plan_contenidos"))
             data = {"destinatario": self.cfg.red_distrital_email, "plan": plan.data if plan else {}}
             rendered = self.renderer.render("registros/solicitud_red_distrital.txt.j2", necesidad=need, datos=data)
-            s.add(Document(need_id=need_id, activity=4, kind="solicitud_red_distrital", data=data,
-                           rendered=rendered, author=P.SYSTEM, created_at=utcnow()))
-            self._queue_mail(s, need, 4, "red", [self.cfg.red_distrital_email], "red_distrital",
-                             plan=data["plan"])
-            self._event(s, need_id, 4, "solicitud_red_distrital", P.SYSTEM,
-                        f"Solicitud de acciones conjuntas enviada a la Red Distrital ({self.cfg.red_distrital_email}).")
+            s.add(
+                Document(
+                    need_id=need_id,
+                    activity=4,
+                    kind="solicitud_red_distrital",
+                    data=data,
+                    rendered=rendered,
+                    author=P.SYSTEM,
+                    created_at=utcnow(),
+                )
+            )
+            self._queue_mail(s, need, 4, "red", [self.cfg.red_distrital_email], "red_distrital", plan=data["plan"])
+            self._event(
+                s,
+                need_id,
+                4,
+                "solicitud_red_distrital",
+                P.SYSTEM,
+                f"Solicitud de acciones conjuntas enviada a la Red Distrital ({self.cfg.red_distrital_email}).",
+            )
 
     # --- activities 5 to 8: the text ----------------------------------------------------------
 
@@ -357,17 +477,34 @@ class Office:
                 return prev
         drafts = self.drafts(need_id)
         with self.session() as s:
-            doc = Document(need_id=need_id, activity=5, kind="borradores", data=drafts,
-                           rendered="\n\n".join(f"[{P.CHANNELS[c]}]\n{t}" for c, t in drafts.items()),
-                           author=P.SYSTEM, created_at=utcnow())
+            doc = Document(
+                need_id=need_id,
+                activity=5,
+                kind="borradores",
+                data=drafts,
+                rendered="\n\n".join(f"[{P.CHANNELS[c]}]\n{t}" for c, t in drafts.items()),
+                author=P.SYSTEM,
+                created_at=utcnow(),
+            )
             s.add(doc)
-            self._event(s, need_id, 5, "borradores_preparados", P.SYSTEM,
-                        "Borradores por canal preparados desde las plantillas.", canales=list(drafts))
+            self._event(
+                s,
+                need_id,
+                5,
+                "borradores_preparados",
+                P.SYSTEM,
+                "Borradores por canal preparados desde las plantillas.",
+                canales=list(drafts),
+            )
             return doc
 
     def _current(self, s: Session, need_id: int, kind: str) -> Revision | None:
-        return s.scalar(select(Revision).where(Revision.need_id == need_id, Revision.kind == kind)
-                        .order_by(Revision.number.desc()).limit(1))
+        return s.scalar(
+            select(Revision)
+            .where(Revision.need_id == need_id, Revision.kind == kind)
+            .order_by(Revision.number.desc())
+            .limit(1)
+        )
 
     def current_revision(self, need_id: int, kind: str) -> Revision | None:
         with self.session() as s:
@@ -391,8 +528,9 @@ class Office:
             reports[channel] = report
         return reports
 
-    def submit_text(self, need_id: int, actor: str, texts: dict[str, str], *, title: str = "", note: str = ""
-                    ) -> Revision:
+    def submit_text(
+        self, need_id: int, actor: str, texts: dict[str, str], *, title: str = "", note: str = ""
+    ) -> Revision:
         """Activity 5 (first version) or 8 (adjustments after a return); resubmissions are presented (6) here.
 
         Blocking check findings refuse the submission; warnings are kept with the revision for the head.
@@ -405,38 +543,77 @@ class Office:
             details += [f"El canal «{c}» no fue pedido en la necesidad." for c in extra]
             raise InvalidInput("El texto no se puede presentar:", details=details)
         reports = self.check_texts(need_id, texts, title)
-        blocking = [f"{P.CHANNELS[ch]}: {f.message}" for ch, r in reports.items() for f in r.findings
-                    if f.severity == "error"]
+        blocking = [
+            f"{P.CHANNELS[ch]}: {f.message}" for ch, r in reports.items() for f in r.findings if f.severity == "error"
+        ]
         if blocking:
             raise InvalidInput("El texto tiene errores que impiden presentarlo a la Jefe OAC:", details=blocking)
         checks = [dict(f.to_dict(), channel=ch) for ch, r in reports.items() for f in r.findings]
         with self.session() as s:
             need = self._need(s, need_id, for_update=True)
             number = self._next_revision_number(s, need, P.TEXT)
-            rev = Revision(need_id=need_id, kind=P.TEXT, number=number, author=actor, title=title or need.title,
-                           texts={c: texts[c].strip() for c in need.channels}, note=note, checks=checks,
-                           created_at=utcnow())
+            rev = Revision(
+                need_id=need_id,
+                kind=P.TEXT,
+                number=number,
+                author=actor,
+                title=title or need.title,
+                texts={c: texts[c].strip() for c in need.channels},
+                note=note,
+                checks=checks,
+                created_at=utcnow(),
+            )
             s.add(rev)
             s.flush()
             if number == 1:
-                self._event(s, need_id, 5, "texto_producido", actor, "Texto de la pieza producido (revisión 1).",
-                            revision=rev.id, numero=1)
+                self._event(
+                    s,
+                    need_id,
+                    5,
+                    "texto_producido",
+                    actor,
+                    "Texto de la pieza producido (revisión 1).",
+                    revision=rev.id,
+                    numero=1,
+                )
                 self._present(s, need, rev, actor)
             else:
-                self._event(s, need_id, 8, "ajustes_realizados", actor,
-                            f"Ajustes realizados tras la devolución (revisión {number}).", revision=rev.id,
-                            numero=number, nota=note)
+                self._event(
+                    s,
+                    need_id,
+                    8,
+                    "ajustes_realizados",
+                    actor,
+                    f"Ajustes realizados tras la devolución (revisión {number}).",
+                    revision=rev.id,
+                    numero=number,
+                    nota=note,
+                )
                 self._present(s, need, rev, actor)
             return rev
 
     def _present(self, s: Session, need: Need, rev: Revision, actor: str) -> None:
         activity = 6 if rev.kind == P.TEXT else 11
         what = "Contenidos presentados" if rev.kind == P.TEXT else "Diseño presentado"
-        self._queue_mail(s, need, activity, f"{rev.kind}-{rev.number}", self.team.emails_for(P.HEAD),
-                         f"presentar_{rev.kind}", revision=rev)
-        self._event(s, need.id, activity, f"{rev.kind}_presentado", actor,
-                    f"{what} para aprobación de la Jefe OAC (revisión {rev.number}).",
-                    revision=rev.id, numero=rev.number)
+        self._queue_mail(
+            s,
+            need,
+            activity,
+            f"{rev.kind}-{rev.number}",
+            self.team.emails_for(P.HEAD),
+            f"presentar_{rev.kind}",
+            revision=rev,
+        )
+        self._event(
+            s,
+            need.id,
+            activity,
+            f"{rev.kind}_presentado",
+            actor,
+            f"{what} para aprobación de la Jefe OAC (revisión {rev.number}).",
+            revision=rev.id,
+            numero=rev.number,
+        )
 
     def present_first(self, need_id: int, kind: str) -> Revision:
         """Activity 6 or 11 for revision 1: the hand-off mail to the head (idempotent).
@@ -445,8 +622,9 @@ class Office:
         """
         with self.session() as s:
             need = self._need(s, need_id)
-            rev = s.scalar(select(Revision).where(Revision.need_id == need_id, Revision.kind == kind,
-                                                  Revision.number == 1))
+            rev = s.scalar(
+                select(Revision).where(Revision.need_id == need_id, Revision.kind == kind, Revision.number == 1)
+            )
             if rev is None:
                 raise Conflict("No hay revisión que presentar.")
             activity = 6 if kind == P.TEXT else 11
@@ -457,8 +635,16 @@ class Office:
 
     # --- control points 7 and 12 --------------------------------------------------------------
 
-    def decide(self, need_id: int, revision_id: int, control_point: int, decision: str, actor: str,
-               comment: str = "", publish_at: datetime | None = None) -> DecisionOutcome:
+    def decide(
+        self,
+        need_id: int,
+        revision_id: int,
+        control_point: int,
+        decision: str,
+        actor: str,
+        comment: str = "",
+        publish_at: datetime | None = None,
+    ) -> DecisionOutcome:
         """Record the head's decision on exactly the revision she saw; stale or repeated decisions change nothing."""
         if control_point not in P.CONTROL_POINTS:
             raise InvalidInput(f"Punto de control desconocido: {control_point}. Son 7 (contenidos) y 12 (diseño).")
@@ -473,23 +659,37 @@ class Office:
                 need = self._need(s, need_id, for_update=True)
                 rev = s.get(Revision, revision_id)
                 if rev is None or rev.need_id != need_id or rev.kind != kind:
-                    raise NotFound(f"La revisión {revision_id} no es un {'texto' if kind == P.TEXT else 'diseño'} "
-                                   f"de la necesidad n.º {need_id}.")
+                    raise NotFound(
+                        f"La revisión {revision_id} no es un {'texto' if kind == P.TEXT else 'diseño'} "
+                        f"de la necesidad n.º {need_id}."
+                    )
                 if rev.decision is not None:
                     prev = rev.decision
                     if prev.decision == decision and prev.decided_by == actor:
                         return DecisionOutcome(prev, already_recorded=True)
-                    raise Conflict(f"La revisión {rev.number} ya fue decidida ({prev.decision}) por {prev.decided_by}; "
-                                   "no se cambia una decisión registrada.")
+                    raise Conflict(
+                        f"La revisión {rev.number} ya fue decidida ({prev.decision}) por {prev.decided_by}; "
+                        "no se cambia una decisión registrada."
+                    )
                 current = self._current(s, need_id, kind)
                 if current.id != rev.id:
-                    raise Conflict(f"La revisión {rev.number} ya no es la vigente: la vigente es la {current.number}. "
-                                   "Recargue la página y decida sobre la versión actual.")
+                    raise Conflict(
+                        f"La revisión {rev.number} ya no es la vigente: la vigente es la {current.number}. "
+                        "Recargue la página y decida sobre la versión actual."
+                    )
                 if rev.author == actor:
                     raise Conflict("Nadie aprueba ni devuelve su propio trabajo: esta revisión es suya.")
                 self._standing(s, need_id).require(S.DECISION_ACTION[control_point])
-                dec = Decision(need_id=need_id, revision_id=rev.id, control_point=control_point, decision=decision,
-                               comment=comment, decided_by=actor, decided_at=utcnow(), publish_at=publish_at)
+                dec = Decision(
+                    need_id=need_id,
+                    revision_id=rev.id,
+                    control_point=control_point,
+                    decision=decision,
+                    comment=comment,
+                    decided_by=actor,
+                    decided_at=utcnow(),
+                    publish_at=publish_at,
+                )
                 s.add(dec)
                 rev.state = decision
                 if publish_at is not None and decision == P.APPROVED:
@@ -497,23 +697,40 @@ class Office:
                 s.flush()
                 verb = "aprobado" if decision == P.APPROVED else "devuelto con comentarios"
                 label = "Texto" if kind == P.TEXT else "Diseño"
-                self._event(s, need_id, control_point, f"{kind}_{decision}", actor,
-                            f"{label} {verb} (revisión {rev.number}). Control: {P.CONTROL_POINTS[control_point]}.",
-                            revision=rev.id, numero=rev.number, comentario=comment)
+                self._event(
+                    s,
+                    need_id,
+                    control_point,
+                    f"{kind}_{decision}",
+                    actor,
+                    f"{label} {verb} (revisión {rev.number}). Control: {P.CONTROL_POINTS[control_point]}.",
+                    revision=rev.id,
+                    numero=rev.number,
+                    comentario=comment,
+                )
                 if decision == P.APPROVED and control_point == 7:
                     self._hand_off(s, need, rev)
                 if decision == P.REJECTED:
                     role = P.PROFESSIONAL if kind == P.TEXT else P.TECHNICIAN
-                    self._queue_mail(s, need, control_point, f"devuelto-{rev.id}", self.team.emails_for(role),
-                                     f"devuelto_{kind}", revision=rev, comentario=comment)
+                    self._queue_mail(
+                        s,
+                        need,
+                        control_point,
+                        f"devuelto-{rev.id}",
+                        self.team.emails_for(role),
+                        f"devuelto_{kind}",
+                        revision=rev,
+                        comentario=comment,
+                    )
                 return DecisionOutcome(dec)
         except IntegrityError:  # a concurrent click won the race on the unique revision_id
             with self.session() as s:
                 prev = s.scalar(select(Decision).where(Decision.revision_id == revision_id))
             if prev is not None and prev.decision == decision and prev.decided_by == actor:
                 return DecisionOutcome(prev, already_recorded=True)
-            raise Conflict("Otra decisión sobre esta revisión se registró al mismo tiempo; recargue la página.") \
-                from None
+            raise Conflict(
+                "Otra decisión sobre esta revisión se registró al mismo tiempo; recargue la página."
+            ) from None
 
     # --- activities 9 to 13: the design -------------------------------------------------------
 
@@ -529,14 +746,28 @@ class Office:
     def _hand_off(self, s: Session, need: Need, text: Revision) -> None:
         if self._has_event(s, need.id, 9, "material_entregado"):
             return
-        self._queue_mail(s, need, 9, "tecnico", self.team.emails_for(P.TECHNICIAN), "entregar_material",
-                         revision=text)
-        self._event(s, need.id, 9, "material_entregado", text.author,
-                    f"Material entregado al Técnico Operativo para diseño (texto aprobado, revisión {text.number}).",
-                    revision=text.id)
+        self._queue_mail(s, need, 9, "tecnico", self.team.emails_for(P.TECHNICIAN), "entregar_material", revision=text)
+        self._event(
+            s,
+            need.id,
+            9,
+            "material_entregado",
+            text.author,
+            f"Material entregado al Técnico Operativo para diseño (texto aprobado, revisión {text.number}).",
+            revision=text.id,
+        )
 
-    def submit_design(self, need_id: int, actor: str, source: Path | bytes, filename: str, *,
-                      alt_text: str = "", note: str = "", max_bytes: int | None = None) -> Revision:
+    def submit_design(
+        self,
+        need_id: int,
+        actor: str,
+        source: Path | bytes,
+        filename: str,
+        *,
+        alt_text: str = "",
+        note: str = "",
+        max_bytes: int | None = None,
+    ) -> Revision:
         """Activity 10 (design or redesign): store the file under a generated key with its checksum.
 
         The file is checked on this host first (from the upload's own temporary file), then written to
@@ -557,8 +788,10 @@ class Office:
         media_type = sniff_media_type(head)
         if media_type not in UPLOAD_TYPES:
             guessed = mimetypes.guess_type(filename)[0] or "desconocido"
-            raise InvalidInput(f"Tipo de archivo no admitido ({guessed}). Se admiten imágenes PNG, JPEG, GIF o WebP, "
-                               "documentos PDF y videos MP4 o MOV.")
+            raise InvalidInput(
+                f"Tipo de archivo no admitido ({guessed}). Se admiten imágenes PNG, JPEG, GIF o WebP, "
+                "documentos PDF y videos MP4 o MOV."
+            )
         if media_type.startswith("image/") and not alt_text.strip():
             raise InvalidInput("Toda imagen necesita un texto alternativo (descripción para lectores de pantalla).")
         suffix = UPLOAD_TYPES[media_type]
@@ -572,16 +805,36 @@ class Office:
             with self.session() as s:
                 need = self._need(s, need_id, for_update=True)
                 number = self._next_revision_number(s, need, P.DESIGN)
-                rev = Revision(need_id=need_id, kind=P.DESIGN, number=number, author=actor, title=need.title,
-                               filename=Path(filename).name[:255], stored_path=key, media_type=media_type,
-                               size=size, sha256=digest.hexdigest(), alt_text=alt_text.strip(), note=note,
-                               checks=checks, created_at=utcnow())
+                rev = Revision(
+                    need_id=need_id,
+                    kind=P.DESIGN,
+                    number=number,
+                    author=actor,
+                    title=need.title,
+                    filename=Path(filename).name[:255],
+                    stored_path=key,
+                    media_type=media_type,
+                    size=size,
+                    sha256=digest.hexdigest(),
+                    alt_text=alt_text.strip(),
+                    note=note,
+                    checks=checks,
+                    created_at=utcnow(),
+                )
                 s.add(rev)
                 s.flush()
                 what = "Diseño elaborado" if number == 1 else "Rediseño elaborado tras la devolución"
-                self._event(s, need_id, 10, "diseno_cargado", actor,
-                            f"{what} (revisión {number}, {media_type}, {size} bytes).", revision=rev.id,
-                            numero=number, sha256=rev.sha256)
+                self._event(
+                    s,
+                    need_id,
+                    10,
+                    "diseno_cargado",
+                    actor,
+                    f"{what} (revisión {number}, {media_type}, {size} bytes).",
+                    revision=rev.id,
+                    numero=number,
+                    sha256=rev.sha256,
+                )
                 self._present(s, need, rev, actor)  # activity 11: the upload is sent to the head at once
                 return rev
         except BaseException:
@@ -619,11 +872,27 @@ class Office:
             if not self.storage.exists(final):
                 self.storage.copy(design.stored_path, final)
             if not self._has_event(s, need_id, 13, "pieza_entregada"):
-                self._queue_mail(s, need, 13, "profesional", self.team.emails_for(P.PROFESSIONAL), "entregar_pieza",
-                                 revision=design, archivo=name)
-                self._event(s, need_id, 13, "pieza_entregada", design.author,
-                            f"Pieza definitiva entregada al Profesional Universitario ({name}).",
-                            revision=design.id, archivo=final, sha256=design.sha256)
+                self._queue_mail(
+                    s,
+                    need,
+                    13,
+                    "profesional",
+                    self.team.emails_for(P.PROFESSIONAL),
+                    "entregar_pieza",
+                    revision=design,
+                    archivo=name,
+                )
+                self._event(
+                    s,
+                    need_id,
+                    13,
+                    "pieza_entregada",
+                    design.author,
+                    f"Pieza definitiva entregada al Profesional Universitario ({name}).",
+                    revision=design.id,
+                    archivo=final,
+                    sha256=design.sha256,
+                )
             return final
 
     def cancel_need(self, need_id: int, actor: str, reason: str) -> Need:
@@ -658,8 +927,11 @@ class Office:
                 return None
             if condition in (P.WAIT_TEXT_APPROVED, P.WAIT_DESIGN_APPROVED) and rev.state != P.APPROVED:
                 return None
-            rounds = s.scalar(select(func.count(Decision.id)).join(Revision, Revision.id == Decision.revision_id)
-                              .where(Revision.need_id == need_id, Revision.kind == kind))
+            rounds = s.scalar(
+                select(func.count(Decision.id))
+                .join(Revision, Revision.id == Decision.revision_id)
+                .where(Revision.need_id == need_id, Revision.kind == kind)
+            )
             return {"revision_id": rev.id, "number": rev.number, "author": rev.author, "rounds": rounds}
 
     # --- reading ------------------------------------------------------------------------------
@@ -684,13 +956,13 @@ class Office:
 
     def notifications(self, need_id: int) -> list[Notification]:
         with self.session() as s:
-            return list(s.scalars(select(Notification).where(Notification.need_id == need_id)
-                                  .order_by(Notification.id)))
+            return list(
+                s.scalars(select(Notification).where(Notification.need_id == need_id).order_by(Notification.id))
+            )
 
     def publications(self, need_id: int) -> list[Publication]:
         with self.session() as s:
-            return list(s.scalars(select(Publication).where(Publication.need_id == need_id)
-                                  .order_by(Publication.id)))
+            return list(s.scalars(select(Publication).where(Publication.need_id == need_id).order_by(Publication.id)))
 
 
 @contextmanager
@@ -720,4 +992,3 @@ def _filled(value) -> bool:
     if isinstance(value, (list, tuple)):
         return any(_filled(v) for v in value)
     return value is not None and value != {}
-

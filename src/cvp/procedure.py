@@ -43,28 +43,56 @@ class Activity:
 
 
 ACTIVITIES: tuple[Activity, ...] = (
-    Activity(1, "identificar_necesidad", "Identificar las necesidades de comunicación", HEAD,
-             "Plan Estratégico, PAG, Plan de Mejoramiento o acta de comité"),
-    Activity(2, "reunion_equipo", "Realizar reunión con el equipo de la OAC", HEAD,
-             f"{MEETING_FORM_CODE} Registro de reunión"),
+    Activity(
+        1,
+        "identificar_necesidad",
+        "Identificar las necesidades de comunicación",
+        HEAD,
+        "Plan Estratégico, PAG, Plan de Mejoramiento o acta de comité",
+    ),
+    Activity(
+        2,
+        "reunion_equipo",
+        "Realizar reunión con el equipo de la OAC",
+        HEAD,
+        f"{MEETING_FORM_CODE} Registro de reunión",
+    ),
     Activity(3, "definir_contenidos", "Definir contenidos y acciones con los enlaces de las dependencias", HEAD),
-    Activity(4, "red_distrital", "Establecer contacto con la Red Distrital de Redes Sociales", HEAD,
-             "Correos con jefes de prensa del Distrito"),
-    Activity(5, "producir_contenidos", "Producir contenidos de divulgación", PROFESSIONAL,
-             "Texto para elaboración de pieza"),
-    Activity(6, "presentar_contenidos", "Presentar los contenidos para aprobación", PROFESSIONAL,
-             "Correo institucional"),
+    Activity(
+        4,
+        "red_distrital",
+        "Establecer contacto con la Red Distrital de Redes Sociales",
+        HEAD,
+        "Correos con jefes de prensa del Distrito",
+    ),
+    Activity(
+        5, "producir_contenidos", "Producir contenidos de divulgación", PROFESSIONAL, "Texto para elaboración de pieza"
+    ),
+    Activity(
+        6, "presentar_contenidos", "Presentar los contenidos para aprobación", PROFESSIONAL, "Correo institucional"
+    ),
     Activity(7, "revisar_contenidos", "Revisar los contenidos", HEAD),
     Activity(8, "ajustar_contenidos", "Realizar los ajustes correspondientes", PROFESSIONAL, "Correo institucional"),
-    Activity(9, "entregar_material", "Entregar el material al Técnico Operativo para diseño", PROFESSIONAL,
-             "Correo institucional"),
+    Activity(
+        9,
+        "entregar_material",
+        "Entregar el material al Técnico Operativo para diseño",
+        PROFESSIONAL,
+        "Correo institucional",
+    ),
     Activity(10, "elaborar_diseno", "Elaborar el diseño (o rediseño) de la pieza comunicativa", TECHNICIAN),
     Activity(11, "enviar_diseno", "Enviar el diseño para aprobación", TECHNICIAN),
     Activity(12, "revisar_diseno", "Revisar y aprobar el diseño o pieza comunicativa", HEAD),
-    Activity(13, "entregar_pieza", "Entregar la pieza comunicativa definitiva al Profesional Universitario",
-             TECHNICIAN, "Correo institucional; pieza gráfica, PDF, video"),
-    Activity(14, "publicar_pieza", "Publicar la pieza comunicativa", PROFESSIONAL,
-             "Correo electrónico; pieza publicada"),
+    Activity(
+        13,
+        "entregar_pieza",
+        "Entregar la pieza comunicativa definitiva al Profesional Universitario",
+        TECHNICIAN,
+        "Correo institucional; pieza gráfica, PDF, video",
+    ),
+    Activity(
+        14, "publicar_pieza", "Publicar la pieza comunicativa", PROFESSIONAL, "Correo electrónico; pieza publicada"
+    ),
 )
 ACTIVITY = {a.number: a for a in ACTIVITIES}
 
@@ -124,12 +152,34 @@ class Review:
 
 
 REVIEWS: dict[RevisionKind, Review] = {
-    TEXT: Review(TEXT, "Texto", "texto", PROFESSIONAL, produce_activity=5, adjust_activity=8, present_activity=6,
-                 presented="Contenidos presentados", control_point=7, after_approval=9,
-                 wait_submitted="texto_presentado", wait_approved="texto_aprobado"),
-    DESIGN: Review(DESIGN, "Diseño", "diseño", TECHNICIAN, produce_activity=10, adjust_activity=10,
-                   present_activity=11, presented="Diseño presentado", control_point=12, after_approval=13,
-                   wait_submitted="diseno_presentado", wait_approved="diseno_aprobado"),
+    TEXT: Review(
+        TEXT,
+        "Texto",
+        "texto",
+        PROFESSIONAL,
+        produce_activity=5,
+        adjust_activity=8,
+        present_activity=6,
+        presented="Contenidos presentados",
+        control_point=7,
+        after_approval=9,
+        wait_submitted="texto_presentado",
+        wait_approved="texto_aprobado",
+    ),
+    DESIGN: Review(
+        DESIGN,
+        "Diseño",
+        "diseño",
+        TECHNICIAN,
+        produce_activity=10,
+        adjust_activity=10,
+        present_activity=11,
+        presented="Diseño presentado",
+        control_point=12,
+        after_approval=13,
+        wait_submitted="diseno_presentado",
+        wait_approved="diseno_aprobado",
+    ),
 }
 #: The review decided at each control point (7: the text, 12: the design).
 REVIEW_AT: dict[int, Review] = {r.control_point: r for r in REVIEWS.values()}
@@ -144,8 +194,11 @@ class NeedStatus(StrEnum):
     CANCELLED = "cancelada"
 
 
-NEED_STATUS_NAMES = {NeedStatus.IN_COURSE: "En curso", NeedStatus.PUBLISHED: "Publicada",
-                     NeedStatus.CANCELLED: "Cancelada"}
+NEED_STATUS_NAMES = {
+    NeedStatus.IN_COURSE: "En curso",
+    NeedStatus.PUBLISHED: "Publicada",
+    NeedStatus.CANCELLED: "Cancelada",
+}
 
 
 class PublicationState(StrEnum):
@@ -162,8 +215,10 @@ class PublicationState(StrEnum):
 
 
 PUBLICATION_STATE_NAMES = {
-    PublicationState.PENDING: "Pendiente", PublicationState.SENDING: "Enviando",
-    PublicationState.PUBLISHED: "Publicada", PublicationState.UNCONFIRMED: "Sin confirmar",
+    PublicationState.PENDING: "Pendiente",
+    PublicationState.SENDING: "Enviando",
+    PublicationState.PUBLISHED: "Publicada",
+    PublicationState.UNCONFIRMED: "Sin confirmar",
     PublicationState.FAILED: "Fallida",
 }
 
@@ -176,6 +231,7 @@ class DocumentKind(StrEnum):
     RED_DISTRITAL_REQUEST = "solicitud_red_distrital"  # activity 4
     DRAFTS = "borradores"  # activity 5, drafts per channel from the templates
     METRICS = "metricas"  # activity 14, the need's publication metrics
+
 
 SOURCES = {
     "plan_estrategico": "Plan Estratégico de la OAC vigente",
@@ -264,56 +320,87 @@ class Channel:
         return self.conn_id is not None
 
 
-CHANNEL: dict[str, Channel] = {c.key: c for c in (
-    Channel(
-        "x", "X (Twitter)", "X", "X",
-        TextRules(max_length=280, unit="caracteres ponderados", needs_text_or_media=True),
-        ChannelMedia(
-            images=KindLimits(frozenset({_JPEG, _PNG, _GIF, _WEBP}), 5 * _MB, {_GIF: 15 * _MB}),
-            videos=KindLimits(frozenset({_MP4, _MOV}), 512 * _MB, min_duration=0.5, max_duration=140),
-            max_images=4, max_videos=1, allow_mixed=False, alt_text_max=1000,
+CHANNEL: dict[str, Channel] = {
+    c.key: c
+    for c in (
+        Channel(
+            "x",
+            "X (Twitter)",
+            "X",
+            "X",
+            TextRules(max_length=280, unit="caracteres ponderados", needs_text_or_media=True),
+            ChannelMedia(
+                images=KindLimits(frozenset({_JPEG, _PNG, _GIF, _WEBP}), 5 * _MB, {_GIF: 15 * _MB}),
+                videos=KindLimits(frozenset({_MP4, _MOV}), 512 * _MB, min_duration=0.5, max_duration=140),
+                max_images=4,
+                max_videos=1,
+                allow_mixed=False,
+                alt_text_max=1000,
+            ),
+            conn_id="x_default",
         ),
-        conn_id="x_default",
-    ),
-    Channel(
-        "facebook", "Facebook", "Facebook", "Facebook",
-        TextRules(max_length=63_206, needs_text_or_media=True),
-        ChannelMedia(
-            # Page photos: the formats Meta documents (WebP is not among them).
-            images=KindLimits(frozenset({_JPEG, _PNG, _GIF, _BMP, _TIFF}), 10 * _MB),
-            videos=KindLimits(_VIDEO_ANY | {_MKV}, 10 * _GB, max_duration=240 * 60),
+        Channel(
+            "facebook",
+            "Facebook",
+            "Facebook",
+            "Facebook",
+            TextRules(max_length=63_206, needs_text_or_media=True),
+            ChannelMedia(
+                # Page photos: the formats Meta documents (WebP is not among them).
+                images=KindLimits(frozenset({_JPEG, _PNG, _GIF, _BMP, _TIFF}), 10 * _MB),
+                videos=KindLimits(_VIDEO_ANY | {_MKV}, 10 * _GB, max_duration=240 * 60),
+            ),
+            conn_id="facebook_default",
         ),
-        conn_id="facebook_default",
-    ),
-    Channel(
-        "instagram", "Instagram", "Instagram", "Instagram",
-        TextRules(max_length=2_200, max_hashtags=30, max_mentions=20),
-        ChannelMedia(
-            # Meta's content publishing API takes JPEG only for Instagram images.
-            images=KindLimits(frozenset({_JPEG}), 8 * _MB, min_aspect=0.8, max_aspect=1.91,
-                              aspect_label="4:5 y 1,91:1"),
-            videos=KindLimits(frozenset({_MP4, _MOV}), 300 * _MB, min_duration=3, max_duration=15 * 60,
-                              min_aspect=0.5625, max_aspect=1.91, aspect_label="9:16 y 1,91:1"),
-            max_items=10, requires_media=True,
+        Channel(
+            "instagram",
+            "Instagram",
+            "Instagram",
+            "Instagram",
+            TextRules(max_length=2_200, max_hashtags=30, max_mentions=20),
+            ChannelMedia(
+                # Meta's content publishing API takes JPEG only for Instagram images.
+                images=KindLimits(
+                    frozenset({_JPEG}), 8 * _MB, min_aspect=0.8, max_aspect=1.91, aspect_label="4:5 y 1,91:1"
+                ),
+                videos=KindLimits(
+                    frozenset({_MP4, _MOV}),
+                    300 * _MB,
+                    min_duration=3,
+                    max_duration=15 * 60,
+                    min_aspect=0.5625,
+                    max_aspect=1.91,
+                    aspect_label="9:16 y 1,91:1",
+                ),
+                max_items=10,
+                requires_media=True,
+            ),
+            conn_id="instagram_default",
         ),
-        conn_id="instagram_default",
-    ),
-    Channel(
-        "youtube", "YouTube", "YouTube", "YouTube",
-        TextRules(max_length=5_000, unit="bytes", title_max_chars=100),
-        ChannelMedia(
-            images=None,
-            videos=KindLimits(frozenset({_MP4, _MOV, _AVI, _WMV, _FLV, _WEBM, _MPEG_PS, _3GPP}), 256 * _GB),
-            max_videos=1, requires_video=True,
+        Channel(
+            "youtube",
+            "YouTube",
+            "YouTube",
+            "YouTube",
+            TextRules(max_length=5_000, unit="bytes", title_max_chars=100),
+            ChannelMedia(
+                images=None,
+                videos=KindLimits(frozenset({_MP4, _MOV, _AVI, _WMV, _FLV, _WEBM, _MPEG_PS, _3GPP}), 256 * _GB),
+                max_videos=1,
+                requires_video=True,
+            ),
+            conn_id="youtube_default",
         ),
-        conn_id="youtube_default",
-    ),
-    Channel(
-        "sitio_web", "Sitio web de la CVP", "Sitio web", "el sitio web",
-        TextRules(),
-        ChannelMedia(images=None, videos=None, any_file=True),
-    ),
-)}
+        Channel(
+            "sitio_web",
+            "Sitio web de la CVP",
+            "Sitio web",
+            "el sitio web",
+            TextRules(),
+            ChannelMedia(images=None, videos=None, any_file=True),
+        ),
+    )
+}
 #: Each channel's name as forms, records and templates show it (``CANALES`` in templates).
 CHANNELS = {key: c.name for key, c in CHANNEL.items()}
 #: The channels with a platform behind them (an Airflow Connection, a publisher, engagement to read).
@@ -351,8 +438,14 @@ WAIT_TEXT_SUBMITTED = REVIEWS[TEXT].wait_submitted
 WAIT_TEXT_APPROVED = REVIEWS[TEXT].wait_approved
 WAIT_DESIGN_SUBMITTED = REVIEWS[DESIGN].wait_submitted
 WAIT_DESIGN_APPROVED = REVIEWS[DESIGN].wait_approved
-WAIT_CONDITIONS = (WAIT_MEETING, WAIT_CONTENT_PLAN, WAIT_TEXT_SUBMITTED, WAIT_TEXT_APPROVED,
-                   WAIT_DESIGN_SUBMITTED, WAIT_DESIGN_APPROVED)
+WAIT_CONDITIONS = (
+    WAIT_MEETING,
+    WAIT_CONTENT_PLAN,
+    WAIT_TEXT_SUBMITTED,
+    WAIT_TEXT_APPROVED,
+    WAIT_DESIGN_SUBMITTED,
+    WAIT_DESIGN_APPROVED,
+)
 
 
 def display_name(number: int) -> str:

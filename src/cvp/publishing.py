@@ -52,14 +52,24 @@ def build_piece(office: Office, need_id: int, channel: str) -> tuple[Piece, int,
             raise Conflict("Solo se publica una pieza con texto y diseño aprobados (actividades 7 y 12).")
         if channel not in need.channels:
             raise Conflict(f"El canal «{channel}» no fue pedido en la necesidad n.º {need_id}.")
-        media = (MediaFile(office.design_media(design), design.media_type, design.size, design.sha256, design.alt_text),)
-        piece = Piece(need_id=need_id, channel=channel, text=text.texts[channel], title=text.title,
-                      media=media, text_revision=text.number, design_revision=design.number)
+        media = (
+            MediaFile(office.design_media(design), design.media_type, design.size, design.sha256, design.alt_text),
+        )
+        piece = Piece(
+            need_id=need_id,
+            channel=channel,
+            text=text.texts[channel],
+            title=text.title,
+            media=media,
+            text_revision=text.number,
+            design_revision=design.number,
+        )
         return piece, text.id, design.id
 
 
-def publish_once(office: Office, publisher: Publisher, need_id: int, channel: str, actor: str = P.SYSTEM
-                 ) -> Publication:
+def publish_once(
+    office: Office, publisher: Publisher, need_id: int, channel: str, actor: str = P.SYSTEM
+) -> Publication:
     """Publish the need's approved piece on one channel, never twice whatever the retries."""
     piece, text_id, design_id = build_piece(office, need_id, channel)
     row = _claim(office, need_id, text_id, design_id, channel, piece.fingerprint)
@@ -77,8 +87,15 @@ def publish_once(office: Office, publisher: Publisher, need_id: int, channel: st
         publisher.validate(piece)
     except PublishError as exc:
         _update(office, row.id, state=FAILED, error=exc.message)
-        _event(office, need_id, channel, "publicacion_fallida", actor,
-               f"No se publicó en {P.CHANNELS[channel]}: {exc.message}", error=exc.message)
+        _event(
+            office,
+            need_id,
+            channel,
+            "publicacion_fallida",
+            actor,
+            f"No se publicó en {P.CHANNELS[channel]}: {exc.message}",
+            error=exc.message,
+        )
         raise
     if row.state == PENDING and row.attempts > 0:
         # A person authorised a resend of an unconfirmed post: a late post may have appeared since.
@@ -103,8 +120,15 @@ def publish_once(office: Office, publisher: Publisher, need_id: int, channel: st
         return _reconcile(office, publisher, piece, _get(office, row.id), actor, cause=exc)
     except PublishError as exc:
         _update(office, row.id, state=FAILED, error=exc.message)
-        _event(office, need_id, channel, "publicacion_fallida", actor, f"No se publicó en {P.CHANNELS[channel]}: "
-               f"{exc.message}", error=exc.message)
+        _event(
+            office,
+            need_id,
+            channel,
+            "publicacion_fallida",
+            actor,
+            f"No se publicó en {P.CHANNELS[channel]}: {exc.message}",
+            error=exc.message,
+        )
         raise
     except Exception as exc:
         # After 'enviando' we cannot tell whether the post went out: the row stays for reconciliation.
@@ -133,22 +157,36 @@ def _look_again(office: Office, publisher: Publisher, piece: Piece, row: Publica
         return publisher.find_published(piece)
     except PublishError as exc:
         _update(office, row.id, error=exc.message)
-        raise TransientError(f"No se pudo verificar en {P.CHANNELS[piece.channel]} si la pieza ya aparece antes "
-                             f"del reenvío autorizado ({exc.message}); se reintentará sin reenviar todavía.",
-                             channel=piece.channel, detail=exc.detail) from exc
+        raise TransientError(
+            f"No se pudo verificar en {P.CHANNELS[piece.channel]} si la pieza ya aparece antes "
+            f"del reenvío autorizado ({exc.message}); se reintentará sin reenviar todavía.",
+            channel=piece.channel,
+            detail=exc.detail,
+        ) from exc
 
 
 def _claim(office: Office, need_id, text_id, design_id, channel, fingerprint) -> Publication:
     with office.session() as s:
-        row = s.scalar(select(Publication).where(
-            Publication.need_id == need_id, Publication.text_revision_id == text_id,
-            Publication.design_revision_id == design_id, Publication.channel == channel))
+        row = s.scalar(
+            select(Publication).where(
+                Publication.need_id == need_id,
+                Publication.text_revision_id == text_id,
+                Publication.design_revision_id == design_id,
+                Publication.channel == channel,
+            )
+        )
         if row is not None:
             return row
     try:
         with office.session() as s:
-            row = Publication(need_id=need_id, text_revision_id=text_id, design_revision_id=design_id,
-                              channel=channel, state=PENDING, fingerprint=fingerprint)
+            row = Publication(
+                need_id=need_id,
+                text_revision_id=text_id,
+                design_revision_id=design_id,
+                channel=channel,
+                state=PENDING,
+                fingerprint=fingerprint,
+            )
             s.add(row)
             s.flush()
             return row
@@ -156,8 +194,9 @@ def _claim(office: Office, need_id, text_id, design_id, channel, fingerprint) ->
         return _claim(office, need_id, text_id, design_id, channel, fingerprint)
 
 
-def _reconcile(office: Office, publisher: Publisher, piece: Piece, row: Publication, actor: str,
-               cause: Exception | None = None) -> Publication:
+def _reconcile(
+    office: Office, publisher: Publisher, piece: Piece, row: Publication, actor: str, cause: Exception | None = None
+) -> Publication:
     try:
         found = publisher.find_published(piece)
     except PublishError as exc:
@@ -174,15 +213,18 @@ def _reconcile(office: Office, publisher: Publisher, piece: Piece, row: Publicat
 
 
 def _unconfirmed_message(channel: str, row: Publication) -> str:
-    return (f"No se pudo confirmar si la pieza quedó publicada en {P.CHANNELS[channel]} (registro de publicación "
-            f"n.º {row.id}). Revise la cuenta: si la publicación existe, confírmela con su enlace en la página de la "
-            f"necesidad (/cvp/necesidades/{row.need_id}) o con `python -m cvp publicacion confirmar {row.id} "
-            f"--url URL`; si no existe, autorice el reenvío allí o con `python -m cvp publicacion reintentar "
-            f"{row.id}`. No se reenvía automáticamente para no duplicarla.")
+    return (
+        f"No se pudo confirmar si la pieza quedó publicada en {P.CHANNELS[channel]} (registro de publicación "
+        f"n.º {row.id}). Revise la cuenta: si la publicación existe, confírmela con su enlace en la página de la "
+        f"necesidad (/cvp/necesidades/{row.need_id}) o con `python -m cvp publicacion confirmar {row.id} "
+        f"--url URL`; si no existe, autorice el reenvío allí o con `python -m cvp publicacion reintentar "
+        f"{row.id}`. No se reenvía automáticamente para no duplicarla."
+    )
 
 
-def _mark_published(office: Office, row_id: int, need_id: int, channel: str, result: PublishResult, actor: str,
-                    reconciled: bool = False) -> Publication:
+def _mark_published(
+    office: Office, row_id: int, need_id: int, channel: str, result: PublishResult, actor: str, reconciled: bool = False
+) -> Publication:
     """Close the publication in one transaction: ledger row, its 'publicado' event, the need if done."""
     with office.session() as s:
         office._need(s, need_id, for_update=True)  # one closer at a time: the last channel closes the need
@@ -198,18 +240,29 @@ def _close_in(office: Office, s, row: Publication, actor: str, reconciled: bool 
     """The 'publicado' event of this row (once) and the need's closing, inside the caller's transaction."""
     if not _has_published_event(s, row):
         how = " (confirmada al reconciliar)" if reconciled else ""
-        office._event(s, row.need_id, 14, "publicado", actor,
-                      f"Publicado en {P.CHANNELS[row.channel]}{how}: {row.url}", canal=row.channel, url=row.url,
-                      remote_id=row.remote_id, publicacion=row.id)
+        office._event(
+            s,
+            row.need_id,
+            14,
+            "publicado",
+            actor,
+            f"Publicado en {P.CHANNELS[row.channel]}{how}: {row.url}",
+            canal=row.channel,
+            url=row.url,
+            remote_id=row.remote_id,
+            publicacion=row.id,
+        )
     _close_need_if_done(office, s, row.need_id)
 
 
 def _has_published_event(s, row: Publication) -> bool:
-    for detail in s.scalars(select(Event.detail).where(Event.need_id == row.need_id, Event.activity == 14,
-                                                       Event.action == "publicado")):
+    for detail in s.scalars(
+        select(Event.detail).where(Event.need_id == row.need_id, Event.activity == 14, Event.action == "publicado")
+    ):
         detail = detail or {}
         if detail.get("publicacion") == row.id or (
-                "publicacion" not in detail and detail.get("canal") == row.channel and detail.get("url") == row.url):
+            "publicacion" not in detail and detail.get("canal") == row.channel and detail.get("url") == row.url
+        ):
             return True
     return False
 
@@ -233,9 +286,16 @@ def _close_need_if_done(office: Office, s, need_id: int) -> None:
     """A need is published once its approved piece is published on every requested channel."""
     need = office._need(s, need_id)
     text, design = office._current(s, need_id, P.TEXT), office._current(s, need_id, P.DESIGN)
-    done = set(s.scalars(select(Publication.channel).where(
-        Publication.need_id == need_id, Publication.state == PUBLISHED,
-        Publication.text_revision_id == text.id, Publication.design_revision_id == design.id)))
+    done = set(
+        s.scalars(
+            select(Publication.channel).where(
+                Publication.need_id == need_id,
+                Publication.state == PUBLISHED,
+                Publication.text_revision_id == text.id,
+                Publication.design_revision_id == design.id,
+            )
+        )
+    )
     if need.status == P.NeedStatus.IN_COURSE and set(need.channels) <= done:
         need.status = P.NeedStatus.PUBLISHED
 
@@ -245,8 +305,9 @@ def confirm(office: Office, row_id: int, url: str, remote_id: str, actor: str) -
     row = _get(office, row_id)
     if row.state not in (UNCONFIRMED, SENDING):
         raise Conflict(f"El registro de publicación {row_id} está «{row.state}»: no requiere confirmación.")
-    return _mark_published(office, row_id, row.need_id, row.channel, PublishResult(remote_id, url), actor,
-                           reconciled=True)
+    return _mark_published(
+        office, row_id, row.need_id, row.channel, PublishResult(remote_id, url), actor, reconciled=True
+    )
 
 
 def allow_retry(office: Office, row_id: int, actor: str) -> Publication:
@@ -255,9 +316,16 @@ def allow_retry(office: Office, row_id: int, actor: str) -> Publication:
     if row.state != UNCONFIRMED:
         raise Conflict(f"El registro de publicación {row_id} está «{row.state}»: solo se reintenta uno sin confirmar.")
     _update(office, row_id, state=PENDING, error="")
-    _event(office, row.need_id, row.channel, "reenvio_autorizado", actor,
-           f"Reenvío autorizado en {P.CHANNELS[row.channel]} tras verificar que no se publicó; antes de reenviar "
-           "se busca de nuevo en la cuenta.", publicacion=row_id)
+    _event(
+        office,
+        row.need_id,
+        row.channel,
+        "reenvio_autorizado",
+        actor,
+        f"Reenvío autorizado en {P.CHANNELS[row.channel]} tras verificar que no se publicó; antes de reenviar "
+        "se busca de nuevo en la cuenta.",
+        publicacion=row_id,
+    )
     return _get(office, row_id)
 
 

@@ -84,7 +84,7 @@ def fetch_feed(url: str, *, token: str = "", timeout: float = 15.0, attempts: in
             if attempt + 1 < attempts:
                 import time as _time
 
-                _time.sleep(2 ** attempt)
+                _time.sleep(2**attempt)
     raise RuntimeError(f"No se pudo leer el boletín de la Red Distrital ({url}): {last}")
 
 
@@ -98,13 +98,29 @@ def receive(office: Office, items: list[FeedItem], mailer: Mailer | None, day: d
     if mailer is not None:
         body = office.renderer.render("correos/red_distrital_replicar.txt.j2", items=new, dia=day)
         subject, _, text = body.partition("\n\n")
-        mailer.send(OutgoingMail(tuple(office.team.team_emails or office.team.emails_for(P.PROFESSIONAL)),
-                                 subject.removeprefix("Asunto:").strip(), text, office.cfg.mail_from,
-                                 f"red-recibido-{day.isoformat()}"))
+        mailer.send(
+            OutgoingMail(
+                tuple(office.team.team_emails or office.team.emails_for(P.PROFESSIONAL)),
+                subject.removeprefix("Asunto:").strip(),
+                text,
+                office.cfg.mail_from,
+                f"red-recibido-{day.isoformat()}",
+            )
+        )
     with office.session() as s:
         for i in new:
-            s.add(RedItem(day=day, direction="recibido", dedupe_key=i.key, entity=i.entity, message=i.message,
-                          url=i.url, payload={"fecha": i.day.isoformat() if i.day else None}, created_at=utcnow()))
+            s.add(
+                RedItem(
+                    day=day,
+                    direction="recibido",
+                    dedupe_key=i.key,
+                    entity=i.entity,
+                    message=i.message,
+                    url=i.url,
+                    payload={"fecha": i.day.isoformat() if i.day else None},
+                    created_at=utcnow(),
+                )
+            )
     return new
 
 
@@ -114,28 +130,69 @@ def send_digest(office: Office, mailer: Mailer | None, day: date) -> int:
     horizon = bogota_day_start(day + timedelta(days=8))
     with office.session() as s:
         sent = set(s.scalars(select(RedItem.dedupe_key).where(RedItem.direction == "enviado")))
-        published = [(p, s.get(Need, p.need_id)) for p in s.scalars(
-            select(Publication).where(Publication.state == P.PublicationState.PUBLISHED, Publication.published_at >= start,
-                                      Publication.channel.not_in(P.OUTBOX_CHANNELS)).order_by(Publication.published_at))]
-        scheduled = list(s.scalars(select(Need).where(Need.status == P.NeedStatus.IN_COURSE, Need.publish_at.is_not(None),
-                                                      Need.publish_at < horizon).order_by(Need.publish_at)))
+        published = [
+            (p, s.get(Need, p.need_id))
+            for p in s.scalars(
+                select(Publication)
+                .where(
+                    Publication.state == P.PublicationState.PUBLISHED,
+                    Publication.published_at >= start,
+                    Publication.channel.not_in(P.OUTBOX_CHANNELS),
+                )
+                .order_by(Publication.published_at)
+            )
+        ]
+        scheduled = list(
+            s.scalars(
+                select(Need)
+                .where(Need.status == P.NeedStatus.IN_COURSE, Need.publish_at.is_not(None), Need.publish_at < horizon)
+                .order_by(Need.publish_at)
+            )
+        )
     published = [(p, n) for p, n in published if f"enviado:pub:{p.id}" not in sent]
     scheduled = [n for n in scheduled if f"enviado:agenda:{n.id}:{n.publish_at.isoformat()}" not in sent]
     if not published and not scheduled:
         return 0
     if mailer is not None:
-        body = office.renderer.render("correos/boletin_red_distrital.txt.j2", publicadas=published,
-                                      programadas=scheduled, dia=day)
+        body = office.renderer.render(
+            "correos/boletin_red_distrital.txt.j2", publicadas=published, programadas=scheduled, dia=day
+        )
         subject, _, text = body.partition("\n\n")
-        mailer.send(OutgoingMail((office.cfg.red_distrital_email,), subject.removeprefix("Asunto:").strip(), text,
-                                 office.cfg.mail_from, f"red-enviado-{day.isoformat()}"))
+        mailer.send(
+            OutgoingMail(
+                (office.cfg.red_distrital_email,),
+                subject.removeprefix("Asunto:").strip(),
+                text,
+                office.cfg.mail_from,
+                f"red-enviado-{day.isoformat()}",
+            )
+        )
     with office.session() as s:
         for p, n in published:
-            s.add(RedItem(day=day, direction="enviado", dedupe_key=f"enviado:pub:{p.id}", entity="CVP",
-                          message=n.title, url=p.url, need_id=n.id, payload={"canal": p.channel},
-                          created_at=utcnow()))
+            s.add(
+                RedItem(
+                    day=day,
+                    direction="enviado",
+                    dedupe_key=f"enviado:pub:{p.id}",
+                    entity="CVP",
+                    message=n.title,
+                    url=p.url,
+                    need_id=n.id,
+                    payload={"canal": p.channel},
+                    created_at=utcnow(),
+                )
+            )
         for n in scheduled:
-            s.add(RedItem(day=day, direction="enviado", dedupe_key=f"enviado:agenda:{n.id}:{n.publish_at.isoformat()}",
-                          entity="CVP", message=n.title, need_id=n.id,
-                          payload={"programada": n.publish_at.isoformat()}, created_at=utcnow()))
+            s.add(
+                RedItem(
+                    day=day,
+                    direction="enviado",
+                    dedupe_key=f"enviado:agenda:{n.id}:{n.publish_at.isoformat()}",
+                    entity="CVP",
+                    message=n.title,
+                    need_id=n.id,
+                    payload={"programada": n.publish_at.isoformat()},
+                    created_at=utcnow(),
+                )
+            )
     return len(published) + len(scheduled)

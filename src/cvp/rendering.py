@@ -15,8 +15,20 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from cvp.config import bogota
 from cvp.procedure import ACTIVITY, AUDIENCES, CHANNELS, DEPARTMENTS, ROLE_NAMES, SOURCES
 
-MONTHS = ("enero", "febrero", "marzo", "abril", "mayo", "junio", "julio", "agosto", "septiembre",
-          "octubre", "noviembre", "diciembre")
+MONTHS = (
+    "enero",
+    "febrero",
+    "marzo",
+    "abril",
+    "mayo",
+    "junio",
+    "julio",
+    "agosto",
+    "septiembre",
+    "octubre",
+    "noviembre",
+    "diciembre",
+)
 
 
 def fecha(value) -> str:
@@ -82,7 +94,11 @@ def _environment(templates_dir: str) -> Environment:
     )
     env.filters["fecha"] = fecha
     env.globals.update(
-        CANALES=CHANNELS, FUENTES=SOURCES, PUBLICOS=AUDIENCES, DEPENDENCIAS=DEPARTMENTS,
-        ROLES=ROLE_NAMES, ACTIVIDADES=ACTIVITY,
+        CANALES=CHANNELS,
+        FUENTES=SOURCES,
+        PUBLICOS=AUDIENCES,
+        DEPENDENCIAS=DEPARTMENTS,
+        ROLES=ROLE_NAMES,
+        ACTIVIDADES=ACTIVITY,
     )
     return env

@@ -48,8 +48,17 @@ METRIC_LABELS = {
     "compartidos": "Compartidos",
     "reproducciones": "Reproducciones",
 }
-CSV_COLUMNS = ["necesidad", "titulo", "canal", "publicado_en", "url", *METRIC_KEYS, "metricas_tomadas_en",
-               "fecha_limite", "a_tiempo"]
+CSV_COLUMNS = [
+    "necesidad",
+    "titulo",
+    "canal",
+    "publicado_en",
+    "url",
+    *METRIC_KEYS,
+    "metricas_tomadas_en",
+    "fecha_limite",
+    "a_tiempo",
+]
 PUBLISHED = P.PublicationState.PUBLISHED
 REPORTS_FOLDER = "informes"
 
@@ -95,15 +104,23 @@ def _bounds(start: date, end: date) -> tuple[datetime, datetime]:
 # --------------------------------------------------------------------------------------------
 
 
-def build_report(office, start: date, end: date, folder: str = REPORTS_FOLDER, *, kind: str | None = None,
-                 now: datetime | None = None) -> Report:
+def build_report(
+    office,
+    start: date,
+    end: date,
+    folder: str = REPORTS_FOLDER,
+    *,
+    kind: str | None = None,
+    now: datetime | None = None,
+) -> Report:
     """Aggregate the period, write its HTML and CSV under ``folder`` of the office's store and keep the
     Report row (idempotent); the row lists the files as store keys, readable from any host."""
     import pandas as pd
 
     if end < start:
-        raise InvalidInput(f"El periodo del informe termina ({end.isoformat()}) antes de empezar "
-                           f"({start.isoformat()}).")
+        raise InvalidInput(
+            f"El periodo del informe termina ({end.isoformat()}) antes de empezar ({start.isoformat()})."
+        )
     kind = kind or kind_of(start, end)
     if kind not in KIND_NAMES:
         raise InvalidInput(f"Tipo de informe desconocido: {kind!r}.")
@@ -111,8 +128,9 @@ def build_report(office, start: date, end: date, folder: str = REPORTS_FOLDER, *
     pubs = _publications(office, start, end)
     needs = _timeliness(office, start, end)
 
-    frame = pd.DataFrame(pubs, columns=["publicacion", "necesidad", "titulo", "canal", "publicado_en", "url",
-                                        "tomado_en", *METRIC_KEYS])
+    frame = pd.DataFrame(
+        pubs, columns=["publicacion", "necesidad", "titulo", "canal", "publicado_en", "url", "tomado_en", *METRIC_KEYS]
+    )
     for key in METRIC_KEYS:
         frame[key] = pd.to_numeric(frame[key], errors="coerce").astype("Int64")
     data: dict[str, Any] = {
@@ -130,9 +148,18 @@ def build_report(office, start: date, end: date, folder: str = REPORTS_FOLDER, *
     storage = office.storage
     stem = f"{folder.strip('/')}/informe-{kind}-{start.isoformat()}-{end.isoformat()}"
     html_key, csv_key = f"{stem}.html", f"{stem}.csv"
-    html = office.renderer.render(TEMPLATE, informe=data, nombre=KIND_NAMES[kind], inicio=start, fin=end,
-                                  generado=now, etiquetas=METRIC_LABELS, numero=numero, porcentaje=porcentaje,
-                                  de_iso=de_iso)
+    html = office.renderer.render(
+        TEMPLATE,
+        informe=data,
+        nombre=KIND_NAMES[kind],
+        inicio=start,
+        fin=end,
+        generado=now,
+        etiquetas=METRIC_LABELS,
+        numero=numero,
+        porcentaje=porcentaje,
+        de_iso=de_iso,
+    )
     storage.write_bytes(html_key, html.encode("utf-8"))  # each file whole or not at all
     storage.write_bytes(csv_key, _csv(pd, frame, needs))
     files = [html_key, csv_key]
@@ -143,8 +170,15 @@ def build_report(office, start: date, end: date, folder: str = REPORTS_FOLDER, *
             _forget(storage, old)
     if kind == RUNNING:
         _drop_superseded_running(office, row)
-    log.info("Informe %s del %s al %s: %s publicaciones, %s necesidades publicadas (%s)", kind, start, end,
-             data["publicaciones"], data["oportunidad"]["necesidades_publicadas"], storage.uri(html_key))
+    log.info(
+        "Informe %s del %s al %s: %s publicaciones, %s necesidades publicadas (%s)",
+        kind,
+        start,
+        end,
+        data["publicaciones"],
+        data["oportunidad"]["necesidades_publicadas"],
+        storage.uri(html_key),
+    )
     return row
 
 
@@ -152,33 +186,53 @@ def _publications(office, start: date, end: date) -> list[dict]:
     """Every post published in the period, with its latest snapshot's metrics (None when never read)."""
     lo, hi = _bounds(start, end)
     with office.session() as s:
-        found = list(s.execute(
-            select(Publication, Need.title)
-            .join(Need, Need.id == Publication.need_id)
-            .where(Publication.state == PUBLISHED, Publication.published_at >= lo, Publication.published_at < hi)
-            .order_by(Publication.published_at, Publication.id)))
+        found = list(
+            s.execute(
+                select(Publication, Need.title)
+                .join(Need, Need.id == Publication.need_id)
+                .where(Publication.state == PUBLISHED, Publication.published_at >= lo, Publication.published_at < hi)
+                .order_by(Publication.published_at, Publication.id)
+            )
+        )
         latest: dict[int, EngagementSnapshot] = {}
         ids = [p.id for p, _ in found]
         if ids:
-            for snap in s.scalars(select(EngagementSnapshot).where(EngagementSnapshot.publication_id.in_(ids))
-                                  .order_by(EngagementSnapshot.taken_at, EngagementSnapshot.id)):
+            for snap in s.scalars(
+                select(EngagementSnapshot)
+                .where(EngagementSnapshot.publication_id.in_(ids))
+                .order_by(EngagementSnapshot.taken_at, EngagementSnapshot.id)
+            ):
                 latest[snap.publication_id] = snap  # ordered: the last one wins
     rows = []
     for pub, title in found:
         snap = latest.get(pub.id)
         metrics = snap.metrics if snap is not None else {}
-        rows.append({"publicacion": pub.id, "necesidad": pub.need_id, "titulo": title, "canal": pub.channel,
-                     "publicado_en": pub.published_at, "url": pub.url,
-                     "tomado_en": snap.taken_at if snap is not None else None,
-                     **{k: metrics.get(k) for k in METRIC_KEYS}})
+        rows.append(
+            {
+                "publicacion": pub.id,
+                "necesidad": pub.need_id,
+                "titulo": title,
+                "canal": pub.channel,
+                "publicado_en": pub.published_at,
+                "url": pub.url,
+                "tomado_en": snap.taken_at if snap is not None else None,
+                **{k: metrics.get(k) for k in METRIC_KEYS},
+            }
+        )
     return rows
 
 
 def _timeliness(office, start: date, end: date) -> list[dict]:
     """The ``metricas`` record of each need whose last publication fell in the period."""
     with office.session() as s:
-        docs = list(s.execute(select(Document.data, Need.title).join(Need, Need.id == Document.need_id)
-                              .where(Document.kind == P.DocumentKind.METRICS).order_by(Document.need_id)))
+        docs = list(
+            s.execute(
+                select(Document.data, Need.title)
+                .join(Need, Need.id == Document.need_id)
+                .where(Document.kind == P.DocumentKind.METRICS)
+                .order_by(Document.need_id)
+            )
+        )
     needs = []
     for data, title in docs:
         published = data.get("publicado_en")
@@ -213,8 +267,15 @@ def _sums(group) -> dict:
 def _per_channel(frame) -> list[dict]:
     rows = []
     for channel, group in frame.groupby("canal", sort=False):
-        rows.append({"canal": channel, "nombre": P.CHANNELS.get(channel, channel), "publicaciones": len(group),
-                     "con_metricas": int(group["tomado_en"].notna().sum()), **_sums(group)})
+        rows.append(
+            {
+                "canal": channel,
+                "nombre": P.CHANNELS.get(channel, channel),
+                "publicaciones": len(group),
+                "con_metricas": int(group["tomado_en"].notna().sum()),
+                **_sums(group),
+            }
+        )
     order = list(P.CHANNELS)
     return sorted(rows, key=lambda r: order.index(r["canal"]) if r["canal"] in order else len(order))
 
@@ -223,8 +284,15 @@ def _per_need(frame) -> list[dict]:
     rows = []
     for (need_id, title), group in frame.groupby(["necesidad", "titulo"], sort=True):
         channels = list(dict.fromkeys(group["canal"]))
-        rows.append({"necesidad": int(need_id), "titulo": title, "canales": channels,
-                     "publicaciones": len(group), **_sums(group)})
+        rows.append(
+            {
+                "necesidad": int(need_id),
+                "titulo": title,
+                "canales": channels,
+                "publicaciones": len(group),
+                **_sums(group),
+            }
+        )
     return rows
 
 
@@ -236,12 +304,14 @@ def _timeliness_summary(pd, needs: list[dict]) -> dict:
     medians = {}
     if not per_activity.empty:
         columns = sorted(per_activity.columns, key=int)
-        medians = {str(c): round(float(per_activity[c].median()) / 3600, 2) for c in columns
-                   if per_activity[c].notna().any()}
+        medians = {
+            str(c): round(float(per_activity[c].median()) / 3600, 2) for c in columns if per_activity[c].notna().any()
+        }
     total = pd.Series([d.get("tiempo_total_horas") for d in needs], dtype="float64")
     rounds = {cp: [int((d.get("rondas_control") or {}).get(str(cp), 0)) for d in needs] for cp in P.CONTROL_POINTS}
-    returns = {cp: [int((d.get("devoluciones_control") or {}).get(str(cp), 0)) for d in needs]
-               for cp in P.CONTROL_POINTS}
+    returns = {
+        cp: [int((d.get("devoluciones_control") or {}).get(str(cp), 0)) for d in needs] for cp in P.CONTROL_POINTS
+    }
     return {
         "necesidades_publicadas": n,
         "a_tiempo": on_time,
@@ -286,17 +356,20 @@ def _csv(pd, frame, needs: list[dict]) -> bytes:
     """One row per publication; ';' and a BOM, so Excel in Spanish opens it in columns with its accents."""
     verdict = {d["necesidad"]: d.get("a_tiempo") for d in needs}
     deadline = {d["necesidad"]: d.get("fecha_limite") for d in needs}
-    out = pd.DataFrame({
-        "necesidad": frame["necesidad"].astype("Int64"),
-        "titulo": frame["titulo"].map(_cell),
-        "canal": frame["canal"].map(lambda c: P.CHANNELS.get(c, c)),
-        "publicado_en": frame["publicado_en"].map(_local),
-        "url": frame["url"].map(_cell),
-        **{k: frame[k] for k in METRIC_KEYS},
-        "metricas_tomadas_en": frame["tomado_en"].map(_local),
-        "fecha_limite": frame["necesidad"].map(lambda n: deadline.get(n) or ""),
-        "a_tiempo": frame["necesidad"].map(lambda n: {True: "sí", False: "no"}.get(verdict.get(n), "")),
-    }, columns=CSV_COLUMNS)
+    out = pd.DataFrame(
+        {
+            "necesidad": frame["necesidad"].astype("Int64"),
+            "titulo": frame["titulo"].map(_cell),
+            "canal": frame["canal"].map(lambda c: P.CHANNELS.get(c, c)),
+            "publicado_en": frame["publicado_en"].map(_local),
+            "url": frame["url"].map(_cell),
+            **{k: frame[k] for k in METRIC_KEYS},
+            "metricas_tomadas_en": frame["tomado_en"].map(_local),
+            "fecha_limite": frame["necesidad"].map(lambda n: deadline.get(n) or ""),
+            "a_tiempo": frame["necesidad"].map(lambda n: {True: "sí", False: "no"}.get(verdict.get(n), "")),
+        },
+        columns=CSV_COLUMNS,
+    )
     return out.to_csv(sep=";", index=False, decimal=",", lineterminator="\r\n").encode("utf-8-sig")
 
 
@@ -308,14 +381,18 @@ def _forget(storage, key: str) -> None:
         log.warning("No se pudo borrar el archivo de informe reemplazado %s: %s", key, exc)
 
 
-def _store(office, kind: str, start: date, end: date, data: dict, files: list[str], now: datetime
-           ) -> tuple[Report, list[str]]:
+def _store(
+    office, kind: str, start: date, end: date, data: dict, files: list[str], now: datetime
+) -> tuple[Report, list[str]]:
     """Insert or replace the period's row; returns it with the files it listed before."""
     for attempt in (1, 2):
         try:
             with office.session() as s:
-                row = s.scalar(select(Report).where(Report.kind == kind, Report.period_start == start,
-                                                    Report.period_end == end).with_for_update())
+                row = s.scalar(
+                    select(Report)
+                    .where(Report.kind == kind, Report.period_start == start, Report.period_end == end)
+                    .with_for_update()
+                )
                 previous: list[str] = []
                 if row is None:
                     row = Report(kind=kind, period_start=start, period_end=end, created_at=now)
@@ -336,8 +413,13 @@ def _store(office, kind: str, start: date, end: date, data: dict, files: list[st
 def _drop_superseded_running(office, row: Report) -> None:
     """The month so far is kept once: older cut-offs of the same month go, with their files."""
     with office.session() as s:
-        older = list(s.scalars(select(Report).where(Report.kind == RUNNING, Report.period_start == row.period_start,
-                                                    Report.id != row.id)))
+        older = list(
+            s.scalars(
+                select(Report).where(
+                    Report.kind == RUNNING, Report.period_start == row.period_start, Report.id != row.id
+                )
+            )
+        )
         for old in older:
             for f in old.files or []:
                 if f not in row.files:
@@ -379,24 +461,36 @@ def report_mail(report: Report, where: Callable[[str], str] = str) -> tuple[str,
     name = KIND_NAMES.get(report.kind, "Informe")
     span = f"del {fecha(report.period_start)} al {fecha(report.period_end)}"
     subject = f"{name} de interacción y oportunidad de la OAC ({span})"
-    lines = [f"{name} de interacción y oportunidad — Oficina Asesora de Comunicaciones", f"Periodo: {span}.", "",
-             f"Publicaciones en el periodo: {d['publicaciones']} "
-             f"(con métricas de las plataformas: {d['publicaciones_con_metricas']}).", ""]
+    lines = [
+        f"{name} de interacción y oportunidad — Oficina Asesora de Comunicaciones",
+        f"Periodo: {span}.",
+        "",
+        f"Publicaciones en el periodo: {d['publicaciones']} "
+        f"(con métricas de las plataformas: {d['publicaciones_con_metricas']}).",
+        "",
+    ]
     if d["por_canal"]:
         lines.append("Interacción por canal (última lectura de cada publicación):")
         for c in d["por_canal"]:
             parts = [f"{METRIC_LABELS[k].lower()} {numero(c[k])}" for k in METRIC_KEYS if c[k] is not None]
-            lines.append(f"- {c['nombre']}: {c['publicaciones']} publicación(es)"
-                         + (f"; {'; '.join(parts)}" if parts else "; sin métricas de la plataforma") + ".")
+            lines.append(
+                f"- {c['nombre']}: {c['publicaciones']} publicación(es)"
+                + (f"; {'; '.join(parts)}" if parts else "; sin métricas de la plataforma")
+                + "."
+            )
         lines.append("")
     o = d["oportunidad"]
     lines.append(f"Oportunidad (procedimiento {P.PROCEDURE_CODE}):")
-    lines.append(f"- Necesidades publicadas: {o['necesidades_publicadas']}; a tiempo: {o['a_tiempo']}; "
-                 f"fuera de la fecha límite: {o['fuera_de_plazo']} ({porcentaje(o['porcentaje_a_tiempo'])} a tiempo).")
+    lines.append(
+        f"- Necesidades publicadas: {o['necesidades_publicadas']}; a tiempo: {o['a_tiempo']}; "
+        f"fuera de la fecha límite: {o['fuera_de_plazo']} ({porcentaje(o['porcentaje_a_tiempo'])} a tiempo)."
+    )
     lines.append(f"- Mediana del tiempo total de una necesidad: {numero(o['mediana_tiempo_total_horas'], 1)} horas.")
-    lines.append(f"- Rondas en el punto de control 7 (contenidos): {o['rondas_control']['7']} "
-                 f"(devoluciones: {o['devoluciones_control']['7']}); en el 12 (diseño): "
-                 f"{o['rondas_control']['12']} (devoluciones: {o['devoluciones_control']['12']}).")
+    lines.append(
+        f"- Rondas en el punto de control 7 (contenidos): {o['rondas_control']['7']} "
+        f"(devoluciones: {o['devoluciones_control']['7']}); en el 12 (diseño): "
+        f"{o['rondas_control']['12']} (devoluciones: {o['devoluciones_control']['12']})."
+    )
     lines += ["", "Archivos del informe:"] + [f"- {where(f)}" for f in report.files]
     lines += ["", "Mensaje automático del flujo «Métricas de interacción e informes» (Airflow)."]
     return subject, "\n".join(lines) + "\n"
@@ -417,13 +511,17 @@ def send_report(office, report_id: int, mailer: Mailer, recipients: list[str] | 
         return False
     recipients = recipients if recipients is not None else office.team.emails_for(P.HEAD)
     if not recipients:
-        raise InvalidInput("No hay correo de la Jefe OAC en el archivo del equipo (rol jefe_oac): "
-                           "regístrelo para recibir los informes.")
+        raise InvalidInput(
+            "No hay correo de la Jefe OAC en el archivo del equipo (rol jefe_oac): "
+            "regístrelo para recibir los informes."
+        )
     subject, body = report_mail(report, office.storage.uri)
     mailer.send(OutgoingMail(tuple(recipients), subject, body, office.cfg.mail_from, f"informe-{report_id}"))
     with office.session() as s:
         row = s.get(Report, report_id)
-        row.data = dict(row.data or {}, correo={"enviado_en": utcnow().isoformat(), "destinatarios": recipients,
-                                                "transporte": mailer.description})
+        row.data = dict(
+            row.data or {},
+            correo={"enviado_en": utcnow().isoformat(), "destinatarios": recipients, "transporte": mailer.description},
+        )
     log.info("Informe %s enviado a %s por %s", report_id, ", ".join(recipients), mailer.description)
     return True

@@ -44,8 +44,14 @@ ACTIONS = (MEETING, PLAN, TEXT, TEXT_DECISION, DESIGN, DESIGN_DECISION, CANCEL)
 DECISION_ACTION = {7: TEXT_DECISION, 12: DESIGN_DECISION}
 # Which of the DAG's waits holds a run while its need is at this activity (the return loops 8 and
 # redesign 10 stay inside the wait of their control point, as the DAG's sensors do).
-WAIT_AT = {2: P.WAIT_MEETING, 3: P.WAIT_CONTENT_PLAN, 5: P.WAIT_TEXT_SUBMITTED, 7: P.WAIT_TEXT_APPROVED,
-           8: P.WAIT_TEXT_APPROVED, 12: P.WAIT_DESIGN_APPROVED}
+WAIT_AT = {
+    2: P.WAIT_MEETING,
+    3: P.WAIT_CONTENT_PLAN,
+    5: P.WAIT_TEXT_SUBMITTED,
+    7: P.WAIT_TEXT_APPROVED,
+    8: P.WAIT_TEXT_APPROVED,
+    12: P.WAIT_DESIGN_APPROVED,
+}
 SUBMIT_ACTION = {P.TEXT: TEXT, P.DESIGN: DESIGN}
 
 
@@ -157,24 +163,38 @@ class Standing:
 
 # --- the rules -----------------------------------------------------------------------------------
 
+
 def _channel_list(channels: list[str]) -> str:
     names = [P.CHANNELS.get(c, c) for c in channels]
     return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " y " + names[-1]
 
 
 def _step(f: Facts) -> Step:
-    def make(role: str, activity: int, label: str, since: datetime, rev: Rev | None = None,
-             comment: str = "") -> Step:
-        return Step(f.need_id, f.title, role, activity, label, since, f.deadline,
-                    rev.id if rev else None, rev.number if rev else None, rev.author if rev else None, comment)
+    def make(role: str, activity: int, label: str, since: datetime, rev: Rev | None = None, comment: str = "") -> Step:
+        return Step(
+            f.need_id,
+            f.title,
+            role,
+            activity,
+            label,
+            since,
+            f.deadline,
+            rev.id if rev else None,
+            rev.number if rev else None,
+            rev.author if rev else None,
+            comment,
+        )
 
     unconfirmed = sorted((p for p in f.publications if p.state == UNCONFIRMED), key=lambda p: p.id)
     if unconfirmed:
         # Nothing is resent until a person checks the account: this comes before anything else.
         channels = list(dict.fromkeys(p.channel for p in unconfirmed))
-        return make(P.PROFESSIONAL, PUBLISH_ACTIVITY,
-                    f"Verificar la publicación sin confirmar en {_channel_list(channels)}: confirmarla o autorizar "
-                    "el reenvío", min(p.updated_at for p in unconfirmed))
+        return make(
+            P.PROFESSIONAL,
+            PUBLISH_ACTIVITY,
+            f"Verificar la publicación sin confirmar en {_channel_list(channels)}: confirmarla o autorizar el reenvío",
+            min(p.updated_at for p in unconfirmed),
+        )
     if not f.one_off:
         if f.meeting_at is None:
             return make(P.HEAD, 2, f"Registrar la reunión del equipo ({P.MEETING_FORM_CODE})", f.created_at)
@@ -183,29 +203,47 @@ def _step(f: Facts) -> Step:
     # Activity 4 (the Red Distrital request) is the system's and waits on nobody: the text follows the plan.
     text = f.texts[-1] if f.texts else None
     if text is None:
-        return make(P.PROFESSIONAL, 5, "Producir los contenidos (texto por canal)",
-                    f.created_at if f.one_off else f.plan_at)
+        return make(
+            P.PROFESSIONAL, 5, "Producir los contenidos (texto por canal)", f.created_at if f.one_off else f.plan_at
+        )
     if text.state == P.REJECTED:
-        return make(P.PROFESSIONAL, 8, f"Ajustar los contenidos devueltos (revisión {text.number})",
-                    text.decided_at or text.created_at, text, text.comment)
+        return make(
+            P.PROFESSIONAL,
+            8,
+            f"Ajustar los contenidos devueltos (revisión {text.number})",
+            text.decided_at or text.created_at,
+            text,
+            text.comment,
+        )
     if text.state != P.APPROVED:
         return make(P.HEAD, 7, f"Revisar los contenidos (revisión {text.number})", text.created_at, text)
     design = f.designs[-1] if f.designs else None
     if design is None:
         return make(P.TECHNICIAN, 10, "Elaborar el diseño de la pieza", text.decided_at or text.created_at)
     if design.state == P.REJECTED:
-        return make(P.TECHNICIAN, 10, f"Rediseñar la pieza devuelta (revisión {design.number})",
-                    design.decided_at or design.created_at, design, design.comment)
+        return make(
+            P.TECHNICIAN,
+            10,
+            f"Rediseñar la pieza devuelta (revisión {design.number})",
+            design.decided_at or design.created_at,
+            design,
+            design.comment,
+        )
     if design.state != P.APPROVED:
-        return make(P.HEAD, 12, f"Revisar y aprobar el diseño (revisión {design.number})", design.created_at,
-                    design)
-    return make(P.SYSTEM, 13, "Entrega de la pieza definitiva y publicación (automático)",
-                design.decided_at or design.created_at)
+        return make(P.HEAD, 12, f"Revisar y aprobar el diseño (revisión {design.number})", design.created_at, design)
+    return make(
+        P.SYSTEM,
+        13,
+        "Entrega de la pieza definitiva y publicación (automático)",
+        design.decided_at or design.created_at,
+    )
 
 
 def _pending(rev: Rev) -> str:
-    return (f"La revisión {rev.number} está pendiente de decisión de la Jefe OAC: "
-            "espere su revisión antes de presentar otra.")
+    return (
+        f"La revisión {rev.number} está pendiente de decisión de la Jefe OAC: "
+        "espere su revisión antes de presentar otra."
+    )
 
 
 def _approved(rev: Rev) -> str:
@@ -219,20 +257,28 @@ def _refusals(f: Facts, step: Step | None) -> dict[str, str]:
     out: dict[str, str] = {}
     where = f"la necesidad n.º {n} está en la actividad {step.activity} ({step.label})." if step else ""
     if f.one_off:
-        out[MEETING] = out[PLAN] = (f"La necesidad n.º {n} es una acción puntual: no lleva reunión del equipo ni "
-                                    "plan de contenidos (pasa directo a producir contenidos, actividad 5).")
+        out[MEETING] = out[PLAN] = (
+            f"La necesidad n.º {n} es una acción puntual: no lleva reunión del equipo ni "
+            "plan de contenidos (pasa directo a producir contenidos, actividad 5)."
+        )
     else:
         if f.meeting_at is not None:
             out[MEETING] = f"La necesidad n.º {n} ya tiene su registro de reunión (actividad 2)."
             if f.plan_at is not None:
                 out[PLAN] = f"La necesidad n.º {n} ya tiene su plan de contenidos (actividad 3)."
         else:
-            out[PLAN] = ("El plan de contenidos (actividad 3) se define después de la reunión del equipo: registre "
-                         f"primero la reunión (actividad 2, {P.MEETING_FORM_CODE}).")
+            out[PLAN] = (
+                "El plan de contenidos (actividad 3) se define después de la reunión del equipo: registre "
+                f"primero la reunión (actividad 2, {P.MEETING_FORM_CODE})."
+            )
     if not f.one_off and f.plan_at is None:
-        waits = "el registro de reunión (actividad 2)" if f.meeting_at is None else "el plan de contenidos (actividad 3)"
-        early = (f"La necesidad n.º {n} requiere planeación y todavía espera {waits}: los contenidos se producen y "
-                 "se revisan después (actividades 5 a 7), y el diseño, con el texto aprobado.")
+        waits = (
+            "el registro de reunión (actividad 2)" if f.meeting_at is None else "el plan de contenidos (actividad 3)"
+        )
+        early = (
+            f"La necesidad n.º {n} requiere planeación y todavía espera {waits}: los contenidos se producen y "
+            "se revisan después (actividades 5 a 7), y el diseño, con el texto aprobado."
+        )
         out[TEXT] = out[TEXT_DECISION] = out[DESIGN] = out[DESIGN_DECISION] = early
     else:
         text = f.texts[-1] if f.texts else None
@@ -265,9 +311,10 @@ def stand(f: Facts) -> Standing:
 
 # --- reading the facts ---------------------------------------------------------------------------
 
+
 def _chunks(ids: list[int]) -> Iterable[list[int]]:
     for i in range(0, len(ids), CHUNK):
-        yield ids[i:i + CHUNK]
+        yield ids[i : i + CHUNK]
 
 
 def facts(s, need_ids: Iterable[int]) -> dict[int, Facts]:
@@ -275,13 +322,16 @@ def facts(s, need_ids: Iterable[int]) -> dict[int, Facts]:
     out: dict[int, Facts] = {}
     for ids in _chunks(sorted(set(need_ids))):
         for nid, title, deadline, one_off, status, created_at in s.execute(
-                select(Need.id, Need.title, Need.deadline, Need.one_off, Need.status, Need.created_at)
-                .where(Need.id.in_(ids))):
+            select(Need.id, Need.title, Need.deadline, Need.one_off, Need.status, Need.created_at).where(
+                Need.id.in_(ids)
+            )
+        ):
             out[nid] = Facts(nid, title, deadline, bool(one_off), status, created_at)
         for nid, kind, created_at in s.execute(
-                select(Document.need_id, Document.kind, Document.created_at)
-                .where(Document.need_id.in_(ids), Document.kind.in_((MEETING_DOC, PLAN_DOC)))
-                .order_by(Document.id)):
+            select(Document.need_id, Document.kind, Document.created_at)
+            .where(Document.need_id.in_(ids), Document.kind.in_((MEETING_DOC, PLAN_DOC)))
+            .order_by(Document.id)
+        ):
             f = out.get(nid)
             if f is None:
                 continue
@@ -290,18 +340,31 @@ def facts(s, need_ids: Iterable[int]) -> dict[int, Facts]:
             elif kind == PLAN_DOC and f.plan_at is None:
                 f.plan_at = created_at
         for row in s.execute(
-                select(Revision.need_id, Revision.id, Revision.kind, Revision.number, Revision.state, Revision.author,
-                       Revision.created_at, Decision.decided_at, Decision.comment)
-                .outerjoin(Decision, Decision.revision_id == Revision.id)
-                .where(Revision.need_id.in_(ids)).order_by(Revision.need_id, Revision.kind, Revision.number)):
+            select(
+                Revision.need_id,
+                Revision.id,
+                Revision.kind,
+                Revision.number,
+                Revision.state,
+                Revision.author,
+                Revision.created_at,
+                Decision.decided_at,
+                Decision.comment,
+            )
+            .outerjoin(Decision, Decision.revision_id == Revision.id)
+            .where(Revision.need_id.in_(ids))
+            .order_by(Revision.need_id, Revision.kind, Revision.number)
+        ):
             f = out.get(row[0])
             if f is None:
                 continue
             rev = Rev(row[1], row[2], row[3], row[4], row[5], row[6], row[7], row[8] or "")
             (f.texts if rev.kind == P.TEXT else f.designs).append(rev)
         for nid, pid, channel, state, updated_at in s.execute(
-                select(Publication.need_id, Publication.id, Publication.channel, Publication.state,
-                       Publication.updated_at).where(Publication.need_id.in_(ids))):
+            select(
+                Publication.need_id, Publication.id, Publication.channel, Publication.state, Publication.updated_at
+            ).where(Publication.need_id.in_(ids))
+        ):
             if nid in out:
                 out[nid].publications.append(Pub(pid, channel, state, updated_at))
     return out
@@ -318,15 +381,29 @@ def standing(s, need_id: int) -> Standing | None:
 
 # --- kept as columns of needs --------------------------------------------------------------------
 
+
 def columns(st: Standing) -> dict:
     """The columns of ``needs`` that say where the need stands (all empty once it is closed)."""
     step = st.step
     if step is None:
-        return dict(step_activity=None, step_role=None, step_since=None, step_label="", step_revision_id=None,
-                    step_revision_number=None, step_author=None)
-    return dict(step_activity=step.activity, step_role=step.role, step_since=step.since, step_label=step.label[:300],
-                step_revision_id=step.revision_id, step_revision_number=step.revision_number,
-                step_author=step.author)
+        return dict(
+            step_activity=None,
+            step_role=None,
+            step_since=None,
+            step_label="",
+            step_revision_id=None,
+            step_revision_number=None,
+            step_author=None,
+        )
+    return dict(
+        step_activity=step.activity,
+        step_role=step.role,
+        step_since=step.since,
+        step_label=step.label[:300],
+        step_revision_id=step.revision_id,
+        step_revision_number=step.revision_number,
+        step_author=step.author,
+    )
 
 
 def refresh(s, need_ids: Iterable[int]) -> int:
@@ -345,11 +422,10 @@ def refresh(s, need_ids: Iterable[int]) -> int:
         return 0
     table = Need.__table__
     names = list(columns(next(iter(found.values()))))
-    stmt = (update(table).where(table.c.id == bindparam("b_id"))
-            .values({n: bindparam(f"b_{n}") for n in names}))
+    stmt = update(table).where(table.c.id == bindparam("b_id")).values({n: bindparam(f"b_{n}") for n in names})
     rows = [{"b_id": nid, **{f"b_{k}": v for k, v in columns(st).items()}} for nid, st in found.items()]
     for i in range(0, len(rows), CHUNK):
-        s.execute(stmt, rows[i:i + CHUNK])
+        s.execute(stmt, rows[i : i + CHUNK])
     if isinstance(s, Session):  # objects already loaded in this session see the new values
         for nid, st in found.items():
             obj = s.identity_map.get(identity_key(Need, nid))

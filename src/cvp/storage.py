@@ -65,7 +65,11 @@ def _reason(exc: BaseException) -> str:
     if isinstance(exc, PermissionError) or "403" in str(exc) or "Forbidden" in str(exc):
         return "el almacenamiento no da permiso para esta operación"
     if isinstance(exc, (ConnectionError, TimeoutError)) or type(exc).__name__ in (
-            "ClientConnectorError", "ServerDisconnectedError", "TransportError", "RefreshError"):
+        "ClientConnectorError",
+        "ServerDisconnectedError",
+        "TransportError",
+        "RefreshError",
+    ):
         return "no se pudo conectar con el almacenamiento"
     text = _URL_QUERY.sub(r"\1?…", str(exc)).strip().replace("\n", " ")  # signed URLs carry tokens
     return f"el almacenamiento respondió: {type(exc).__name__}{': ' + text[:200] if text else ''}"
@@ -165,7 +169,7 @@ class Storage:
         if (proto or "file") not in (self.protocol, "local" if self.is_local else self.protocol):
             return None
         base = self.base.rstrip("/") + "/"
-        return text[len(base):] if text.startswith(base) else None
+        return text[len(base) :] if text.startswith(base) else None
 
     # --- errors -----------------------------------------------------------------------------
 
@@ -176,20 +180,24 @@ class Storage:
         except CvpError:
             raise
         except FileNotFoundError:
-            raise NotFound(f"El archivo «{key}» no está en el almacenamiento de archivos ({self.description}).") \
-                from None
+            raise NotFound(
+                f"El archivo «{key}» no está en el almacenamiento de archivos ({self.description})."
+            ) from None
         except Exception as exc:  # noqa: BLE001 - OSError, fsspec/gcsfs/aiohttp/google-auth errors alike
             log.warning("Storage %s failed for %s in %s: %r", doing, key, self.description, exc)
             raise StorageUnavailable(
                 f"No se pudo {doing} «{key}» en el almacenamiento de archivos ({self.description}): "
                 f"{_reason(exc)}. No quedó nada a medias; intente de nuevo y, si persiste, avise a quien "
-                "administra la plataforma.") from exc
+                "administra la plataforma."
+            ) from exc
 
     # --- writing ----------------------------------------------------------------------------
 
-    def write_stream(self, key: str, stream: IO[bytes], *, on_chunk: Callable[[bytes], None] | None = None,
-                     chunk_size: int = CHUNK) -> str:
+    def write_stream(
+        self, key: str, stream: IO[bytes], *, on_chunk: Callable[[bytes], None] | None = None, chunk_size: int = CHUNK
+    ) -> str:
         """Copy ``stream`` to ``key``, whole or not at all; ``on_chunk`` sees each chunk (a checksum)."""
+
         def chunks():
             while chunk := stream.read(chunk_size):
                 yield chunk
@@ -286,7 +294,7 @@ class Storage:
         keys = []
         for p in found:
             p = str(p)
-            p = p[len(base):] if p.startswith(base) else p.lstrip("/")
+            p = p[len(base) :] if p.startswith(base) else p.lstrip("/")
             if not PurePosixPath(p).name.startswith("."):
                 keys.append(p)
         return sorted(keys)
@@ -331,7 +339,8 @@ class Storage:
             raise StorageUnavailable(
                 f"El almacenamiento de archivos ({self.description}) no publica direcciones para las "
                 "plataformas: use un bucket (CVP_STORAGE_URL=gs://…) o una carpeta servida por la web "
-                "(extra «storage_dir» y «public_base_url» de la conexión de Instagram).")
+                "(extra «storage_dir» y «public_base_url» de la conexión de Instagram)."
+            )
         with self._guard("publicar", key):
             return str(self.fs.sign(self._full(key), expiration=int(expires.total_seconds())))
 
@@ -371,7 +380,7 @@ def local_file(path: Any, *, opener: Callable[[], IO[bytes]] | None = None) -> I
     suffix = PurePosixPath(str(getattr(path, "name", ""))).suffix
     fd, name = tempfile.mkstemp(prefix="cvp-", suffix=suffix)
     try:
-        with os.fdopen(fd, "wb") as out, (opener() if opener else path.open("rb")) as src:
+        with os.fdopen(fd, "wb") as out, opener() if opener else path.open("rb") as src:
             shutil.copyfileobj(src, out, CHUNK)
         yield Path(name)
     finally:

@@ -36,7 +36,7 @@ class Member:
 class Team:
     members: dict[str, Member]
     team_emails: tuple[str, ...] = ()
-    source: str = "archivo"   # where a missing person must be registered: "archivo" or "directorio"
+    source: str = "archivo"  # where a missing person must be registered: "archivo" or "directorio"
 
     @classmethod
     def load(cls, path: Path) -> Team:
@@ -62,20 +62,26 @@ class Team:
         """Activity 1 belongs to the head (Jefe OAC), or to whoever the team file allows to open needs."""
         member = self.members.get(username)
         if member is None:
-            raise PermissionDenied(f"El usuario «{username}» no está en el equipo de la OAC: no puede abrir una "
-                                   "necesidad de comunicación. Pida a la Jefe OAC que la registre.")
+            raise PermissionDenied(
+                f"El usuario «{username}» no está en el equipo de la OAC: no puede abrir una "
+                "necesidad de comunicación. Pida a la Jefe OAC que la registre."
+            )
         if not member.may_open_needs:
-            raise PermissionDenied(f"Abrir una necesidad de comunicación (actividad 1) corresponde a la Jefe OAC; "
-                                   f"«{username}» tiene el rol {ROLE_NAMES[member.role]}. Pida a la Jefe OAC que la "
-                                   "registre. No se creó ninguna necesidad.")
+            raise PermissionDenied(
+                f"Abrir una necesidad de comunicación (actividad 1) corresponde a la Jefe OAC; "
+                f"«{username}» tiene el rol {ROLE_NAMES[member.role]}. Pida a la Jefe OAC que la "
+                "registre. No se creó ninguna necesidad."
+            )
         return member
 
     def require(self, username: str, *roles: str) -> Member:
         """Refuse, in Spanish, an action by someone whose role is not among ``roles``."""
         member = self.members.get(username)
         if member is None:
-            raise PermissionDenied(f"El usuario «{username}» no está en el equipo de la OAC "
-                                   f"({self.where}): pida que lo registren con su rol.")
+            raise PermissionDenied(
+                f"El usuario «{username}» no está en el equipo de la OAC "
+                f"({self.where}): pida que lo registren con su rol."
+            )
         if member.role not in roles:
             wanted = " o ".join(ROLE_NAMES[r] for r in roles)
             raise PermissionDenied(f"Esta acción corresponde a: {wanted}. Su rol es {ROLE_NAMES[member.role]}.")
@@ -90,8 +96,10 @@ def current_team(team_file: Path) -> Team:
 
         return directory_team(team_file)
     if source not in ("file", "archivo"):
-        raise InvalidInput(f"CVP_TEAM_SOURCE={source!r} no es válido: use «file» (archivo del equipo) "
-                           "o «ldap» (grupos del directorio).")
+        raise InvalidInput(
+            f"CVP_TEAM_SOURCE={source!r} no es válido: use «file» (archivo del equipo) "
+            "o «ldap» (grupos del directorio)."
+        )
     return Team.load(team_file)
 
 
@@ -106,10 +114,17 @@ def _load(path: Path, mtime: int) -> Team:
         for username, info in (raw.get("usuarios") or {}).items():
             role = (info or {}).get("rol")
             if role not in ROLES:
-                raise InvalidInput(f"Archivo del equipo {path}: el usuario «{username}» tiene un rol "
-                                   f"desconocido {role!r}; use uno de {', '.join(ROLES)}.")
-            members[str(username)] = Member(str(username), role, info.get("nombre", username), info.get("correo", ""),
-                                            opens_needs=info.get("abre_necesidades") is True)
+                raise InvalidInput(
+                    f"Archivo del equipo {path}: el usuario «{username}» tiene un rol "
+                    f"desconocido {role!r}; use uno de {', '.join(ROLES)}."
+                )
+            members[str(username)] = Member(
+                str(username),
+                role,
+                info.get("nombre", username),
+                info.get("correo", ""),
+                opens_needs=info.get("abre_necesidades") is True,
+            )
         _cache.clear()
         _cache[key] = Team(members, tuple(raw.get("correo_equipo") or ()))
     return _cache[key]

@@ -23,8 +23,12 @@ from cvp.state import CANCELLED as CANCELLED_STATUS
 
 CHUNK = 500  # ids per IN (...) list: well under SQLite's and PostgreSQL's parameter limits
 DOCUMENT_KINDS = {P.WAIT_MEETING: "registro_reunion", P.WAIT_CONTENT_PLAN: "plan_contenidos"}
-REVISION_KINDS = {P.WAIT_TEXT_SUBMITTED: P.TEXT, P.WAIT_TEXT_APPROVED: P.TEXT,
-                  P.WAIT_DESIGN_SUBMITTED: P.DESIGN, P.WAIT_DESIGN_APPROVED: P.DESIGN}
+REVISION_KINDS = {
+    P.WAIT_TEXT_SUBMITTED: P.TEXT,
+    P.WAIT_TEXT_APPROVED: P.TEXT,
+    P.WAIT_DESIGN_SUBMITTED: P.DESIGN,
+    P.WAIT_DESIGN_APPROVED: P.DESIGN,
+}
 NEEDS_APPROVAL = (P.WAIT_TEXT_APPROVED, P.WAIT_DESIGN_APPROVED)
 CANCELLED = {"cancelled": True}
 MAX_GAP = 1000  # ids tracked below one jump of the sequence (a jump that large is not in-flight writes)
@@ -34,7 +38,7 @@ Key = tuple[int, str]
 
 def _chunks(ids: list[int]) -> Iterable[list[int]]:
     for i in range(0, len(ids), CHUNK):
-        yield ids[i:i + CHUNK]
+        yield ids[i : i + CHUNK]
 
 
 def conditions_met(s: Session, keys: Iterable[Key]) -> dict[Key, dict]:
@@ -63,9 +67,11 @@ def conditions_met(s: Session, keys: Iterable[Key]) -> dict[Key, dict]:
         if doc_keys:
             kinds = sorted({DOCUMENT_KINDS[c] for _, c in doc_keys})
             first: dict[tuple[int, str], dict] = {}
-            rows = s.execute(select(Document.id, Document.need_id, Document.kind, Document.author)
-                             .where(Document.need_id.in_(sorted({n for n, _ in doc_keys})), Document.kind.in_(kinds))
-                             .order_by(Document.id))
+            rows = s.execute(
+                select(Document.id, Document.need_id, Document.kind, Document.author)
+                .where(Document.need_id.in_(sorted({n for n, _ in doc_keys})), Document.kind.in_(kinds))
+                .order_by(Document.id)
+            )
             for doc_id, need_id, kind, author in rows:
                 first.setdefault((need_id, kind), {"document_id": doc_id, "author": author})
             for need_id, condition in doc_keys:
@@ -76,25 +82,35 @@ def conditions_met(s: Session, keys: Iterable[Key]) -> dict[Key, dict]:
             rev_needs = sorted({n for n, _ in rev_keys})
             kinds = sorted({REVISION_KINDS[c] for _, c in rev_keys})
             current: dict[tuple[int, str], tuple] = {}
-            rows = s.execute(select(Revision.need_id, Revision.kind, Revision.number, Revision.id, Revision.state,
-                                    Revision.author)
-                             .where(Revision.need_id.in_(rev_needs), Revision.kind.in_(kinds)))
+            rows = s.execute(
+                select(
+                    Revision.need_id, Revision.kind, Revision.number, Revision.id, Revision.state, Revision.author
+                ).where(Revision.need_id.in_(rev_needs), Revision.kind.in_(kinds))
+            )
             for need_id, kind, number, rev_id, state, author in rows:
                 if (need_id, kind) not in current or number > current[(need_id, kind)][0]:
                     current[(need_id, kind)] = (number, rev_id, state, author)
-            rounds = {(n, k): c for n, k, c in s.execute(
-                select(Revision.need_id, Revision.kind, func.count(Decision.id))
-                .join(Decision, Decision.revision_id == Revision.id)
-                .where(Revision.need_id.in_(rev_needs), Revision.kind.in_(kinds))
-                .group_by(Revision.need_id, Revision.kind))}
+            rounds = {
+                (n, k): c
+                for n, k, c in s.execute(
+                    select(Revision.need_id, Revision.kind, func.count(Decision.id))
+                    .join(Decision, Decision.revision_id == Revision.id)
+                    .where(Revision.need_id.in_(rev_needs), Revision.kind.in_(kinds))
+                    .group_by(Revision.need_id, Revision.kind)
+                )
+            }
             for need_id, condition in rev_keys:
                 kind = REVISION_KINDS[condition]
                 rev = current.get((need_id, kind))
                 if rev is None or (condition in NEEDS_APPROVAL and rev[2] != P.APPROVED):
                     continue
                 number, rev_id, _, author = rev
-                met[(need_id, condition)] = {"revision_id": rev_id, "number": number, "author": author,
-                                             "rounds": rounds.get((need_id, kind), 0)}
+                met[(need_id, condition)] = {
+                    "revision_id": rev_id,
+                    "number": number,
+                    "author": author,
+                    "rounds": rounds.get((need_id, kind), 0),
+                }
     return met
 
 
@@ -116,8 +132,9 @@ class Changes:
     gaps: dict[int, float] = field(default_factory=dict)
 
 
-def changes_since(s: Session, cursor: int, gaps: dict[int, float], now: float, *, gap_ttl: float = 120.0,
-                  limit: int = 5000) -> Changes:
+def changes_since(
+    s: Session, cursor: int, gaps: dict[int, float], now: float, *, gap_ttl: float = 120.0, limit: int = 5000
+) -> Changes:
     """Needs with events after ``cursor`` (one query on the primary key), keeping track of gaps.
 
     On PostgreSQL an id is taken when a row is inserted, not when its transaction commits: a slow

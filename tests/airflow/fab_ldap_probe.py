@@ -23,7 +23,7 @@ def run_scenario(am, client, scenario: dict) -> dict:
         am.flask_app.config.update(scenario.get("config", {}))
         sm = am.security_manager
         out["security_manager"] = type(sm).__name__
-        for user, password in scenario.get("local_users", {}).items():   # like `airflow users create`
+        for user, password in scenario.get("local_users", {}).items():  # like `airflow users create`
             sm.add_user(user, "Cuenta", "Local", f"{user}@example.org", [sm.find_role("Admin")], password=password)
 
     for user, password in passwords.items():
@@ -31,7 +31,7 @@ def run_scenario(am, client, scenario: dict) -> dict:
         out["tokens"][user] = [r.status_code, r.json().get("detail") if r.status_code != 201 else "ok"]
     r = client.post("/token", json={"username": "jefe", "password": "no-es-la-clave"})
     out["tokens"]["jefe-mala"] = [r.status_code, r.json().get("detail")]
-    if "jefe" in passwords and scenario.get("upper"):   # the same person typing their name in capitals
+    if "jefe" in passwords and scenario.get("upper"):  # the same person typing their name in capitals
         r = client.post("/token", json={"username": " JEFE", "password": passwords["jefe"]})
         out["upper"] = r.status_code
 
@@ -44,15 +44,19 @@ def run_scenario(am, client, scenario: dict) -> dict:
                 continue
             out["roles"][user] = sorted(role.name for role in found.roles)
             out["may_trigger"][user] = am.is_authorized_dag(
-                method="POST", access_entity=DagAccessEntity.RUN, user=found,
-                details=DagDetails(id="necesidad_comunicacion"))
+                method="POST",
+                access_entity=DagAccessEntity.RUN,
+                user=found,
+                details=DagDetails(id="necesidad_comunicacion"),
+            )
 
     # The login page a person sees: a failed login comes back to it with a message.
     page = client.get("/login/")
     out["login_page"] = page.status_code
     csrf = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page.text)
-    r = client.post("/login/", data={"username": "jefe", "password": "no-es-la-clave",
-                                     "csrf_token": csrf.group(1) if csrf else ""})
+    r = client.post(
+        "/login/", data={"username": "jefe", "password": "no-es-la-clave", "csrf_token": csrf.group(1) if csrf else ""}
+    )
     out["login_post"] = r.status_code
     out["login_after"] = client.get("/login/").text
     return out
@@ -63,7 +67,7 @@ def main() -> None:
     from airflow.utils.db import upgradedb
     from fastapi.testclient import TestClient
 
-    upgradedb()   # what `airflow db migrate` does, FAB's tables included
+    upgradedb()  # what `airflow db migrate` does, FAB's tables included
     am = create_auth_manager()
     client = TestClient(am.get_fastapi_app(), follow_redirects=False)
     results = {}

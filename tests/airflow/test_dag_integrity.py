@@ -48,20 +48,36 @@ def test_necesidad_follows_the_procedure(dagbag):
     assert dag.get_task("revisar_contenidos").task_display_name == "7. Revisar los contenidos"
     assert set(dag.get_task("identificar_necesidad").downstream_task_ids) == {"reunion_equipo", "producir_contenidos"}
     assert dag.get_task("producir_contenidos").trigger_rule == "none_failed_min_one_success"
-    for sensor_id in ("reunion_equipo", "definir_contenidos", "producir_contenidos", "revisar_contenidos",
-                      "elaborar_diseno", "revisar_diseno"):
+    for sensor_id in (
+        "reunion_equipo",
+        "definir_contenidos",
+        "producir_contenidos",
+        "revisar_contenidos",
+        "elaborar_diseno",
+        "revisar_diseno",
+    ):
         assert type(dag.get_task(sensor_id)).__name__.endswith("Sensor"), sensor_id
     for name, param in dag.params.items():
         schema = param.schema if hasattr(param, "schema") else dag.params.get_param(name).schema
         assert schema.get("title"), name
-    required = {k for k in dag.params if not dag.params.get_param(k).has_value
-                and "null" not in dag.params.get_param(k).schema["type"]}
+    required = {
+        k
+        for k in dag.params
+        if not dag.params.get_param(k).has_value and "null" not in dag.params.get_param(k).schema["type"]
+    }
     assert required == {"titulo", "necesidad", "fecha_limite"}  # the form cannot be sent without them
     assert set(P.CHANNELS) == set(dag.params.get_param("canales").schema["items"]["enum"])
 
 
-WAITS = ("reunion_equipo", "definir_contenidos", "producir_contenidos", "revisar_contenidos", "elaborar_diseno",
-         "revisar_diseno", "esperar_publicacion")
+WAITS = (
+    "reunion_equipo",
+    "definir_contenidos",
+    "producir_contenidos",
+    "revisar_contenidos",
+    "elaborar_diseno",
+    "revisar_diseno",
+    "esperar_publicacion",
+)
 
 
 def test_waits_end_in_the_triggerer_where_no_listener_is_installed(dagbag):
@@ -101,8 +117,7 @@ def test_every_dag_loads_where_listeners_are_installed(setup):
     """With a listener plugin loaded the DAG still loads, and its waits resume on a worker the listener sees."""
     env = dict(os.environ, PYTHONPATH=str(ROOT / "plugins"), **LISTENER_SETUPS[setup])
     code = PARSE_WITH_LISTENERS.format(dags=str(ROOT / "dags"), waits=WAITS)
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=ROOT,
-                         timeout=300)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=ROOT, timeout=300)
     assert out.returncode == 0, out.stderr[-3000:]
     report = json.loads(out.stdout.strip().splitlines()[-1])
     assert report["listeners"], "the setup installed no listener: the test would prove nothing"
@@ -117,8 +132,12 @@ def test_invalid_params_are_refused_before_a_run(dagbag):
     from airflow.sdk.exceptions import ParamValidationError
 
     dag = dagbag.dags["necesidad_comunicacion"]
-    good = {"titulo": "Entrega de títulos", "necesidad": "Divulgar la entrega de títulos.",
-            "fecha_limite": "2099-01-01", "canales": ["x"]}
+    good = {
+        "titulo": "Entrega de títulos",
+        "necesidad": "Divulgar la entrega de títulos.",
+        "fecha_limite": "2099-01-01",
+        "canales": ["x"],
+    }
 
     def validate(conf):
         params = copy.deepcopy(dag.params)
@@ -126,8 +145,7 @@ def test_invalid_params_are_refused_before_a_run(dagbag):
         return params.validate()
 
     assert validate(good)["canales"] == ["x"]
-    for bad in ({"titulo": "x"}, {"canales": ["tiktok"]}, {"canales": []}, {"fuente": "rumor"},
-                {"necesidad": None}):
+    for bad in ({"titulo": "x"}, {"canales": ["tiktok"]}, {"canales": []}, {"fuente": "rumor"}, {"necesidad": None}):
         with pytest.raises(ParamValidationError):
             validate(dict(good, **bad))
 

@@ -28,8 +28,13 @@ def test_trigger_serializes_to_its_arguments():
     trigger = RecordConditionTrigger(7, P.WAIT_TEXT_APPROVED, "cvp_records", 0.2)
     classpath, kwargs = trigger.serialize()
     assert classpath == "cvp_airflow.triggers.RecordConditionTrigger"
-    assert kwargs == {"need_id": 7, "condition": P.WAIT_TEXT_APPROVED, "records_conn_id": "cvp_records",
-                      "poll_interval": 0.2, "end_from_trigger": True}
+    assert kwargs == {
+        "need_id": 7,
+        "condition": P.WAIT_TEXT_APPROVED,
+        "records_conn_id": "cvp_records",
+        "poll_interval": 0.2,
+        "end_from_trigger": True,
+    }
     assert RecordConditionTrigger(**kwargs).serialize() == (classpath, kwargs)
 
 
@@ -49,8 +54,12 @@ def test_sensor_defers_while_waiting_and_completes_from_the_event(office_conn):
         task = asyncio.ensure_future(gen.__anext__())
         await asyncio.sleep(0.3)
         assert not task.done()  # nothing submitted yet: still waiting
-        await asyncio.to_thread(office.submit_text, need.id, "profesional",
-                                {"x": "Hoy entregamos títulos.", "facebook": "Hoy entregamos títulos."})
+        await asyncio.to_thread(
+            office.submit_text,
+            need.id,
+            "profesional",
+            {"x": "Hoy entregamos títulos.", "facebook": "Hoy entregamos títulos."},
+        )
         return await asyncio.wait_for(task, 10)
 
     event = asyncio.run(first_event())
@@ -69,8 +78,9 @@ def test_sensor_defers_while_waiting_and_completes_from_the_event(office_conn):
 def test_sensor_returns_at_once_when_the_record_exists(office_conn):
     office = office_conn
     need = office.register_need(NEED, "jefe", run_id="run-m")
-    office.record_meeting(need.id, "jefe", {"temas": ["t"], "fuentes": ["f"], "productos": ["p"],
-                                            "canales": ["x"], "asistentes": ["a"]})
+    office.record_meeting(
+        need.id, "jefe", {"temas": ["t"], "fuentes": ["f"], "productos": ["p"], "canales": ["x"], "asistentes": ["a"]}
+    )
     sensor = RecordSensor(task_id="reunion_equipo", condition=P.WAIT_MEETING)
     assert sensor.execute({"run_id": "run-m"})["author"] == "jefe"
 
@@ -162,8 +172,9 @@ def test_with_a_listener_the_wait_resumes_on_a_worker_with_the_same_outcomes(off
     assert payload["status"] == "met" and payload["need_id"] == need.id
     assert sensor.execute_complete({"run_id": "run-l"}, payload)["author"] == "profesional"
 
-    waiting = _defer(RecordSensor(task_id="revisar_contenidos", condition=P.WAIT_TEXT_APPROVED, poll_interval=0.05),
-                     "run-l")
+    waiting = _defer(
+        RecordSensor(task_id="revisar_contenidos", condition=P.WAIT_TEXT_APPROVED, poll_interval=0.05), "run-l"
+    )
     office.cancel_need(need.id, "jefe", "Se aplazó el evento")
     cancelled = asyncio.run(asyncio.wait_for(waiting.trigger.run().__anext__(), 10)).payload
     assert cancelled["cancelled"] is True

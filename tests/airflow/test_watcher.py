@@ -35,16 +35,23 @@ def _act(office, need_id: int, action: str) -> None:
         elif action in ("texto_ok", "texto_no", "diseno_ok", "diseno_no"):
             rev = office.current_revision(need_id, kind)
             if rev is not None:
-                office.decide(need_id, rev.id, 7 if kind == P.TEXT else 12,
-                              P.APPROVED if action.endswith("ok") else P.REJECTED, "jefe", comment="Ajustar")
+                office.decide(
+                    need_id,
+                    rev.id,
+                    7 if kind == P.TEXT else 12,
+                    P.APPROVED if action.endswith("ok") else P.REJECTED,
+                    "jefe",
+                    comment="Ajustar",
+                )
         elif action == "cancelar":
             office.cancel_need(need_id, "jefe", "Se aplazó")
     except (Conflict, InvalidInput, NotFound):
         pass  # the procedure refused it (order, state): the records stay as they were
 
 
-ACTIONS = st.sampled_from(["reunion", "plan", "texto", "texto_ok", "texto_no", "diseno", "diseno_ok", "diseno_no",
-                           "cancelar"])
+ACTIONS = st.sampled_from(
+    ["reunion", "plan", "texto", "texto_ok", "texto_no", "diseno", "diseno_ok", "diseno_no", "cancelar"]
+)
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -36,11 +36,21 @@ pytestmark = pytest.mark.integration
 def _platform_connections(fake: F.FakePlatforms) -> dict[str, str]:
     """X and Facebook as an administrator would enter them, pointing at the fake platforms."""
     return {
-        "AIRFLOW_CONN_X_DEFAULT": json.dumps({"conn_type": "http", "password": F.X_BEARER, "extra": {
-            "user_id": F.X_USER_ID, "username": F.X_USERNAME, "base_url": fake.url}}),
-        "AIRFLOW_CONN_FACEBOOK_DEFAULT": json.dumps({"conn_type": "http", "login": F.FB_PAGE_ID,
-                                                     "password": F.FB_TOKEN, "extra": {
-                                                         "app_secret": F.META_APP_SECRET, "base_url": fake.url}}),
+        "AIRFLOW_CONN_X_DEFAULT": json.dumps(
+            {
+                "conn_type": "http",
+                "password": F.X_BEARER,
+                "extra": {"user_id": F.X_USER_ID, "username": F.X_USERNAME, "base_url": fake.url},
+            }
+        ),
+        "AIRFLOW_CONN_FACEBOOK_DEFAULT": json.dumps(
+            {
+                "conn_type": "http",
+                "login": F.FB_PAGE_ID,
+                "password": F.FB_TOKEN,
+                "extra": {"app_secret": F.META_APP_SECRET, "base_url": fake.url},
+            }
+        ),
     }
 
 
@@ -72,9 +82,24 @@ class Broker:
         return f"redis://127.0.0.1:{self.port}/0"
 
     def start(self) -> None:
-        self.proc = subprocess.Popen(["redis-server", "--bind", "127.0.0.1", "--port", str(self.port), "--save", "",
-                                      "--appendonly", "no", "--dir", str(self.folder)],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        self.proc = subprocess.Popen(
+            [
+                "redis-server",
+                "--bind",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self.folder),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             try:
@@ -121,14 +146,29 @@ def databases():
 @pytest.fixture(scope="package")
 def deployment(tmp_path_factory, directory, platforms, databases, broker):
     home = tmp_path_factory.mktemp("despliegue")
-    env = {**directory.env(), **_platform_connections(platforms), "CVP_TEAM_SOURCE": "ldap",
-           # A small cap on needs in flight, so the waiting line can be seen with three needs.
-           "CVP_MAX_ACTIVE_NEEDS": "2", "CVP_QUEUE_GRACE_SECONDS": "0",
-           "CVP_TEST_PASSWORDS": json.dumps({u: directory.passwords[u] for u in ldap_server.USERS})}
-    stack = Stack(home, port=free_port(), executor="CeleryExecutor", auth="fab", triggerers=2, workers=2,
-                  metadata_url=databases["metadata"], records_db_url=databases["records"],
-                  broker_url=broker.url, queue=f"cvp-{uuid.uuid4().hex[:8]}",
-                  storage_url=f"file://{home / 'almacen'}", extra_env=env)
+    env = {
+        **directory.env(),
+        **_platform_connections(platforms),
+        "CVP_TEAM_SOURCE": "ldap",
+        # A small cap on needs in flight, so the waiting line can be seen with three needs.
+        "CVP_MAX_ACTIVE_NEEDS": "2",
+        "CVP_QUEUE_GRACE_SECONDS": "0",
+        "CVP_TEST_PASSWORDS": json.dumps({u: directory.passwords[u] for u in ldap_server.USERS}),
+    }
+    stack = Stack(
+        home,
+        port=free_port(),
+        executor="CeleryExecutor",
+        auth="fab",
+        triggerers=2,
+        workers=2,
+        metadata_url=databases["metadata"],
+        records_db_url=databases["records"],
+        broker_url=broker.url,
+        queue=f"cvp-{uuid.uuid4().hex[:8]}",
+        storage_url=f"file://{home / 'almacen'}",
+        extra_env=env,
+    )
     stack.setup()
     stack.start()
     try:

@@ -15,13 +15,16 @@ from tests.conftest import NEED, tiny_png
 
 pytestmark = pytest.mark.integration
 
-TEXTS = {"x": "Hoy entregamos 118 títulos de propiedad en Ciudad Bolívar.",
-         "facebook": "Hoy entregamos 118 títulos de propiedad a hogares de Ciudad Bolívar."}
+TEXTS = {
+    "x": "Hoy entregamos 118 títulos de propiedad en Ciudad Bolívar.",
+    "facebook": "Hoy entregamos 118 títulos de propiedad a hogares de Ciudad Bolívar.",
+}
 
 
 def post_json(url: str, body: dict):
-    req = urllib.request.Request(url, method="POST", data=json.dumps(body).encode(),
-                                 headers={"Content-Type": "application/json"})
+    req = urllib.request.Request(
+        url, method="POST", data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}
+    )
     try:
         with urllib.request.urlopen(req, timeout=30) as r:
             return r.status, json.loads(r.read() or b"null")
@@ -44,8 +47,9 @@ def test_only_the_head_may_open_a_need(deployment, head_api):
 def test_directory_login_refuses_a_wrong_password(deployment):
     status, _ = post_json(deployment.base_url + "/auth/token", {"username": "jefe", "password": "no-es-la-clave"})
     assert status == 401
-    status, body = post_json(deployment.base_url + "/auth/token",
-                             {"username": "jefe", "password": deployment.credentials()["jefe"]})
+    status, body = post_json(
+        deployment.base_url + "/auth/token", {"username": "jefe", "password": deployment.credentials()["jefe"]}
+    )
     assert status in (200, 201) and body["access_token"]
 
 
@@ -66,27 +70,44 @@ def test_need_published_by_a_worker_from_the_shared_storage(deployment, head_api
     assert head.call("POST", f"/cvp/api/necesidades/{need}/decisiones", back)[0] == 201
     status, rev2, _ = prof.call("POST", f"/cvp/api/necesidades/{need}/texto", {"texts": TEXTS, "note": "Fuente citada"})
     assert status == 201 and rev2["number"] == 2
-    assert head.call("POST", f"/cvp/api/necesidades/{need}/decisiones",
-                     {"revision_id": rev2["id"], "control_point": 7, "decision": "aprobado"})[0] == 201
+    assert (
+        head.call(
+            "POST",
+            f"/cvp/api/necesidades/{need}/decisiones",
+            {"revision_id": rev2["id"], "control_point": 7, "decision": "aprobado"},
+        )[0]
+        == 201
+    )
 
     head_api.wait_task(run, "elaborar_diseno", timeout=180)
     png = tiny_png(64, 64)
     status, design, _ = tech.upload(need, png)
     assert status == 201, design
-    assert head.call("POST", f"/cvp/api/necesidades/{need}/decisiones",
-                     {"revision_id": design["id"], "control_point": 12, "decision": "aprobado"})[0] == 201
+    assert (
+        head.call(
+            "POST",
+            f"/cvp/api/necesidades/{need}/decisiones",
+            {"revision_id": design["id"], "control_point": 12, "decision": "aprobado"},
+        )[0]
+        == 201
+    )
     assert head_api.wait_run(run, timeout=300) == "success", head_api.task_states(run)
 
     # The design uploaded through the api-server reached each platform, byte for byte.
     digest = hashlib.sha256(png).hexdigest()
     posted = {p: [post for post in platforms.posts[p] if "118 títulos" in post.text] for p in ("x", "facebook")}
-    assert all(len(v) == 1 for v in posted.values()), [(r.method, r.path, r.status, r.complete, r.body_size) for r in platforms.recorded]
+    assert all(len(v) == 1 for v in posted.values()), [
+        (r.method, r.path, r.status, r.complete, r.body_size) for r in platforms.recorded
+    ]
     assert all(post.media and post.media[0]["sha256"] == digest for v in posted.values() for post in v)
 
     # Published by the Celery workers, each with its own home; every kept file is under the storage base.
     hosts = deployment.home / "hosts"
-    ran = {w.name for w in hosts.iterdir()
-           if list(w.glob(f"logs/dag_id=necesidad_comunicacion/run_id={run}/task_id=publicar_pieza*"))}
+    ran = {
+        w.name
+        for w in hosts.iterdir()
+        if list(w.glob(f"logs/dag_id=necesidad_comunicacion/run_id={run}/task_id=publicar_pieza*"))
+    }
     assert ran and ran <= {"worker-1", "worker-2"}
     store = kept_files(deployment.home / "almacen")
     rel = {p.relative_to(deployment.home / "almacen").parts[0] for p in store}
@@ -103,12 +124,18 @@ def test_a_need_over_the_cap_waits_and_the_forms_say_so(deployment, head_api):
     stamp = int(time.time())
     runs = [f"cola-{stamp}-{i}" for i in range(3)]
     for i, run in enumerate(runs[:2]):
-        assert head_api.trigger(run, dict(NEED, titulo=f"Necesidad en curso {i}", accion_puntual=True,
-                                          canales=["sitio_web"]))[0] == 200
+        assert (
+            head_api.trigger(
+                run, dict(NEED, titulo=f"Necesidad en curso {i}", accion_puntual=True, canales=["sitio_web"])
+            )[0]
+            == 200
+        )
     for run in runs[:2]:
         head_api.wait_task(run, "producir_contenidos", timeout=180)
-    assert head_api.trigger(runs[2], dict(NEED, titulo="Necesidad en cola", accion_puntual=True,
-                                          canales=["sitio_web"]))[0] == 200
+    assert (
+        head_api.trigger(runs[2], dict(NEED, titulo="Necesidad en cola", accion_puntual=True, canales=["sitio_web"]))[0]
+        == 200
+    )
     time.sleep(8)  # several scheduler loops: it stays queued
     assert head_api.run_state(runs[2]) == "queued"
 
@@ -120,13 +147,16 @@ def test_a_need_over_the_cap_waits_and_the_forms_say_so(deployment, head_api):
 
     needs = {n["run_id"]: n["id"] for n in head.call("GET", "/cvp/api/necesidades?estado=todas")[1]}
     assert runs[2] not in needs  # nothing recorded before activity 1 runs
-    assert head.call("POST", f"/cvp/api/necesidades/{needs[runs[0]]}/cancelar",
-                     {"motivo": "Se libera un cupo"})[0] == 200
+    assert (
+        head.call("POST", f"/cvp/api/necesidades/{needs[runs[0]]}/cancelar", {"motivo": "Se libera un cupo"})[0] == 200
+    )
     head_api.wait_task(runs[2], "producir_contenidos", timeout=180)  # started by itself
     assert head.call("GET", "/cvp/api/cola")[1]["retenidas"] is False
     needs = {n["run_id"]: n["id"] for n in head.call("GET", "/cvp/api/necesidades?estado=todas")[1]}
     for run in runs[1:]:
-        assert head.call("POST", f"/cvp/api/necesidades/{needs[run]}/cancelar", {"motivo": "Fin de la prueba"})[0] == 200
+        assert (
+            head.call("POST", f"/cvp/api/necesidades/{needs[run]}/cancelar", {"motivo": "Fin de la prueba"})[0] == 200
+        )
 
 
 def test_a_lost_broker_is_said_in_the_forms_and_loses_nothing(deployment, head_api, broker):
@@ -140,8 +170,12 @@ def test_a_lost_broker_is_said_in_the_forms_and_loses_nothing(deployment, head_a
         status, page, _ = head.call("GET", "/cvp/")
         assert status == 200 and "Las tareas no avanzan" in page.decode()
         run = f"sin-intermediario-{int(time.time())}"
-        assert head_api.trigger(run, dict(NEED, titulo="Disparada sin intermediario", accion_puntual=True,
-                                          canales=["sitio_web"]))[0] == 200
+        assert (
+            head_api.trigger(
+                run, dict(NEED, titulo="Disparada sin intermediario", accion_puntual=True, canales=["sitio_web"])
+            )[0]
+            == 200
+        )
         time.sleep(5)
         assert "producir_contenidos" not in {k for k, v in head_api.task_states(run).items() if v == "deferred"}
     finally:

@@ -31,8 +31,9 @@ def airflow_stack(tmp_path_factory):
         "CVP_TEST_LISTENER_LOG": str(home / "eventos_de_tareas.jsonl"),
         "AIRFLOW__OPENLINEAGE__TRANSPORT": json.dumps({"type": "console"}),
     }
-    stack = Stack(home, port=free_port(), log_port=free_port(), trigger_log_port=free_port(), parallelism=4,
-                  extra_env=listeners)
+    stack = Stack(
+        home, port=free_port(), log_port=free_port(), trigger_log_port=free_port(), parallelism=4, extra_env=listeners
+    )
     stack.setup()
     stack.start()
     try:

@@ -47,7 +47,8 @@ def test_an_administrator_who_is_not_the_head_cannot_open_a_need(apis, stack_env
     refused = next(r for r in office.refused_needs() if r.run_id == run)
     assert refused.requested_by == "admin" and "corresponde a la Jefe OAC" in refused.reason
     status, body = apis["admin"].call(
-        "GET", f"/api/v2/dags/{DAG}/dagRuns/{run}/taskInstances/identificar_necesidad/logs/1")
+        "GET", f"/api/v2/dags/{DAG}/dagRuns/{run}/taskInstances/identificar_necesidad/logs/1"
+    )
     assert status == 200 and "corresponde a la Jefe OAC" in str(body)
 
 

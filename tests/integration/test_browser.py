@@ -30,9 +30,19 @@ def make_driver():
     profile = tempfile.mkdtemp(prefix="cvp-chromium-")
     opts = webdriver.ChromeOptions()
     opts.binary_location = CHROMIUM
-    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run",
-                f"--user-data-dir={profile}", "--window-size=1400,1000", "--lang=es-CO"):
+    for arg in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        f"--user-data-dir={profile}",
+        "--window-size=1400,1000",
+        "--lang=es-CO",
+    ):
         opts.add_argument(arg)
     driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=opts)
     driver.implicitly_wait(0)
@@ -107,7 +117,9 @@ def drive_need(person: Person, api, run_id: str, png_path: Path) -> int:
     person.login("profesional")
     person.open_from_inbox(need, "texto")
     box = person.css("#texto_x")
-    first_x = "Hoy entregamos 120 títulos de propiedad en Ciudad Bolívar 🏠 https://www.cajaviviendapopular.gov.co/titulos"
+    first_x = (
+        "Hoy entregamos 120 títulos de propiedad en Ciudad Bolívar 🏠 https://www.cajaviviendapopular.gov.co/titulos"
+    )
     box.send_keys(Keys.CONTROL, "a")
     box.send_keys(Keys.DELETE)
     box.send_keys(first_x)
@@ -158,8 +170,10 @@ def drive_need(person: Person, api, run_id: str, png_path: Path) -> int:
     person.login("jefe")
     person.open_from_inbox(need, "revision-diseno")
     img = person.css("img.diseno")
-    person.wait(lambda d: d.execute_script("return arguments[0].complete && arguments[0].naturalWidth", img) == 64,
-                what="design image loaded")
+    person.wait(
+        lambda d: d.execute_script("return arguments[0].complete && arguments[0].naturalWidth", img) == 64,
+        what="design image loaded",
+    )
     assert "Hoy entregamos 118" in person.css(".revision-contenido").text
     person.screenshot("revision-diseno")
     person.submit_and_expect("button[value=aprobado]", "Diseño aprobado")
@@ -180,8 +194,9 @@ def person(airflow_stack):
 
 def test_head_returns_professional_revises_technician_uploads_and_the_run_publishes(person, head_api, tmp_path):
     run = f"navegador-{int(time.time())}"
-    conf = dict(NEED, titulo="Entrega de títulos en Ciudad Bolívar (navegador)", accion_puntual=True,
-                canales=["x", "facebook"])
+    conf = dict(
+        NEED, titulo="Entrega de títulos en Ciudad Bolívar (navegador)", accion_puntual=True, canales=["x", "facebook"]
+    )
     assert head_api.trigger(run, conf)[0] == 200
     head_api.wait_task(run, "producir_contenidos")
     png = tmp_path / "afiche.png"

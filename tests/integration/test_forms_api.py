@@ -16,8 +16,10 @@ from tests.conftest import NEED, tiny_png
 
 pytestmark = pytest.mark.integration
 
-TEXTS = {"x": "Hoy entregamos 118 títulos de propiedad en Ciudad Bolívar.",
-         "facebook": "Hoy entregamos 118 títulos de propiedad a hogares de Ciudad Bolívar."}
+TEXTS = {
+    "x": "Hoy entregamos 118 títulos de propiedad en Ciudad Bolívar.",
+    "facebook": "Hoy entregamos 118 títulos de propiedad a hogares de Ciudad Bolívar.",
+}
 
 
 @pytest.fixture(scope="module")
@@ -62,7 +64,7 @@ def test_run_driven_through_the_api_with_its_refusals(airflow_stack, head_api, p
     assert tech.call("POST", f"/cvp/api/necesidades/{need}/texto", {"texts": TEXTS})[0] == 403
     status, rev1, _ = prof.call("POST", f"/cvp/api/necesidades/{need}/texto", {"texts": TEXTS})
     assert status == 201, rev1
-    assert [i["need_id"] for i in head.call("GET", "/cvp/api/bandeja")[1]] .count(need) == 1
+    assert [i["need_id"] for i in head.call("GET", "/cvp/api/bandeja")[1]].count(need) == 1
 
     decision = {"revision_id": rev1["id"], "control_point": 7, "decision": "devuelto", "comment": "Citar la fuente"}
     assert reader.call("POST", f"/cvp/api/necesidades/{need}/decisiones", decision)[0] == 403
@@ -108,22 +110,35 @@ def test_run_driven_through_the_api_with_its_refusals(airflow_stack, head_api, p
     assert status == 200 and content == tiny_png(48, 48)
     assert headers["Content-Type"] == "image/png" and headers["X-Content-Type-Options"] == "nosniff"
 
-    assert head.call("POST", f"/cvp/api/necesidades/{need}/decisiones",
-                     {"revision_id": design["id"], "control_point": 12, "decision": "aprobado"})[0] == 201
+    assert (
+        head.call(
+            "POST",
+            f"/cvp/api/necesidades/{need}/decisiones",
+            {"revision_id": design["id"], "control_point": 12, "decision": "aprobado"},
+        )[0]
+        == 201
+    )
     assert head_api.wait_run(run) == "success", head_api.task_states(run)
 
     detail = reader.call("GET", f"/cvp/api/necesidades/{need}")[1]
     assert {p["state"] for p in detail["publications"]} == {"publicado"}
     actors = {(e["action"], e["actor"]) for t in detail["timeline"] for e in t["events"]}
-    assert {("texto_producido", "profesional"), ("texto_devuelto", "jefe"), ("ajustes_realizados", "profesional"),
-            ("texto_aprobado", "jefe"), ("diseno_cargado", "tecnico"), ("diseno_aprobado", "jefe")} <= actors
+    assert {
+        ("texto_producido", "profesional"),
+        ("texto_devuelto", "jefe"),
+        ("ajustes_realizados", "profesional"),
+        ("texto_aprobado", "jefe"),
+        ("diseno_cargado", "tecnico"),
+        ("diseno_aprobado", "jefe"),
+    } <= actors
     record = reader.call("GET", f"/cvp/api/necesidades/{need}/expediente")[1]
     assert record["necesidad"]["run_id"] == run
 
 
 def test_checks_endpoint_on_the_server(people):
-    status, body, _ = people["profesional"].call("POST", "/cvp/api/verificar",
-                                                 {"channel": "x", "text": "Visite https://www.cajaviviendapopular.gov.co"})
+    status, body, _ = people["profesional"].call(
+        "POST", "/cvp/api/verificar", {"channel": "x", "text": "Visite https://www.cajaviviendapopular.gov.co"}
+    )
     assert status == 200 and body["x_weighted_length"] == len("Visite ") + 23
     status, doc, _ = people["lector"].call("GET", "/cvp/api/openapi.json")
     assert status == 200 and "/api/verificar" in doc["paths"]

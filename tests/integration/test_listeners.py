@@ -21,8 +21,12 @@ def test_the_listener_sees_the_human_steps_resume_and_skip(head_api, stack_env, 
     from cvp.office import Office
 
     run = "necesidad-con-listener"
-    assert head_api.trigger(run, dict(NEED, titulo="Feria de vivienda en Bosa", accion_puntual=True,
-                                      canales=["sitio_web"]))[0] == 200
+    assert (
+        head_api.trigger(
+            run, dict(NEED, titulo="Feria de vivienda en Bosa", accion_puntual=True, canales=["sitio_web"])
+        )[0]
+        == 200
+    )
     assert head_api.wait_task(run, "producir_contenidos") == "deferred"
     office = Office()
     n = str(office.need_by_run(run).id)

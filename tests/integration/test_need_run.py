@@ -29,8 +29,12 @@ def test_need_with_one_return_at_each_control_point(head_api, stack_env, tmp_pat
     run = "necesidad-completa"
     one_off = "necesidad-puntual"
     assert head_api.trigger(run, NEED)[0] == 200
-    assert head_api.trigger(one_off, dict(NEED, titulo="Jornada de atención en Usme", accion_puntual=True,
-                                          canales=["sitio_web"]))[0] == 200
+    assert (
+        head_api.trigger(
+            one_off, dict(NEED, titulo="Jornada de atención en Usme", accion_puntual=True, canales=["sitio_web"])
+        )[0]
+        == 200
+    )
 
     head_api.wait_task(run, "reunion_equipo")  # deferred: waits in the triggerer, no worker held
     from cvp.office import Office
@@ -38,9 +42,21 @@ def test_need_with_one_return_at_each_control_point(head_api, stack_env, tmp_pat
     office = Office()
     need = office.need_by_run(run)
     n = str(need.id)
-    act("reunion", n, "--como", "jefe", json.dumps({
-        "temas": ["Entrega de títulos"], "fuentes": ["Dirección de Urbanizaciones y Titulación"],
-        "productos": ["Publicación con afiche"], "canales": ["x", "facebook"], "asistentes": ["Jefe", "Profesional"]}))
+    act(
+        "reunion",
+        n,
+        "--como",
+        "jefe",
+        json.dumps(
+            {
+                "temas": ["Entrega de títulos"],
+                "fuentes": ["Dirección de Urbanizaciones y Titulación"],
+                "productos": ["Publicación con afiche"],
+                "canales": ["x", "facebook"],
+                "asistentes": ["Jefe", "Profesional"],
+            }
+        ),
+    )
     act("plan", n, "--como", "jefe", json.dumps({"contenidos": ["Afiche con la cifra"], "enlaces": ["Enlace DUT"]}))
 
     head_api.wait_task(run, "producir_contenidos")
@@ -73,7 +89,9 @@ def test_need_with_one_return_at_each_control_point(head_api, stack_env, tmp_pat
     texts_revs = office.revisions(need.id, "texto")
     designs = office.revisions(need.id, "diseno")
     assert [(r.number, r.state, r.decision.comment) for r in texts_revs] == [
-        (1, "devuelto", "Precisar la cifra"), (2, "aprobado", "")]
+        (1, "devuelto", "Precisar la cifra"),
+        (2, "aprobado", ""),
+    ]
     assert [(r.number, r.state) for r in designs] == [(1, "devuelto"), (2, "aprobado")]
     assert designs[0].decision.comment == "Logo más grande"
 
@@ -89,9 +107,16 @@ def test_need_with_one_return_at_each_control_point(head_api, stack_env, tmp_pat
         msg = email.message_from_bytes(path.read_bytes(), policy=policy.default)
         subjects.append(msg["Subject"])
     mine = [s for s in subjects if "Entrega de títulos" in s]
-    for fragment in ("Contenidos para aprobación", "devueltos con comentarios", "Material para diseño",
-                     "Diseño para aprobación", "Diseño devuelto", "Pieza definitiva", "Publicada",
-                     "acciones conjuntas"):
+    for fragment in (
+        "Contenidos para aprobación",
+        "devueltos con comentarios",
+        "Material para diseño",
+        "Diseño para aprobación",
+        "Diseño devuelto",
+        "Pieza definitiva",
+        "Publicada",
+        "acciones conjuntas",
+    ):
         assert any(fragment in s for s in mine), (fragment, mine)
     assert all(n.sent_at for n in office.notifications(need.id))
 

@@ -32,24 +32,39 @@ def walk_commands() -> list[str]:
 
 def test_the_readme_walk_has_the_steps_a_newcomer_needs():
     text = "\n".join(walk_commands())
-    for step in ("stack.py env", "stack.py token jefe", "/api/v2/dags/necesidad_comunicacion/dagRuns",
-                 "cvp numero", "cvp reunion", "cvp plan", "cvp texto", "--decision devuelto", "cvp diseno",
-                 "--punto 12", "cvp historial", "cvp exportar"):
+    for step in (
+        "stack.py env",
+        "stack.py token jefe",
+        "/api/v2/dags/necesidad_comunicacion/dagRuns",
+        "cvp numero",
+        "cvp reunion",
+        "cvp plan",
+        "cvp texto",
+        "--decision devuelto",
+        "cvp diseno",
+        "--punto 12",
+        "cvp historial",
+        "cvp exportar",
+    ):
         assert step in text, step
 
 
 def test_the_readme_walk_runs_as_written(airflow_stack, tmp_path):
     for name in (".venv", "scripts", "include", "src"):
         (tmp_path / name).symlink_to(ROOT / name)
-    script = ["set -u", "try() { local i; for i in $(seq 90); do eval \"$1\" && return 0; sleep 2; done; "
-                        "echo \"FALLÓ: $1\" >&2; return 1; }"]
+    script = [
+        "set -u",
+        'try() { local i; for i in $(seq 90); do eval "$1" && return 0; sleep 2; done; '
+        'echo "FALLÓ: $1" >&2; return 1; }',
+    ]
     script += [f"try {shlex.quote(cmd)} || exit 1" for cmd in walk_commands()]
     script += ['echo "RUN=$RUN"', 'echo "N=$N"']
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "CVP_"))}
     env.update(CVP_AIRFLOW_HOME=str(airflow_stack.home), CVP_PORT=str(airflow_stack.port))
     started = time.monotonic()
-    done = subprocess.run(["bash", "-c", "\n".join(script)], cwd=tmp_path, env=env, capture_output=True,
-                          text=True, timeout=900)
+    done = subprocess.run(
+        ["bash", "-c", "\n".join(script)], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=900
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     run = re.search(r"^RUN=(\S+)$", done.stdout, flags=re.M).group(1)
     need = int(re.search(r"^N=(\d+)$", done.stdout, flags=re.M).group(1))

@@ -69,8 +69,16 @@ def test_a_revision_changes_only_once_and_only_its_state(records_url):
     assert [r.state for r in office.revisions(need, P.TEXT)] == [P.REJECTED, P.APPROVED]
 
 
-@pytest.mark.parametrize("statement", ["TRUNCATE events", "TRUNCATE decisions", "TRUNCATE revisions CASCADE",
-                                       "TRUNCATE needs CASCADE", "TRUNCATE events, decisions, revisions, needs CASCADE"])
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "TRUNCATE events",
+        "TRUNCATE decisions",
+        "TRUNCATE revisions CASCADE",
+        "TRUNCATE needs CASCADE",
+        "TRUNCATE events, decisions, revisions, needs CASCADE",
+    ],
+)
 def test_no_truncate_empties_the_trail_on_postgresql(pg_url, statement):
     office = Office(pg_url)  # as the owner (here a superuser): the triggers hold against it too
     need, _, _ = decided_need(office)
@@ -132,8 +140,10 @@ def test_the_application_role_does_the_whole_procedure_and_cannot_touch_the_trig
         "DROP TRIGGER decisions_append_only ON decisions",
         "ALTER TABLE events DISABLE TRIGGER ALL",
         "ALTER TABLE revisions DISABLE TRIGGER revisions_only_decision",
-        ("CREATE OR REPLACE FUNCTION events_append_only() RETURNS trigger AS $$ BEGIN RETURN NEW; END; $$ "
-         "LANGUAGE plpgsql"),
+        (
+            "CREATE OR REPLACE FUNCTION events_append_only() RETURNS trigger AS $$ BEGIN RETURN NEW; END; $$ "
+            "LANGUAGE plpgsql"
+        ),
         "DROP FUNCTION cvp_refuse() CASCADE",
         "TRUNCATE events",
         "DROP TABLE events",

@@ -43,14 +43,18 @@ OAUTH1 = {
 FB_TOKEN = "EAAB-page-SECRET-0006"
 IG_TOKEN = "EAAB-ig-SECRET-0007"
 APP_SECRET = "app-secret-SECRET-0008"
-YT = {"client_id": "123-cvp.apps.googleusercontent.com", "client_secret": "GOCSPX-SECRET-0009",
-      "refresh_token": "1//refresh-SECRET-0010"}
+YT = {
+    "client_id": "123-cvp.apps.googleusercontent.com",
+    "client_secret": "GOCSPX-SECRET-0009",
+    "refresh_token": "1//refresh-SECRET-0010",
+}
 SECRETS = [X_TOKEN, *OAUTH1.values(), FB_TOKEN, IG_TOKEN, APP_SECRET, YT["client_secret"], YT["refresh_token"]]
 
 
 def conn(conn_id: str, conn_type: str = "generic", *, login=None, password=None, **extra) -> Connection:
-    return Connection(conn_id=conn_id, conn_type=conn_type, login=login, password=password,
-                      extra=json.dumps(extra) if extra else None)
+    return Connection(
+        conn_id=conn_id, conn_type=conn_type, login=login, password=password, extra=json.dumps(extra) if extra else None
+    )
 
 
 class Connections:
@@ -93,8 +97,17 @@ def variables(monkeypatch):
 
 
 def test_x_oauth2_user_token_from_password():
-    getter = Connections(conn("x_default", "http", password=X_TOKEN, user_id="42", username="CVPBogota",
-                              base_url="https://proxy.test", upload_base_url="https://upload.test"))
+    getter = Connections(
+        conn(
+            "x_default",
+            "http",
+            password=X_TOKEN,
+            user_id="42",
+            username="CVPBogota",
+            base_url="https://proxy.test",
+            upload_base_url="https://upload.test",
+        )
+    )
     with mock.patch("cvp.publishers.x.XPublisher") as cls:
         channels.publisher_for("x", get_connection=getter)
     kw = cls.call_args.kwargs
@@ -120,14 +133,27 @@ def test_x_without_credentials_names_the_connection():
 
 
 def test_facebook_page_id_token_and_graph_settings():
-    getter = Connections(conn("facebook_default", "http", login="104000000000001", password=FB_TOKEN,
-                              version="v24.0", app_secret=APP_SECRET, base_url="https://graph.test",
-                              video_base_url="https://video.test"))
+    getter = Connections(
+        conn(
+            "facebook_default",
+            "http",
+            login="104000000000001",
+            password=FB_TOKEN,
+            version="v24.0",
+            app_secret=APP_SECRET,
+            base_url="https://graph.test",
+            video_base_url="https://video.test",
+        )
+    )
     with mock.patch("cvp.publishers.facebook.FacebookPublisher") as cls:
         channels.publisher_for("facebook", get_connection=getter)
     assert cls.call_args.kwargs == {
-        "page_id": "104000000000001", "access_token": FB_TOKEN, "base_url": "https://graph.test",
-        "video_base_url": "https://video.test", "version": "v24.0", "app_secret": APP_SECRET,
+        "page_id": "104000000000001",
+        "access_token": FB_TOKEN,
+        "base_url": "https://graph.test",
+        "video_base_url": "https://video.test",
+        "version": "v24.0",
+        "app_secret": APP_SECRET,
         "conn_id": "facebook_default",
     }
 
@@ -137,7 +163,10 @@ def test_facebook_defaults_to_graph_v25():
     pub = channels.publisher_for("facebook", get_connection=getter)
     assert isinstance(pub, FacebookPublisher)
     assert (pub.api.version, pub.api.base_url, pub.video_base_url) == (
-        "v25.0", "https://graph.facebook.com", "https://graph-video.facebook.com")
+        "v25.0",
+        "https://graph.facebook.com",
+        "https://graph-video.facebook.com",
+    )
     assert pub.api._proof is None
 
 
@@ -148,9 +177,17 @@ def test_facebook_without_page_id_is_a_misconfigured_connection():
 
 
 def test_instagram_with_a_local_public_folder(tmp_path):
-    getter = Connections(conn("instagram_default", "http", login="17841400000000001", password=IG_TOKEN,
-                              app_secret=APP_SECRET, storage_dir=str(tmp_path),
-                              public_base_url="https://cvp.test/publico"))
+    getter = Connections(
+        conn(
+            "instagram_default",
+            "http",
+            login="17841400000000001",
+            password=IG_TOKEN,
+            app_secret=APP_SECRET,
+            storage_dir=str(tmp_path),
+            public_base_url="https://cvp.test/publico",
+        )
+    )
     pub = channels.publisher_for("instagram", get_connection=getter)
     assert isinstance(pub, InstagramPublisher) and pub.conn_id == "instagram_default"
     assert pub.ig_user_id == "17841400000000001" and pub.api.version == "v25.0"
@@ -159,22 +196,49 @@ def test_instagram_with_a_local_public_folder(tmp_path):
 
 
 def test_instagram_with_a_gcs_bucket_defaults():
-    getter = Connections(conn("instagram_default", "http", login="178", password=IG_TOKEN, bucket="cvp-publico",
-                              version="v24.0", base_url="https://graph.test"))
+    getter = Connections(
+        conn(
+            "instagram_default",
+            "http",
+            login="178",
+            password=IG_TOKEN,
+            bucket="cvp-publico",
+            version="v24.0",
+            base_url="https://graph.test",
+        )
+    )
     with mock.patch("cvp.publishers.instagram.InstagramPublisher") as cls:
         channels.publisher_for("instagram", get_connection=getter)
     kw = cls.call_args.kwargs
     storage = kw.pop("storage")
-    assert kw == {"ig_user_id": "178", "access_token": IG_TOKEN, "base_url": "https://graph.test",
-                  "version": "v24.0", "app_secret": None, "conn_id": "instagram_default"}
+    assert kw == {
+        "ig_user_id": "178",
+        "access_token": IG_TOKEN,
+        "base_url": "https://graph.test",
+        "version": "v24.0",
+        "app_secret": None,
+        "conn_id": "instagram_default",
+    }
     assert isinstance(storage, channels.GcsPublicStorage)
     assert (storage.bucket, storage.gcp_conn_id, storage.public_base_url) == (
-        "cvp-publico", "google_cloud_default", "https://storage.googleapis.com/cvp-publico")
+        "cvp-publico",
+        "google_cloud_default",
+        "https://storage.googleapis.com/cvp-publico",
+    )
 
 
 def test_instagram_bucket_with_its_own_gcp_connection_and_url():
-    getter = Connections(conn("instagram_default", "http", login="178", password=IG_TOKEN, bucket="b",
-                              gcp_conn_id="gcp_cvp", public_base_url="https://cdn.cvp.test/"))
+    getter = Connections(
+        conn(
+            "instagram_default",
+            "http",
+            login="178",
+            password=IG_TOKEN,
+            bucket="b",
+            gcp_conn_id="gcp_cvp",
+            public_base_url="https://cdn.cvp.test/",
+        )
+    )
     storage = channels.publisher_for("instagram", get_connection=getter).storage
     assert (storage.gcp_conn_id, storage.public_base_url) == ("gcp_cvp", "https://cdn.cvp.test")
 
@@ -194,8 +258,8 @@ def test_gcs_storage_uploads_through_the_google_provider(tmp_path):
         url = storage.put(path, "instagram/7/abc def.jpg", "image/jpeg")
     hook_cls.assert_called_once_with(gcp_conn_id="gcp_cvp")
     hook_cls.return_value.upload.assert_called_once_with(
-        bucket_name="cvp-publico", object_name="instagram/7/abc def.jpg", filename=str(path),
-        mime_type="image/jpeg")
+        bucket_name="cvp-publico", object_name="instagram/7/abc def.jpg", filename=str(path), mime_type="image/jpeg"
+    )
     assert url == "https://storage.googleapis.com/cvp-publico/instagram/7/abc%20def.jpg"
 
 
@@ -203,15 +267,18 @@ def test_gcs_storage_does_not_upload_an_object_twice(tmp_path):
     storage = channels.GcsPublicStorage("b", public_base_url="https://cdn.test")
     with mock.patch("airflow.providers.google.cloud.hooks.gcs.GCSHook") as hook_cls:
         hook_cls.return_value.exists.return_value = True
-        assert storage.put(tmp_path / "x.jpg", "instagram/1/x.jpg", "image/jpeg") == "https://cdn.test/instagram/1/x.jpg"
+        assert (
+            storage.put(tmp_path / "x.jpg", "instagram/1/x.jpg", "image/jpeg") == "https://cdn.test/instagram/1/x.jpg"
+        )
     hook_cls.return_value.upload.assert_not_called()
     with pytest.raises(ValueError):
         storage.put(tmp_path / "x.jpg", "../x.jpg", "image/jpeg")
 
 
 def test_youtube_with_an_oauth_client_and_refresh_token(variables):
-    getter = Connections(conn("youtube_default", "google_cloud_platform", **YT, privacy_status="unlisted",
-                              category_id=25))
+    getter = Connections(
+        conn("youtube_default", "google_cloud_platform", **YT, privacy_status="unlisted", category_id=25)
+    )
     pub = channels.publisher_for("youtube", get_connection=getter)
     assert isinstance(pub, YouTubePublisher) and pub.conn_id == "youtube_default"
     assert (pub.privacy_status, pub.category_id) == ("unlisted", "25")
@@ -220,16 +287,21 @@ def test_youtube_with_an_oauth_client_and_refresh_token(variables):
     assert creds.token is None and creds.refresh_token == YT["refresh_token"]
     assert (creds.client_id, creds.client_secret) == (YT["client_id"], YT["client_secret"])
     assert creds.token_uri == "https://oauth2.googleapis.com/token"
-    assert creds.scopes == ["https://www.googleapis.com/auth/youtube.upload",
-                            "https://www.googleapis.com/auth/youtube.readonly"]
+    assert creds.scopes == [
+        "https://www.googleapis.com/auth/youtube.upload",
+        "https://www.googleapis.com/auth/youtube.readonly",
+    ]
 
 
 def test_youtube_otherwise_uses_the_google_provider_credentials(variables):
-    getter = Connections(conn("youtube_default", "google_cloud_platform", key_path="/secrets/sa.json",
-                              base_url="http://127.0.0.1:9/"))
+    getter = Connections(
+        conn("youtube_default", "google_cloud_platform", key_path="/secrets/sa.json", base_url="http://127.0.0.1:9/")
+    )
     sentinel = mock.Mock(name="credentials")
-    with mock.patch("airflow.providers.google.common.hooks.discovery_api.GoogleDiscoveryApiHook") as hook_cls, \
-            mock.patch("cvp.publishers.youtube.YouTubePublisher") as pub_cls:
+    with (
+        mock.patch("airflow.providers.google.common.hooks.discovery_api.GoogleDiscoveryApiHook") as hook_cls,
+        mock.patch("cvp.publishers.youtube.YouTubePublisher") as pub_cls,
+    ):
         hook_cls.return_value.get_credentials.return_value = sentinel
         channels.publisher_for("youtube", get_connection=getter)
     hook_cls.assert_called_once_with(api_service_name="youtube", api_version="v3", gcp_conn_id="youtube_default")
@@ -281,7 +353,10 @@ def test_connection_status_reports_missing_connections(monkeypatch):
     monkeypatch.setenv("CVP_YOUTUBE_CONN_ID", "yt_cvp")
     getter = Connections(conn("x_default", password=X_TOKEN), conn("yt_cvp"))
     assert channels.connection_status(["x", "facebook", "youtube", "sitio_web"], get_connection=getter) == {
-        "x": "x_default", "facebook": None, "youtube": "yt_cvp", "sitio_web": None,
+        "x": "x_default",
+        "facebook": None,
+        "youtube": "yt_cvp",
+        "sitio_web": None,
     }
 
 
@@ -301,8 +376,10 @@ def test_default_lookup_goes_through_basehook_get_connection(cvp_env):
 
 def test_airflow_conn_environment_variables_work_unpatched(monkeypatch, cvp_env):
     """The real SDK lookup: a connection from ``AIRFLOW_CONN_*``, and none → the outbox."""
-    monkeypatch.setenv("AIRFLOW_CONN_X_DEFAULT", json.dumps(
-        {"conn_type": "http", "password": X_TOKEN, "extra": {"username": "CVPBogota"}}))
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_X_DEFAULT",
+        json.dumps({"conn_type": "http", "password": X_TOKEN, "extra": {"username": "CVPBogota"}}),
+    )
     monkeypatch.delenv("AIRFLOW_CONN_FACEBOOK_DEFAULT", raising=False)
     assert channels.publisher_for("x")._transport._bearer == X_TOKEN
     assert isinstance(channels.publisher_for("facebook"), OutboxPublisher)
@@ -316,8 +393,15 @@ def all_connections(tmp_path) -> Connections:
     return Connections(
         conn("x_default", "http", password=X_TOKEN, **OAUTH1),
         conn("facebook_default", "http", login="104", password=FB_TOKEN, app_secret=APP_SECRET),
-        conn("instagram_default", "http", login="178", password=IG_TOKEN, app_secret=APP_SECRET,
-             storage_dir=str(tmp_path), public_base_url="https://cvp.test/p"),
+        conn(
+            "instagram_default",
+            "http",
+            login="178",
+            password=IG_TOKEN,
+            app_secret=APP_SECRET,
+            storage_dir=str(tmp_path),
+            public_base_url="https://cvp.test/p",
+        ),
         conn("youtube_default", "google_cloud_platform", **YT),
     )
 
@@ -361,8 +445,18 @@ def test_heavy_libraries_are_imported_only_when_a_channel_is_built():
             top |= {a.name for a in node.names}
         elif isinstance(node, ast.ImportFrom):
             top.add(node.module or "")
-    heavy = ("airflow.providers", "googleapiclient", "google.", "tweepy", "httpx", "requests",
-             "cvp.publishers.x", "cvp.publishers.youtube", "cvp.publishers.facebook", "cvp.publishers.instagram")
+    heavy = (
+        "airflow.providers",
+        "googleapiclient",
+        "google.",
+        "tweepy",
+        "httpx",
+        "requests",
+        "cvp.publishers.x",
+        "cvp.publishers.youtube",
+        "cvp.publishers.facebook",
+        "cvp.publishers.instagram",
+    )
     assert not [m for m in top if m.startswith(heavy)]
 
 
@@ -414,7 +508,8 @@ def test_a_spent_quota_stops_the_upload_before_any_call(variables, tmp_path):
     from tests.unit.fakes import media_file, piece
 
     variables["cvp_youtube_quota"] = json.dumps(
-        {"day": datetime.now(channels.PACIFIC).date().isoformat(), "spent": 9000})
+        {"day": datetime.now(channels.PACIFIC).date().isoformat(), "spent": 9000}
+    )
     getter = Connections(conn("youtube_default", "google_cloud_platform", **YT, base_url="http://127.0.0.1:9/"))
     pub = channels.publisher_for("youtube", get_connection=getter)
     with pytest.raises(RateLimited) as err:

@@ -124,9 +124,7 @@ class TestXLength:
 class TestPlatformText:
     def test_facebook_length(self):
         assert [f.severity for f in only(check_text("facebook", "a" * 63_207).findings, "fb.length")] == ["error"]
-        assert [f.severity for f in only(check_text("facebook", "a" * 57_000).findings, "fb.length")] == [
-            "warning"
-        ]
+        assert [f.severity for f in only(check_text("facebook", "a" * 57_000).findings, "fb.length")] == ["warning"]
         assert only(check_text("facebook", "a" * 56_000).findings, "fb.length") == []
 
     def test_instagram_caption_length(self):
@@ -140,12 +138,12 @@ class TestPlatformText:
         def caption(n):
             return "Feria de vivienda " + " ".join("#Etiqueta%d" % i if i else "#Vivienda" for i in range(n))
 
-        assert [f.severity for f in only(check_text("instagram", caption(31), media=[img()]).findings, "ig.hashtags")] == [
-            "error"
-        ]
-        assert [f.severity for f in only(check_text("instagram", caption(30), media=[img()]).findings, "ig.hashtags")] == [
-            "warning"
-        ]
+        assert [
+            f.severity for f in only(check_text("instagram", caption(31), media=[img()]).findings, "ig.hashtags")
+        ] == ["error"]
+        assert [
+            f.severity for f in only(check_text("instagram", caption(30), media=[img()]).findings, "ig.hashtags")
+        ] == ["warning"]
         assert only(check_text("instagram", caption(10), media=[img()]).findings, "ig.hashtags") == []
 
     def test_instagram_hashtag_counting_ignores_links_numbers_and_words(self):
@@ -474,7 +472,9 @@ class TestInclusiveLanguage:
         monkeypatch.setenv(RULES_DIR_ENV, str(tmp_path))
         first = load_inclusive_rules()
         assert load_inclusive_rules() is first
-        extra.write_text("rules:\n  - id: a\n    match: [los obreros, los albañiles]\n    suggest: [el personal de obra]\n")
+        extra.write_text(
+            "rules:\n  - id: a\n    match: [los obreros, los albañiles]\n    suggest: [el personal de obra]\n"
+        )
         second = load_inclusive_rules()
         assert second is not first
         assert len(first.find("los albañiles")) == 0
@@ -726,7 +726,9 @@ class TestProbeMedia:
             480,
             270,
         )
-        vp8x = b"VP8X" + struct.pack("<I", 10) + b"\x00" * 4 + (1199).to_bytes(3, "little") + (627).to_bytes(3, "little")
+        vp8x = (
+            b"VP8X" + struct.pack("<I", 10) + b"\x00" * 4 + (1199).to_bytes(3, "little") + (627).to_bytes(3, "little")
+        )
         webp = tmp_path / "w.webp"
         webp.write_bytes(b"RIFF" + struct.pack("<I", 4 + len(vp8x)) + b"WEBP" + vp8x)
         assert (probe_media(webp).media_type, probe_media(webp).width, probe_media(webp).height) == (

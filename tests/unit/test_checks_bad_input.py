@@ -23,8 +23,16 @@ def _utf8_json(report) -> str:
 
 
 @pytest.mark.parametrize("channel", CHANNELS)
-@pytest.mark.parametrize("bad,offset", [("Hola\ud800", 4), ("\udfff", 0), ("#Vivienda\ud83d y más", 9),
-                                        ("Hola\x00mundo", 4), ("https://cvp.gov.co/\udc80 ok", 19)])
+@pytest.mark.parametrize(
+    "bad,offset",
+    [
+        ("Hola\ud800", 4),
+        ("\udfff", 0),
+        ("#Vivienda\ud83d y más", 9),
+        ("Hola\x00mundo", 4),
+        ("https://cvp.gov.co/\udc80 ok", 19),
+    ],
+)
 def test_an_unpublishable_character_is_a_blocking_finding_that_points_at_it(channel, bad, offset):
     report = check_text(channel, bad, title="Entrega de títulos")
     found = [f for f in report.findings if f.code == "text.invalid_character"]

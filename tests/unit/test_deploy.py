@@ -22,8 +22,21 @@ import yaml
 ROOT = Path(__file__).resolve().parents[2]
 AIRFLOW_SERVICES = ("init", "api-server", "scheduler", "dag-processor", "triggerer", "worker")
 SERVICES = {"postgres", "redis", *AIRFLOW_SERVICES, "openldap"}
-TEST_PACKAGES = {"pytest", "respx", "responses", "selenium", "hypothesis", "schemathesis", "coverage",
-                 "mypy", "ruff", "faker", "freezegun", "trio", "playwright"}
+TEST_PACKAGES = {
+    "pytest",
+    "respx",
+    "responses",
+    "selenium",
+    "hypothesis",
+    "schemathesis",
+    "coverage",
+    "mypy",
+    "ruff",
+    "faker",
+    "freezegun",
+    "trio",
+    "playwright",
+}
 SECRET_NAME = re.compile(r"PASSWORD|SECRET|FERNET|TOKEN|_KEY$")
 
 
@@ -53,7 +66,9 @@ def locked(name: str) -> dict[str, str]:
     for line in (ROOT / name).read_text().splitlines():
         line = line.split("#", 1)[0].strip()
         if line and not line.startswith("-"):
-            assert re.fullmatch(r"[A-Za-z0-9._\[\],-]+==[A-Za-z0-9.+!-]+", line), f"{name}: {line} no está fijado con =="
+            assert re.fullmatch(r"[A-Za-z0-9._\[\],-]+==[A-Za-z0-9.+!-]+", line), (
+                f"{name}: {line} no está fijado con =="
+            )
             package, version = line.split("==")
             pins[re.sub(r"[-_.]+", "-", package.split("[")[0]).lower()] = version
     return pins
@@ -121,8 +136,15 @@ def test_every_airflow_service_shares_one_configuration_on_celery():
     assert common["CVP_STORAGE_URL"] == "${CVP_STORAGE_URL:-file:///opt/airflow/cvp-archivo}"
     assert "cvp-archivo:/opt/airflow/cvp-archivo" in doc["x-airflow-common"]["volumes"]
     # Only these additions on top of the common block: the first admin (init), warm shutdown (worker).
-    allowed_extra = {"init": {"CVP_RECORDS_OWNER_PASSWORD", "_AIRFLOW_WWW_USER_USERNAME", "_AIRFLOW_WWW_USER_PASSWORD", "_AIRFLOW_WWW_USER_EMAIL"},
-                     "worker": {"DUMB_INIT_SETSID"}}
+    allowed_extra = {
+        "init": {
+            "CVP_RECORDS_OWNER_PASSWORD",
+            "_AIRFLOW_WWW_USER_USERNAME",
+            "_AIRFLOW_WWW_USER_PASSWORD",
+            "_AIRFLOW_WWW_USER_EMAIL",
+        },
+        "worker": {"DUMB_INIT_SETSID"},
+    }
     for name in AIRFLOW_SERVICES:
         service = doc["services"][name]
         assert service["image"] == doc["x-airflow-common"]["image"], name
@@ -166,7 +188,9 @@ def test_every_variable_the_compose_reads_is_in_env_example_and_none_is_left_ove
 def test_no_credential_is_written_in_the_compose_or_in_env_example():
     text = (ROOT / "docker-compose.yml").read_text()
     doc = compose()
-    environments = [doc["x-airflow-common"]["environment"]] + [s.get("environment") or {} for s in doc["services"].values()]
+    environments = [doc["x-airflow-common"]["environment"]] + [
+        s.get("environment") or {} for s in doc["services"].values()
+    ]
     for env in environments:
         for key, value in env.items():
             if SECRET_NAME.search(key):
@@ -176,8 +200,13 @@ def test_no_credential_is_written_in_the_compose_or_in_env_example():
     for password in re.findall(r"://[^:/@\s]+:([^@\s]+)@", text) + re.findall(r'"password": "([^"]*)"', text):
         assert re.fullmatch(r"\$\{[A-Za-z_][A-Za-z0-9_]*:\?[^}]*\}", password), password
     # The required secrets stop compose with a message instead of starting with an empty value.
-    for name in ("POSTGRES_PASSWORD", "CVP_RECORDS_PASSWORD", "AIRFLOW_FERNET_KEY", "AIRFLOW_JWT_SECRET",
-                 "AIRFLOW_API_SECRET_KEY"):
+    for name in (
+        "POSTGRES_PASSWORD",
+        "CVP_RECORDS_PASSWORD",
+        "AIRFLOW_FERNET_KEY",
+        "AIRFLOW_JWT_SECRET",
+        "AIRFLOW_API_SECRET_KEY",
+    ):
         assert re.search(r"\$\{%s:\?" % name, text), name
     for key, value in env_example().items():
         if SECRET_NAME.search(key) or key.startswith("AIRFLOW_CONN_"):
@@ -201,8 +230,13 @@ def test_init_runs_the_script_the_image_carries():
     copies = [line.split()[1:] for line in (ROOT / "Dockerfile").read_text().splitlines() if line.startswith("COPY ")]
     assert ["docker/airflow-init.sh", script] in copies
     text = (ROOT / "docker/airflow-init.sh").read_text()
-    for step in ("airflow db migrate", "airflow fab-db migrate", "python -m cvp db", "airflow sync-perm",
-                 "airflow users create --role Admin"):
+    for step in (
+        "airflow db migrate",
+        "airflow fab-db migrate",
+        "python -m cvp db",
+        "airflow sync-perm",
+        "airflow users create --role Admin",
+    ):
         assert step in text, step
     subprocess.run(["bash", "-n", str(ROOT / "docker/airflow-init.sh")], check=True)
 
@@ -220,8 +254,9 @@ def test_dockerfile_extends_the_official_image_with_the_runtime_lock_only():
     instructions = dockerfile_instructions()
     assert "ARG AIRFLOW_IMAGE=apache/airflow:3.3.2-python3.11" in instructions
     # Each install command on its own (a RUN may chain several with &&).
-    installs = [part.strip() for i in instructions for part in i.split("&&")
-                if re.search(r"\b(pip|uv pip) install\b", part)]
+    installs = [
+        part.strip() for i in instructions for part in i.split("&&") if re.search(r"\b(pip|uv pip) install\b", part)
+    ]
     requirement_files = {f for i in installs for f in re.findall(r"(?<!\S)-r\s+(\S+)", i)}
     assert {Path(f).name for f in requirement_files} == {"requirements.txt"}
     assert "requirements-test" not in (ROOT / "Dockerfile").read_text()
@@ -259,7 +294,7 @@ def test_python_ldap_is_built_outside_the_final_image():
     instructions = dockerfile_instructions()
     stages = [i for i in instructions if i.startswith("FROM ")]
     assert len(stages) == 2 and stages[0].endswith(" AS ldap-wheel")
-    final = instructions[instructions.index(stages[1]):]
+    final = instructions[instructions.index(stages[1]) :]
     assert not any("build-essential" in i or "libldap2-dev" in i for i in final)
     assert "python-ldap" in locked("requirements.txt")
 
@@ -267,11 +302,17 @@ def test_python_ldap_is_built_outside_the_final_image():
 def test_runtime_lock_is_pinned_and_holds_no_test_package():
     pins = locked("requirements.txt")
     assert pins["apache-airflow"] == "3.3.2"
-    for provider in ("apache-airflow-providers-celery", "apache-airflow-providers-redis",
-                     "apache-airflow-providers-fab", "python-ldap", "psycopg2-binary"):
+    for provider in (
+        "apache-airflow-providers-celery",
+        "apache-airflow-providers-redis",
+        "apache-airflow-providers-fab",
+        "python-ldap",
+        "psycopg2-binary",
+    ):
         assert provider in pins, provider
-    assert TEST_PACKAGES.isdisjoint(pins) and not any(p.startswith("pytest") for p in pins), \
-        sorted(TEST_PACKAGES & set(pins))
+    assert TEST_PACKAGES.isdisjoint(pins) and not any(p.startswith("pytest") for p in pins), sorted(
+        TEST_PACKAGES & set(pins)
+    )
 
 
 def test_test_lock_is_pinned_and_agrees_with_the_runtime_lock():
@@ -296,8 +337,9 @@ def _ldap(*args: str, url: str) -> subprocess.CompletedProcess:
 
 def _start_openldap(tmp_path: Path, port: int, env: dict) -> tuple[subprocess.Popen, Path]:
     log = tmp_path / f"openldap-{time.monotonic_ns()}.log"
-    proc = subprocess.Popen(["bash", str(ROOT / "docker/openldap/entrypoint.sh")], env=env,
-                            stdout=log.open("w"), stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        ["bash", str(ROOT / "docker/openldap/entrypoint.sh")], env=env, stdout=log.open("w"), stderr=subprocess.STDOUT
+    )
     url = f"ldap://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -318,8 +360,10 @@ def _stop(proc: subprocess.Popen) -> None:
         proc.wait()
 
 
-@pytest.mark.skipif(not (shutil.which("slapd") or Path("/usr/sbin/slapd").exists()) or not shutil.which("ldapsearch"),
-                    reason="slapd y ldap-utils no están instalados")
+@pytest.mark.skipif(
+    not (shutil.which("slapd") or Path("/usr/sbin/slapd").exists()) or not shutil.which("ldapsearch"),
+    reason="slapd y ldap-utils no están instalados",
+)
 def test_openldap_profile_serves_the_example_team_with_groups_and_passwords(tmp_path):
     """The openldap service's entrypoint, run against Debian's slapd on 127.0.0.1: first start
     configures and seeds include/ldap, the service account and each person can bind, memberOf is
@@ -330,18 +374,34 @@ def test_openldap_profile_serves_the_example_team_with_groups_and_passwords(tmp_
     url = f"ldap://127.0.0.1:{port}"
     import os
 
-    env = {"PATH": os.environ.get("PATH", "") + ":/usr/sbin", "LDAP_BASE_DN": service["environment"]["LDAP_BASE_DN"],
-           "LDAP_ADMIN_PASSWORD": "admin-de-prueba", "LDAP_READONLY_PASSWORD": "lectura-de-prueba",
-           "LDAP_STATE_DIR": str(tmp_path / "state"), "LDAP_SEED_DIR": str(ROOT / "include/ldap"),
-           "LDAP_LISTEN_URL": url}
+    env = {
+        "PATH": os.environ.get("PATH", "") + ":/usr/sbin",
+        "LDAP_BASE_DN": service["environment"]["LDAP_BASE_DN"],
+        "LDAP_ADMIN_PASSWORD": "admin-de-prueba",
+        "LDAP_READONLY_PASSWORD": "lectura-de-prueba",
+        "LDAP_STATE_DIR": str(tmp_path / "state"),
+        "LDAP_SEED_DIR": str(ROOT / "include/ldap"),
+        "LDAP_LISTEN_URL": url,
+    }
     base = "dc=cvp,dc=gov,dc=co"
     proc, log = _start_openldap(tmp_path, port, env)
     try:
         # The compose health check's own query.
         check = service["healthcheck"]["test"][1].replace("ldap://127.0.0.1", url).replace(">/dev/null", "")
         assert subprocess.run(check, shell=True, capture_output=True, text=True).returncode == 0
-        found = _ldap("ldapsearch", "-D", f"cn=readonly,{base}", "-w", "lectura-de-prueba", "-b", base, "-LLL",
-                      "(uid=jefe)", "memberOf", url=url)
+        found = _ldap(
+            "ldapsearch",
+            "-D",
+            f"cn=readonly,{base}",
+            "-w",
+            "lectura-de-prueba",
+            "-b",
+            base,
+            "-LLL",
+            "(uid=jefe)",
+            "memberOf",
+            url=url,
+        )
         assert found.returncode == 0, found.stderr
         assert f"memberOf: cn=jefes,ou=grupos,{base}" in found.stdout
         passwords = dict(re.findall(r"Contraseña inicial de (\S+): (\S+)", log.read_text()))

@@ -16,8 +16,9 @@ import ldap_server  # noqa: E402
 from cvp import procedure as P  # noqa: E402
 from cvp.errors import InvalidInput, PermissionDenied, Unavailable  # noqa: E402
 
-pytestmark = pytest.mark.skipif(not ldap_server.available(),
-                                reason="slapd de OpenLDAP no está instalado (paquete Debian slapd)")
+pytestmark = pytest.mark.skipif(
+    not ldap_server.available(), reason="slapd de OpenLDAP no está instalado (paquete Debian slapd)"
+)
 TEAM_FILE = ROOT / "include" / "config" / "equipo.yml"
 
 
@@ -51,14 +52,18 @@ def test_roles_names_and_emails_come_from_the_groups(ldap_env, sqlite_url):
 
     team = Office(sqlite_url).team
     assert {u: m.role for u, m in team.members.items()} == {
-        "jefe": P.HEAD, "profesional": P.PROFESSIONAL, "tecnico": P.TECHNICIAN, "lector": P.READER,
-        "admin": P.READER}
+        "jefe": P.HEAD,
+        "profesional": P.PROFESSIONAL,
+        "tecnico": P.TECHNICIAN,
+        "lector": P.READER,
+        "admin": P.READER,
+    }
     assert team.members["jefe"].name == "Jefa de la Oficina Asesora de Comunicaciones"
     assert team.members["tecnico"].name == "Técnico Operativo OAC"
-    assert team.members["lector"].name == "Consulta (solo lectura)"   # no displayName: cn
+    assert team.members["lector"].name == "Consulta (solo lectura)"  # no displayName: cn
     assert team.emails_for(P.HEAD) == ["jefe.oac@cajaviviendapopular.gov.co"]
     assert team.emails_for(P.TECHNICIAN) == ["tecnico.oac@cajaviviendapopular.gov.co"]
-    assert team.team_emails == ("comunicaciones@cajaviviendapopular.gov.co",)   # the shared box stays in the file
+    assert team.team_emails == ("comunicaciones@cajaviviendapopular.gov.co",)  # the shared box stays in the file
     assert team.require("tecnico", P.TECHNICIAN).username == "tecnico"
     with pytest.raises(PermissionDenied, match="Esta acción corresponde a: Jefe"):
         team.require("profesional", P.HEAD)
@@ -96,10 +101,10 @@ def test_a_member_removed_from_a_group_loses_the_role_after_the_ttl(ldap_env, mo
     monkeypatch.setenv("CVP_TEAM_TTL", "1")
     assert directory_team(TEAM_FILE).role_of("tecnico") == P.TECHNICIAN
     group = ldap_server.group_dn("tecnico")
-    ldap_env.add_member(group, "admin")   # a groupOfNames is never empty
+    ldap_env.add_member(group, "admin")  # a groupOfNames is never empty
     ldap_env.remove_member(group, "tecnico")
     try:
-        assert directory_team(TEAM_FILE).role_of("tecnico") == P.TECHNICIAN   # cached: no query per request
+        assert directory_team(TEAM_FILE).role_of("tecnico") == P.TECHNICIAN  # cached: no query per request
         time.sleep(1.2)
         team = directory_team(TEAM_FILE)
         assert team.role_of("tecnico") is None
@@ -112,7 +117,7 @@ def test_a_member_removed_from_a_group_loses_the_role_after_the_ttl(ldap_env, mo
 def test_unreachable_directory_is_a_spanish_error(ldap_env, monkeypatch):
     from cvp.directory import directory_team
 
-    monkeypatch.setenv("CVP_LDAP_URL", f"ldap://127.0.0.1:{ldap_server.free_port()}")   # nobody listens
+    monkeypatch.setenv("CVP_LDAP_URL", f"ldap://127.0.0.1:{ldap_server.free_port()}")  # nobody listens
     with pytest.raises(Unavailable, match="No se pudo consultar el directorio") as err:
         directory_team(TEAM_FILE)
     assert err.value.status == 503
@@ -121,7 +126,7 @@ def test_unreachable_directory_is_a_spanish_error(ldap_env, monkeypatch):
 def test_a_directory_that_never_answers_is_cut_at_the_timeout(ldap_env, monkeypatch):
     from cvp.directory import directory_team
 
-    with socket.socket() as silent:   # accepts the connection, never answers
+    with socket.socket() as silent:  # accepts the connection, never answers
         silent.bind(("127.0.0.1", 0))
         silent.listen(4)
         monkeypatch.setenv("CVP_LDAP_URL", f"ldap://127.0.0.1:{silent.getsockname()[1]}")
@@ -157,8 +162,14 @@ def test_missing_settings_are_named(monkeypatch):
     with pytest.raises(InvalidInput, match="CVP_LDAP_GROUP_JEFE"):
         DirectorySettings.from_env({"CVP_LDAP_URL": "ldap://x", "CVP_LDAP_USER_BASE": "dc=x"})
     with pytest.raises(InvalidInput, match="CVP_TEAM_TTL"):
-        DirectorySettings.from_env({"CVP_LDAP_URL": "ldap://x", "CVP_LDAP_USER_BASE": "dc=x",
-                                    "CVP_LDAP_GROUP_JEFE": "cn=j", "CVP_TEAM_TTL": "un minuto"})
+        DirectorySettings.from_env(
+            {
+                "CVP_LDAP_URL": "ldap://x",
+                "CVP_LDAP_USER_BASE": "dc=x",
+                "CVP_LDAP_GROUP_JEFE": "cn=j",
+                "CVP_TEAM_TTL": "un minuto",
+            }
+        )
 
 
 def test_a_stale_copy_serves_while_the_directory_is_down_then_the_error_shows():
@@ -170,10 +181,10 @@ def test_a_stale_copy_serves_while_the_directory_is_down_then_the_error_shows():
         cfg = DirectorySettings.from_env({**server.env(), "CVP_TEAM_TTL": "60", "CVP_TEAM_STALE_TTL": "300"})
         source = DirectoryTeam(cfg, clock=lambda: now[0])
         assert source.get().role_of("jefe") == P.HEAD
-    now[0] = 61.0                      # expired, directory gone: the last copy still answers
+    now[0] = 61.0  # expired, directory gone: the last copy still answers
     assert source.get().role_of("jefe") == P.HEAD
     now[0] = 300.0
     assert source.get().role_of("jefe") == P.HEAD
-    now[0] = 361.0                     # beyond TTL + stale TTL: the Spanish error reaches the caller
+    now[0] = 361.0  # beyond TTL + stale TTL: the Spanish error reaches the caller
     with pytest.raises(Unavailable, match="No se pudo consultar el directorio"):
         source.get()

@@ -47,10 +47,19 @@ YT_KEY = "yt-api-key-SECRET"
 
 
 def tweet(tweet_id: str, impressions=0, likes=0, replies=0, retweets=0, quotes=0, bookmarks=0) -> dict:
-    return {"id": tweet_id, "text": "Hoy entregamos 120 títulos en Ciudad Bolívar.",
-            "edit_history_tweet_ids": [tweet_id],
-            "public_metrics": {"retweet_count": retweets, "reply_count": replies, "like_count": likes,
-                               "quote_count": quotes, "bookmark_count": bookmarks, "impression_count": impressions}}
+    return {
+        "id": tweet_id,
+        "text": "Hoy entregamos 120 títulos en Ciudad Bolívar.",
+        "edit_history_tweet_ids": [tweet_id],
+        "public_metrics": {
+            "retweet_count": retweets,
+            "reply_count": replies,
+            "like_count": likes,
+            "quote_count": quotes,
+            "bookmark_count": bookmarks,
+            "impression_count": impressions,
+        },
+    }
 
 
 def graph_error(code: int, message: str, status: int = 400, subcode: int | None = None) -> httpx.Response:
@@ -61,8 +70,14 @@ def graph_error(code: int, message: str, status: int = 400, subcode: int | None 
 
 
 def insight(name: str, value: int) -> dict:
-    return {"name": name, "period": "lifetime", "values": [{"value": value}], "title": name,
-            "description": "", "id": f"1/insights/{name}/lifetime"}
+    return {
+        "name": name,
+        "period": "lifetime",
+        "values": [{"value": value}],
+        "title": name,
+        "description": "",
+        "id": f"1/insights/{name}/lifetime",
+    }
 
 
 # --------------------------------------------------------------------------------------------
@@ -86,8 +101,18 @@ def test_x_reads_public_metrics_in_batches_of_100(wire, x):
 
     def answer(request):
         asked = parse_qs(urlsplit(request.url).query)["ids"][0].split(",")
-        return 200, {}, json.dumps({"data": [tweet(i, impressions=1000, likes=40, replies=3, retweets=5, quotes=2,
-                                                   bookmarks=7) for i in asked]})
+        return (
+            200,
+            {},
+            json.dumps(
+                {
+                    "data": [
+                        tweet(i, impressions=1000, likes=40, replies=3, retweets=5, quotes=2, bookmarks=7)
+                        for i in asked
+                    ]
+                }
+            ),
+        )
 
     wire.add_callback(responses.GET, f"{X_API}/2/tweets", callback=answer)
     found = x.fetch(ids)
@@ -98,18 +123,43 @@ def test_x_reads_public_metrics_in_batches_of_100(wire, x):
     assert query["tweet.fields"] == ["public_metrics"]
     assert wire.calls[0].request.headers["Authorization"] == f"Bearer {X_TOKEN}"
     m = found[ids[0]]
-    assert {k: m[k] for k in METRIC_KEYS} == {"impresiones": 1000, "alcance": None, "reacciones": 40,
-                                             "comentarios": 3, "compartidos": 7, "reproducciones": None}
-    assert m["plataforma"] == {"impressions": 1000, "likes": 40, "replies": 3, "reposts": 5, "quotes": 2,
-                               "bookmarks": 7}
+    assert {k: m[k] for k in METRIC_KEYS} == {
+        "impresiones": 1000,
+        "alcance": None,
+        "reacciones": 40,
+        "comentarios": 3,
+        "compartidos": 7,
+        "reproducciones": None,
+    }
+    assert m["plataforma"] == {
+        "impressions": 1000,
+        "likes": 40,
+        "replies": 3,
+        "reposts": 5,
+        "quotes": 2,
+        "bookmarks": 7,
+    }
 
 
 def test_x_leaves_out_deleted_posts_reported_as_partial_errors(wire, x):
-    wire.add(responses.GET, f"{X_API}/2/tweets", json={
-        "data": [tweet("11", likes=1)],
-        "errors": [{"value": "12", "detail": "Could not find tweet with ids: [12].", "title": "Not Found Error",
-                    "resource_type": "tweet", "parameter": "ids", "resource_id": "12",
-                    "type": "https://api.twitter.com/2/problems/resource-not-found"}]})
+    wire.add(
+        responses.GET,
+        f"{X_API}/2/tweets",
+        json={
+            "data": [tweet("11", likes=1)],
+            "errors": [
+                {
+                    "value": "12",
+                    "detail": "Could not find tweet with ids: [12].",
+                    "title": "Not Found Error",
+                    "resource_type": "tweet",
+                    "parameter": "ids",
+                    "resource_id": "12",
+                    "type": "https://api.twitter.com/2/problems/resource-not-found",
+                }
+            ],
+        },
+    )
     assert set(x.fetch(["11", "12"])) == {"11"}
 
 
@@ -129,8 +179,12 @@ def test_x_gives_up_after_bounded_retries(wire, x, clock):
 
 def test_x_expired_token_names_the_connection_and_hides_the_token(wire, x, caplog):
     caplog.set_level(logging.DEBUG)
-    wire.add(responses.GET, f"{X_API}/2/tweets", status=401,
-             json={"title": "Unauthorized", "type": "about:blank", "status": 401, "detail": "Unauthorized"})
+    wire.add(
+        responses.GET,
+        f"{X_API}/2/tweets",
+        status=401,
+        json={"title": "Unauthorized", "type": "about:blank", "status": 401, "detail": "Unauthorized"},
+    )
     with pytest.raises(AuthError) as err:
         x.fetch(["11"])
     assert "'x_cvp'" in err.value.message and "Renueve" in err.value.message
@@ -140,8 +194,13 @@ def test_x_expired_token_names_the_connection_and_hides_the_token(wire, x, caplo
 
 def test_x_rate_limit_carries_the_announced_reset(wire, x):
     reset = int((NOW + timedelta(minutes=15)).timestamp())
-    wire.add(responses.GET, f"{X_API}/2/tweets", status=429, json={"title": "Too Many Requests"},
-             headers={"x-rate-limit-reset": str(reset)})
+    wire.add(
+        responses.GET,
+        f"{X_API}/2/tweets",
+        status=429,
+        json={"title": "Too Many Requests"},
+        headers={"x-rate-limit-reset": str(reset)},
+    )
     with pytest.raises(RateLimited) as err:
         x.fetch(["11"])
     assert err.value.reset_at == NOW + timedelta(minutes=15)
@@ -159,8 +218,15 @@ def test_x_oauth1_signs_and_every_read_has_a_timeout(wire, clock):
             return super().request(*args, **kwargs)
 
     session = Recording()
-    collector = XCollector(consumer_key="ck", consumer_secret="cs", access_token="at", access_token_secret="ats",
-                           base_url=X_API, session=session, sleep=clock.sleep)
+    collector = XCollector(
+        consumer_key="ck",
+        consumer_secret="cs",
+        access_token="at",
+        access_token_secret="ats",
+        base_url=X_API,
+        session=session,
+        sleep=clock.sleep,
+    )
     wire.add(responses.GET, f"{X_API}/2/tweets", json={"data": [tweet("11")]})
     collector.fetch(["11"])
     signature = wire.calls[0].request.headers["Authorization"]
@@ -191,14 +257,15 @@ def fb(clock):
 
 @pytest.fixture
 def ig(clock):
-    return InstagramCollector(access_token=META_TOKEN, base_url=GRAPH_BASE, conn_id="instagram_cvp",
-                              sleep=clock.sleep)
+    return InstagramCollector(access_token=META_TOKEN, base_url=GRAPH_BASE, conn_id="instagram_cvp", sleep=clock.sleep)
 
 
 def fb_post(post_id: str, reactions: int, comments: int, shares: int | None) -> dict:
-    body = {"id": post_id,
-            "reactions": {"data": [], "summary": {"total_count": reactions, "viewer_reaction": "NONE"}},
-            "comments": {"data": [], "summary": {"order": "ranked", "total_count": comments, "can_comment": True}}}
+    body = {
+        "id": post_id,
+        "reactions": {"data": [], "summary": {"total_count": reactions, "viewer_reaction": "NONE"}},
+        "comments": {"data": [], "summary": {"order": "ranked", "total_count": comments, "can_comment": True}},
+    }
     if shares is not None:  # the Graph API leaves "shares" out when nobody shared the post
         body["shares"] = {"count": shares}
     return body
@@ -208,7 +275,8 @@ def test_facebook_reads_counts_and_impressions(graph, fb, caplog):
     caplog.set_level(logging.DEBUG)
     post = graph.get("/104_1").mock(return_value=httpx.Response(200, json=fb_post("104_1", 25, 4, 6)))
     insights = graph.get("/104_1/insights").mock(
-        return_value=httpx.Response(200, json={"data": [insight("post_impressions", 1800)]}))
+        return_value=httpx.Response(200, json={"data": [insight("post_impressions", 1800)]})
+    )
     graph.get("/104_2").mock(return_value=httpx.Response(200, json=fb_post("104_2", 3, 0, None)))
     graph.get("/104_2/insights").mock(return_value=httpx.Response(200, json={"data": []}))
 
@@ -219,9 +287,14 @@ def test_facebook_reads_counts_and_impressions(graph, fb, caplog):
     assert request.headers["Authorization"] == f"Bearer {META_TOKEN}"
     assert META_TOKEN not in str(request.url) and META_TOKEN not in caplog.text
     assert insights.calls.last.request.url.params["metric"] == "post_impressions"
-    assert {k: found["104_1"][k] for k in METRIC_KEYS} == {"impresiones": 1800, "alcance": None, "reacciones": 25,
-                                                          "comentarios": 4, "compartidos": 6,
-                                                          "reproducciones": None}
+    assert {k: found["104_1"][k] for k in METRIC_KEYS} == {
+        "impresiones": 1800,
+        "alcance": None,
+        "reacciones": 25,
+        "comentarios": 4,
+        "compartidos": 6,
+        "reproducciones": None,
+    }
     assert found["104_2"]["compartidos"] == 0 and found["104_2"]["impresiones"] is None
 
 
@@ -229,7 +302,8 @@ def test_facebook_without_insights_permission_keeps_the_other_metrics_and_stops_
     graph.get("/104_1").mock(return_value=httpx.Response(200, json=fb_post("104_1", 5, 1, 1)))
     graph.get("/104_2").mock(return_value=httpx.Response(200, json=fb_post("104_2", 7, 2, 0)))
     insights = graph.get(url__regex=r".*/insights").mock(
-        return_value=graph_error(10, "(#10) Requires read_insights permission", status=403))
+        return_value=graph_error(10, "(#10) Requires read_insights permission", status=403)
+    )
 
     found = fb.fetch(["104_1", "104_2"])
 
@@ -239,16 +313,20 @@ def test_facebook_without_insights_permission_keeps_the_other_metrics_and_stops_
 
 
 def test_facebook_skips_a_deleted_post_and_reads_the_rest(graph, fb):
-    graph.get("/104_1").mock(return_value=graph_error(
-        100, "Unsupported get request. Object with ID '104_1' does not exist", subcode=33))
+    graph.get("/104_1").mock(
+        return_value=graph_error(100, "Unsupported get request. Object with ID '104_1' does not exist", subcode=33)
+    )
     graph.get("/104_2").mock(return_value=httpx.Response(200, json=fb_post("104_2", 9, 1, 2)))
-    graph.get("/104_2/insights").mock(return_value=httpx.Response(200, json={"data": [insight("post_impressions", 90)]}))
+    graph.get("/104_2/insights").mock(
+        return_value=httpx.Response(200, json={"data": [insight("post_impressions", 90)]})
+    )
     assert set(fb.fetch(["104_1", "104_2"])) == {"104_2"}
 
 
 def test_facebook_expired_token_stops_the_channel(graph, fb):
-    graph.get("/104_1").mock(return_value=graph_error(190, "Error validating access token: Session has expired.",
-                                                      subcode=463))
+    graph.get("/104_1").mock(
+        return_value=graph_error(190, "Error validating access token: Session has expired.", subcode=463)
+    )
     with pytest.raises(AuthError) as err:
         fb.fetch(["104_1", "104_2"])
     assert "'facebook_cvp'" in err.value.message
@@ -256,42 +334,66 @@ def test_facebook_expired_token_stops_the_channel(graph, fb):
 
 def test_facebook_retries_a_5xx(graph, fb, clock):
     route = graph.get("/104_1")
-    route.side_effect = [httpx.Response(500, json={"error": {"message": "An unknown error", "code": 1}}),
-                         httpx.Response(200, json=fb_post("104_1", 1, 1, 1))]
+    route.side_effect = [
+        httpx.Response(500, json={"error": {"message": "An unknown error", "code": 1}}),
+        httpx.Response(200, json=fb_post("104_1", 1, 1, 1)),
+    ]
     graph.get("/104_1/insights").mock(return_value=httpx.Response(200, json={"data": []}))
     assert fb.fetch(["104_1"])["104_1"]["reacciones"] == 1
     assert route.call_count == 2 and clock.sleeps == [2.0]
 
 
 def test_instagram_reads_media_insights(graph, ig):
-    route = graph.get("/17890001/insights").mock(return_value=httpx.Response(200, json={"data": [
-        insight("reach", 3200), insight("likes", 210), insight("comments", 14), insight("saved", 33),
-        insight("shares", 12)]}))
+    route = graph.get("/17890001/insights").mock(
+        return_value=httpx.Response(
+            200,
+            json={
+                "data": [
+                    insight("reach", 3200),
+                    insight("likes", 210),
+                    insight("comments", 14),
+                    insight("saved", 33),
+                    insight("shares", 12),
+                ]
+            },
+        )
+    )
     found = ig.fetch(["17890001"])
     assert route.calls.last.request.url.params["metric"] == "reach,likes,comments,saved,shares"
     m = found["17890001"]
-    assert {k: m[k] for k in METRIC_KEYS} == {"impresiones": None, "alcance": 3200, "reacciones": 210,
-                                             "comentarios": 14, "compartidos": 12, "reproducciones": None}
+    assert {k: m[k] for k in METRIC_KEYS} == {
+        "impresiones": None,
+        "alcance": 3200,
+        "reacciones": 210,
+        "comentarios": 14,
+        "compartidos": 12,
+        "reproducciones": None,
+    }
     assert m["plataforma"]["saved"] == 33
 
 
 def test_instagram_total_value_shape_and_missing_metrics(graph, ig):
-    graph.get("/17890002/insights").mock(return_value=httpx.Response(200, json={"data": [
-        {"name": "reach", "period": "lifetime", "total_value": {"value": 77}, "id": "x"}]}))
+    graph.get("/17890002/insights").mock(
+        return_value=httpx.Response(
+            200, json={"data": [{"name": "reach", "period": "lifetime", "total_value": {"value": 77}, "id": "x"}]}
+        )
+    )
     m = ig.fetch(["17890002"])["17890002"]
     assert m["alcance"] == 77 and m["reacciones"] is None and m["compartidos"] is None
 
 
 def test_instagram_media_without_enough_viewers_is_skipped_not_an_auth_failure(graph, ig):
-    graph.get("/17890003/insights").mock(return_value=graph_error(
-        10, "(#10) Not enough viewers for the media to show insights", status=400))
+    graph.get("/17890003/insights").mock(
+        return_value=graph_error(10, "(#10) Not enough viewers for the media to show insights", status=400)
+    )
     graph.get("/17890004/insights").mock(return_value=httpx.Response(200, json={"data": [insight("reach", 5)]}))
     assert set(ig.fetch(["17890003", "17890004"])) == {"17890004"}
 
 
 def test_instagram_revoked_permission_stops_the_channel(graph, ig):
-    graph.get("/17890003/insights").mock(return_value=graph_error(
-        10, "(#10) Application does not have permission for this action", status=403))
+    graph.get("/17890003/insights").mock(
+        return_value=graph_error(10, "(#10) Application does not have permission for this action", status=403)
+    )
     with pytest.raises(AuthError, match="'instagram_cvp'"):
         ig.fetch(["17890003"])
 
@@ -307,8 +409,13 @@ def test_graph_collectors_need_a_token():
 
 
 def yt_list(*items: dict) -> tuple[dict, str]:
-    return {"status": "200"}, json.dumps({"kind": "youtube#videoListResponse", "items": list(items),
-                                          "pageInfo": {"totalResults": len(items), "resultsPerPage": len(items)}})
+    return {"status": "200"}, json.dumps(
+        {
+            "kind": "youtube#videoListResponse",
+            "items": list(items),
+            "pageInfo": {"totalResults": len(items), "resultsPerPage": len(items)},
+        }
+    )
 
 
 def yt_video(video_id: str, **stats: str) -> dict:
@@ -316,8 +423,13 @@ def yt_video(video_id: str, **stats: str) -> dict:
 
 
 def yt_error(status: int, reason: str, message: str) -> tuple[dict, str]:
-    body = {"error": {"code": status, "message": message,
-                      "errors": [{"message": message, "domain": "youtube.quota", "reason": reason}]}}
+    body = {
+        "error": {
+            "code": status,
+            "message": message,
+            "errors": [{"message": message, "domain": "youtube.quota", "reason": reason}],
+        }
+    }
     return {"status": str(status), "content-type": "application/json"}, json.dumps(body)
 
 
@@ -329,9 +441,13 @@ def youtube(clock, *responses_, **kw) -> tuple[YouTubeCollector, RecordingHttp]:
 
 def test_youtube_reads_statistics_with_the_key_in_a_header(clock, caplog):
     caplog.set_level(logging.DEBUG)
-    yt, http = youtube(clock, yt_list(
-        yt_video("a1B2c3D4e5F", viewCount="1520", likeCount="48", favoriteCount="0", commentCount="6"),
-        yt_video("z9Y8x7W6v5U", viewCount="30", favoriteCount="0")))  # likes hidden, comments off
+    yt, http = youtube(
+        clock,
+        yt_list(
+            yt_video("a1B2c3D4e5F", viewCount="1520", likeCount="48", favoriteCount="0", commentCount="6"),
+            yt_video("z9Y8x7W6v5U", viewCount="30", favoriteCount="0"),
+        ),
+    )  # likes hidden, comments off
 
     found = yt.fetch(["a1B2c3D4e5F", "z9Y8x7W6v5U", "gone0000000"])
 
@@ -341,8 +457,13 @@ def test_youtube_reads_statistics_with_the_key_in_a_header(clock, caplog):
     assert query["part"] == ["statistics"] and query["id"] == ["a1B2c3D4e5F,z9Y8x7W6v5U,gone0000000"]
     assert headers["x-goog-api-key"] == YT_KEY and YT_KEY not in uri and YT_KEY not in caplog.text
     assert {k: found["a1B2c3D4e5F"][k] for k in METRIC_KEYS} == {
-        "impresiones": None, "alcance": None, "reacciones": 48, "comentarios": 6, "compartidos": None,
-        "reproducciones": 1520}
+        "impresiones": None,
+        "alcance": None,
+        "reacciones": 48,
+        "comentarios": 6,
+        "compartidos": None,
+        "reproducciones": 1520,
+    }
     assert found["z9Y8x7W6v5U"]["reacciones"] is None and found["z9Y8x7W6v5U"]["reproducciones"] == 30
     assert "gone0000000" not in found  # a deleted video is simply not in the answer
 
@@ -355,8 +476,9 @@ def test_youtube_batches_of_50(clock):
 
 
 def test_youtube_quota_exhausted_is_a_rate_limit(clock):
-    yt, http = youtube(clock, yt_error(403, "quotaExceeded", "The request cannot be completed because you have "
-                                                             "exceeded your quota."))
+    yt, http = youtube(
+        clock, yt_error(403, "quotaExceeded", "The request cannot be completed because you have exceeded your quota.")
+    )
     with pytest.raises(RateLimited, match="cuota"):
         yt.fetch(["a1B2c3D4e5F"])
     assert len(http.request_sequence) == 1
@@ -369,8 +491,12 @@ def test_youtube_bad_key_names_the_connection(clock):
 
 
 def test_youtube_retries_5xx_and_timeouts(clock):
-    yt, http = youtube(clock, yt_error(503, "backendError", "Backend Error"), ({"status": "200"}, TimeoutError()),
-                       yt_list(yt_video("a1B2c3D4e5F", viewCount="9")))
+    yt, http = youtube(
+        clock,
+        yt_error(503, "backendError", "Backend Error"),
+        ({"status": "200"}, TimeoutError()),
+        yt_list(yt_video("a1B2c3D4e5F", viewCount="9")),
+    )
     assert yt.fetch(["a1B2c3D4e5F"])["a1B2c3D4e5F"]["reproducciones"] == 9
     assert len(http.request_sequence) == 3 and clock.sleeps == [2.0, 4.0]
 
@@ -420,10 +546,12 @@ def approved_need(office, run_id: str = "r", **changes) -> int:
 def published(office):
     """One need published on X and Facebook through the ledger."""
     need_id = approved_need(office)
-    publishing.publish_once(office, Platform("x", "1894000000000000001",
-                                             "https://x.com/CVPBogota/status/1894000000000000001"), need_id, "x")
-    publishing.publish_once(office, Platform("facebook", "104_1", "https://www.facebook.com/104_1"), need_id,
-                            "facebook")
+    publishing.publish_once(
+        office, Platform("x", "1894000000000000001", "https://x.com/CVPBogota/status/1894000000000000001"), need_id, "x"
+    )
+    publishing.publish_once(
+        office, Platform("facebook", "104_1", "https://www.facebook.com/104_1"), need_id, "facebook"
+    )
     return need_id
 
 
@@ -449,10 +577,13 @@ SINCE = datetime.now(UTC) - timedelta(days=35)
 
 
 def test_collect_stores_one_snapshot_per_published_post(office, published, wire, graph, clock):
-    wire.add(responses.GET, f"{X_API}/2/tweets", json={"data": [tweet("1894000000000000001", impressions=500,
-                                                                       likes=20)]})
+    wire.add(
+        responses.GET, f"{X_API}/2/tweets", json={"data": [tweet("1894000000000000001", impressions=500, likes=20)]}
+    )
     graph.get("/104_1").mock(return_value=httpx.Response(200, json=fb_post("104_1", 30, 2, 1)))
-    graph.get("/104_1/insights").mock(return_value=httpx.Response(200, json={"data": [insight("post_impressions", 900)]}))
+    graph.get("/104_1/insights").mock(
+        return_value=httpx.Response(200, json={"data": [insight("post_impressions", 900)]})
+    )
     x = XCollector(bearer_token=X_TOKEN, base_url=X_API, sleep=clock.sleep)
     fb = FacebookCollector(access_token=META_TOKEN, base_url=GRAPH_BASE, sleep=clock.sleep)
 
@@ -470,8 +601,10 @@ def test_one_channel_failing_does_not_stop_the_others(office, published, wire, g
     wire.add(responses.GET, f"{X_API}/2/tweets", status=401, json={"title": "Unauthorized"})
     graph.get("/104_1").mock(return_value=httpx.Response(200, json=fb_post("104_1", 30, 2, 1)))
     graph.get("/104_1/insights").mock(return_value=httpx.Response(200, json={"data": []}))
-    collectors = {"x": XCollector(bearer_token=X_TOKEN, base_url=X_API, conn_id="x_cvp", sleep=clock.sleep),
-                  "facebook": FacebookCollector(access_token=META_TOKEN, base_url=GRAPH_BASE, sleep=clock.sleep)}
+    collectors = {
+        "x": XCollector(bearer_token=X_TOKEN, base_url=X_API, conn_id="x_cvp", sleep=clock.sleep),
+        "facebook": FacebookCollector(access_token=META_TOKEN, base_url=GRAPH_BASE, sleep=clock.sleep),
+    }
 
     stored = engagement.collect(office, collectors, SINCE)
 
@@ -506,9 +639,12 @@ def test_posts_published_before_since_are_not_read(office, published):
 
 def test_a_retry_reads_only_what_it_missed(office, published):
     started = datetime.now(UTC) - timedelta(seconds=1)
-    first = engagement.collect(office, {"x": Fixed("x", reacciones=1),
-                                        "facebook": Fixed("facebook", error=TransientError("caída"))},
-                               SINCE, fresh_since=started)
+    first = engagement.collect(
+        office,
+        {"x": Fixed("x", reacciones=1), "facebook": Fixed("facebook", error=TransientError("caída"))},
+        SINCE,
+        fresh_since=started,
+    )
     x, fb = Fixed("x", reacciones=2), Fixed("facebook", reacciones=3)
     second = engagement.collect(office, {"x": x, "facebook": fb}, SINCE, fresh_since=started)
     assert (first, second) == (1, 1)

@@ -88,8 +88,7 @@ def test_inbox_is_per_role_oldest_first_and_never_offers_own_work(office, monkey
 
 
 def test_age_against_the_deadline():
-    st = inbox.Step(1, "t", P.HEAD, 7, "x", since=datetime(2026, 11, 1, 15, tzinfo=UTC),
-                    deadline=date(2026, 11, 5))
+    st = inbox.Step(1, "t", P.HEAD, 7, "x", since=datetime(2026, 11, 1, 15, tzinfo=UTC), deadline=date(2026, 11, 5))
     assert st.days_waiting(datetime(2026, 11, 3, 16, tzinfo=UTC)) == 2
     assert st.days_left(date(2026, 11, 3)) == 2
     assert st.days_left(date(2026, 11, 7)) == -2
@@ -116,17 +115,27 @@ def test_timeline_lists_every_activity_with_who_and_when(office):
 
 def test_calendar_shows_published_and_scheduled_pieces_by_bogota_day(office):
     published = office.register_need(NEED, "jefe", run_id="p").id  # channels x, facebook
-    scheduled = office.register_need(dict(NEED, titulo="Programada", publicar_en="2099-12-01T23:30:00"),
-                                     "jefe", run_id="s").id
-    by_deadline = office.register_need(dict(NEED, titulo="Sin hora", fecha_limite="2099-12-10"), "jefe",
-                                       run_id="d").id
+    scheduled = office.register_need(
+        dict(NEED, titulo="Programada", publicar_en="2099-12-01T23:30:00"), "jefe", run_id="s"
+    ).id
+    by_deadline = office.register_need(dict(NEED, titulo="Sin hora", fecha_limite="2099-12-10"), "jefe", run_id="d").id
     late_evening = datetime(2099, 12, 3, 3, 0, tzinfo=UTC)  # 2 Dec, 22:00 in Bogotá
     with office.session() as s:
         rev = Revision(need_id=published, kind=P.TEXT, number=1, author="p", created_at=utcnow())
         s.add(rev)
         s.flush()
-        s.add(Publication(need_id=published, text_revision_id=rev.id, design_revision_id=rev.id, channel="x",
-                          state="publicado", fingerprint="f", url="https://x.com/cvp/1", published_at=late_evening))
+        s.add(
+            Publication(
+                need_id=published,
+                text_revision_id=rev.id,
+                design_revision_id=rev.id,
+                channel="x",
+                state="publicado",
+                fingerprint="f",
+                url="https://x.com/cvp/1",
+                published_at=late_evening,
+            )
+        )
     with office.session() as s:
         entries = inbox.calendar(s, date(2099, 12, 1), date(2099, 12, 31))
     got = [(e.day, e.channel, e.kind, e.need_id) for e in entries]
@@ -158,8 +167,7 @@ def test_an_unconfirmed_publication_waits_on_the_professional_and_the_head_sees_
             raise RuntimeError("worker killed")
 
     def ready(run_id):
-        need = office.register_need(dict(NEED, accion_puntual=True, titulo=f"Pieza {run_id}"), "jefe",
-                                    run_id=run_id).id
+        need = office.register_need(dict(NEED, accion_puntual=True, titulo=f"Pieza {run_id}"), "jefe", run_id=run_id).id
         t = office.submit_text(need, "profesional", TEXTS)
         office.decide(need, t.id, 7, P.APPROVED, "jefe")
         d = office.submit_design(need, "tecnico", tiny_png(), "a.png", alt_text="Afiche")
@@ -181,16 +189,18 @@ def test_an_unconfirmed_publication_waits_on_the_professional_and_the_head_sees_
     # The text to write has waited longer than the unconfirmed publication (opened two days ago): it comes first.
     with monkeypatch.context() as m:
         m.setattr(office_module, "utcnow", lambda: utcnow() - timedelta(days=2))
-        writing = office.register_need(dict(NEED, accion_puntual=True, titulo="Por escribir"), "jefe",
-                                       run_id="w").id
+        writing = office.register_need(dict(NEED, accion_puntual=True, titulo="Por escribir"), "jefe", run_id="w").id
 
     st = step_of(office, lost)
     assert (st.role, st.activity, st.since) == (P.PROFESSIONAL, 14, row_x.updated_at)
     assert st.is_unconfirmed_publication and not st.is_decision
-    assert st.label == ("Verificar la publicación sin confirmar en X (Twitter) y Facebook: confirmarla o autorizar "
-                        "el reenvío")
-    assert [(s.need_id, s.activity) for s in inbox_of(office, "profesional", P.PROFESSIONAL)] == [(writing, 5),
-                                                                                                 (lost, 14)]
+    assert st.label == (
+        "Verificar la publicación sin confirmar en X (Twitter) y Facebook: confirmarla o autorizar el reenvío"
+    )
+    assert [(s.need_id, s.activity) for s in inbox_of(office, "profesional", P.PROFESSIONAL)] == [
+        (writing, 5),
+        (lost, 14),
+    ]
     assert [(s.need_id, s.activity) for s in inbox_of(office, "jefe", P.HEAD)] == [(lost, 14)]
     assert inbox_of(office, "tecnico", P.TECHNICIAN) == [] and inbox_of(office, "lector", P.READER) == []
     with office.session() as s:

@@ -42,8 +42,9 @@ def seed(office, monkeypatch, count=7):
     for i in range(count):
         with monkeypatch.context() as m:
             m.setattr(office_module, "utcnow", lambda i=i: utcnow() - timedelta(days=count - i))
-            need = office.register_need(dict(ONE_OFF, titulo=f"Necesidad {i}", fecha_limite=f"2099-12-{10 + i}"),
-                                        "jefe", run_id=f"r{i}").id
+            need = office.register_need(
+                dict(ONE_OFF, titulo=f"Necesidad {i}", fecha_limite=f"2099-12-{10 + i}"), "jefe", run_id=f"r{i}"
+            ).id
         ids.append(need)
     for need in ids[::2]:
         office.submit_text(need, "profesional", TEXTS)
@@ -87,8 +88,9 @@ def test_a_page_key_that_is_not_one_is_a_spanish_refusal(office):
 
 def test_calendar_pages_and_counts_agree_with_the_whole_month(office_any, monkeypatch):
     seed(office_any, monkeypatch, count=5)
-    scheduled = office_any.register_need(dict(ONE_OFF, titulo="Programada", publicar_en="2099-12-01T23:30:00"),
-                                         "jefe", run_id="s").id
+    scheduled = office_any.register_need(
+        dict(ONE_OFF, titulo="Programada", publicar_en="2099-12-01T23:30:00"), "jefe", run_id="s"
+    ).id
     need = office_any.register_need(dict(ONE_OFF, titulo="Publicada"), "jefe", run_id="p").id
     t = office_any.submit_text(need, "profesional", TEXTS)
     office_any.decide(need, t.id, 7, P.APPROVED, "jefe")
@@ -107,11 +109,14 @@ def test_calendar_pages_and_counts_agree_with_the_whole_month(office_any, monkey
         due = inbox.calendar_page(s, first, last, kind=inbox.DEADLINE_KIND, limit=50).items
     assert pages > 2 and paged == whole
     assert (today, "x", "publicada", need) in [(e.day, e.channel, e.kind, e.need_id) for e in whole]
-    assert (date(2099, 12, 1), "facebook", "programada", scheduled) in [(e.day, e.channel, e.kind, e.need_id)
-                                                                        for e in whole]
+    assert (date(2099, 12, 1), "facebook", "programada", scheduled) in [
+        (e.day, e.channel, e.kind, e.need_id) for e in whole
+    ]
     # The published need's Facebook is still due on its deadline; its X is not.
-    assert [(e.channel, e.kind) for e in whole if e.need_id == need] == [("x", "publicada"),
-                                                                        ("facebook", "fecha_limite")]
+    assert [(e.channel, e.kind) for e in whole if e.need_id == need] == [
+        ("x", "publicada"),
+        ("facebook", "fecha_limite"),
+    ]
     tally: dict = {}
     for e in whole:
         tally.setdefault(e.day, dict.fromkeys(inbox.KIND_NAMES, 0))[e.kind] += 1

@@ -115,15 +115,21 @@ def a_need_with_one_mail(office: Office) -> int:
 
 def expire_claims(office: Office) -> None:
     with office.session() as s:
-        s.execute(update(Notification).values(claimed_at=office_module.utcnow() - office_module.CLAIM_TTL
-                                              - timedelta(seconds=1)))
+        s.execute(
+            update(Notification).values(
+                claimed_at=office_module.utcnow() - office_module.CLAIM_TTL - timedelta(seconds=1)
+            )
+        )
 
 
 @pytest.mark.parametrize("transport", ["smtp", "buzon"])
 def test_a_mail_resent_after_a_crash_carries_the_same_message_id(sqlite_url, smtp, monkeypatch, transport):
     office = Office(sqlite_url)
-    mailer = SmtpMailer("127.0.0.1", smtp.port, starttls=False, timeout=5) if transport == "smtp" \
+    mailer = (
+        SmtpMailer("127.0.0.1", smtp.port, starttls=False, timeout=5)
+        if transport == "smtp"
         else MailboxMailer(office.cfg.mailbox_dir)
+    )
     need = a_need_with_one_mail(office)
     real = Office._record_sent
 
@@ -144,10 +150,14 @@ def test_a_mail_resent_after_a_crash_carries_the_same_message_id(sqlite_url, smt
     if transport == "smtp":
         first, second = smtp.messages
     else:
-        first, second = (email.message_from_bytes(p.read_bytes(), policy=policy.default)
-                         for p in sorted(office.cfg.mailbox_dir.iterdir()))
-    assert first["Message-ID"] == second["Message-ID"] == f"<cvp-{n.id}.{n.created_at:%Y%m%d%H%M%S%f}" \
-                                                           "@cajaviviendapopular.gov.co>"
+        first, second = (
+            email.message_from_bytes(p.read_bytes(), policy=policy.default)
+            for p in sorted(office.cfg.mailbox_dir.iterdir())
+        )
+    assert (
+        first["Message-ID"] == second["Message-ID"] == f"<cvp-{n.id}.{n.created_at:%Y%m%d%H%M%S%f}"
+        "@cajaviviendapopular.gov.co>"
+    )
     assert first["Subject"] == second["Subject"] and first.get_content() == second.get_content()
     [n] = office.notifications(need)
     assert n.sent_at is not None and n.error == ""

@@ -15,8 +15,10 @@ TEXTS = {"x": "Hoy entregamos 120 títulos en Ciudad Bolívar.", "facebook": "Ho
 
 
 def _mails(office) -> list[email.message.EmailMessage]:
-    return [email.message_from_bytes(p.read_bytes(), policy=policy.default)
-            for p in sorted(office.cfg.mailbox_dir.iterdir())]
+    return [
+        email.message_from_bytes(p.read_bytes(), policy=policy.default)
+        for p in sorted(office.cfg.mailbox_dir.iterdir())
+    ]
 
 
 def test_a_title_with_line_breaks_is_kept_and_every_mail_of_its_need_goes_out_on_one_subject_line(office):
@@ -38,15 +40,21 @@ def test_a_title_with_line_breaks_is_kept_and_every_mail_of_its_need_goes_out_on
 
 @pytest.mark.parametrize("brk", ["\r\n", "\n", "\r", "\v", "\f", "\x1c", "\x1d", "\x1e", "\x85", "\u2028", "\u2029"])
 def test_every_line_break_python_knows_becomes_a_space(brk):
-    mail = OutgoingMail(("jefe.oac@cajaviviendapopular.gov.co",), f"Revisión{brk}de la pieza", "Cuerpo",
-                        "OAC <oac@cajaviviendapopular.gov.co>", "cvp-1")
+    mail = OutgoingMail(
+        ("jefe.oac@cajaviviendapopular.gov.co",),
+        f"Revisión{brk}de la pieza",
+        "Cuerpo",
+        "OAC <oac@cajaviviendapopular.gov.co>",
+        "cvp-1",
+    )
     parsed = email.message_from_bytes(bytes(mail.message()), policy=policy.default)
     assert parsed["Subject"] == "Revisión de la pieza"
 
 
 def test_controls_and_lone_surrogates_do_not_block_a_mail():
-    mail = OutgoingMail(("a@example.com",), "Pieza\x00\x07 con\t\ud800 rota", "Texto \udfff final",
-                        "OAC <oac@example.com>", "cvp-2")
+    mail = OutgoingMail(
+        ("a@example.com",), "Pieza\x00\x07 con\t\ud800 rota", "Texto \udfff final", "OAC <oac@example.com>", "cvp-2"
+    )
     parsed = email.message_from_bytes(bytes(mail.message()), policy=policy.default)
     assert parsed["Subject"] == "Pieza con \ufffd rota"
     assert "Texto \ufffd final" in parsed.get_content()

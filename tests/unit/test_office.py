@@ -16,8 +16,13 @@ from cvp.errors import Conflict, InvalidInput, NotFound
 from cvp.office import Office
 from tests.conftest import NEED, ONE_OFF, tiny_png
 
-MEETING = {"temas": ["Entrega de títulos"], "fuentes": ["Dirección de Urbanizaciones"], "productos": ["Post"],
-           "canales": ["x"], "asistentes": ["Jefe OAC", "Profesional"]}
+MEETING = {
+    "temas": ["Entrega de títulos"],
+    "fuentes": ["Dirección de Urbanizaciones"],
+    "productos": ["Post"],
+    "canales": ["x"],
+    "asistentes": ["Jefe OAC", "Profesional"],
+}
 TEXTS = {"x": "Hoy entregamos 120 títulos en Ciudad Bolívar.", "facebook": "Hoy entregamos 120 títulos de propiedad."}
 
 
@@ -86,9 +91,15 @@ def test_text_loop_keeps_every_revision_and_comment(office):
     actions = [(e.activity, e.action) for e in office.events(need.id)]
     # Presenting (6) and the hand-off to the technician (9) happen with the act itself, so the
     # trail is in the procedure's order whatever the scheduler's pace.
-    assert actions[1:] == [(5, "texto_producido"), (6, "texto_presentado"), (7, "texto_devuelto"),
-                           (8, "ajustes_realizados"), (6, "texto_presentado"), (7, "texto_aprobado"),
-                           (9, "material_entregado")]
+    assert actions[1:] == [
+        (5, "texto_producido"),
+        (6, "texto_presentado"),
+        (7, "texto_devuelto"),
+        (8, "ajustes_realizados"),
+        (6, "texto_presentado"),
+        (7, "texto_aprobado"),
+        (9, "material_entregado"),
+    ]
 
 
 def test_stale_and_repeated_decisions_change_nothing(office):
@@ -113,10 +124,15 @@ def test_decision_on_a_revision_that_is_not_current_is_refused(office):
     need = office.register_need(ONE_OFF, "jefe", run_id="r")
     rev1 = office.submit_text(need.id, "profesional", TEXTS)
     with office.session() as s:  # a newer revision over an undecided one cannot exist through the API
-        s.execute(text("INSERT INTO revisions (need_id, kind, number, state, author, created_at, texts, title, note, "
-                       "checks, filename, stored_path, media_type, size, sha256, alt_text) SELECT need_id, kind, 2, "
-                       "state, author, created_at, texts, title, note, checks, filename, stored_path, media_type, "
-                       "size, sha256, alt_text FROM revisions WHERE id = :r"), {"r": rev1.id})
+        s.execute(
+            text(
+                "INSERT INTO revisions (need_id, kind, number, state, author, created_at, texts, title, note, "
+                "checks, filename, stored_path, media_type, size, sha256, alt_text) SELECT need_id, kind, 2, "
+                "state, author, created_at, texts, title, note, checks, filename, stored_path, media_type, "
+                "size, sha256, alt_text FROM revisions WHERE id = :r"
+            ),
+            {"r": rev1.id},
+        )
     with pytest.raises(Conflict, match="ya no es la vigente: la vigente es la 2"):
         office.decide(need.id, rev1.id, 7, P.APPROVED, "jefe")
 
@@ -174,9 +190,15 @@ def test_design_loop_and_final_delivery(office):
     [delivered] = [e for e in office.events(need_id) if e.activity == 13]
     assert delivered.detail["archivo"] == final
     actions = [(e.activity, e.action) for e in office.events(need_id)]
-    assert actions[-7:] == [(10, "diseno_cargado"), (11, "diseno_presentado"), (12, "diseno_devuelto"),
-                            (10, "diseno_cargado"), (11, "diseno_presentado"), (12, "diseno_aprobado"),
-                            (13, "pieza_entregada")]
+    assert actions[-7:] == [
+        (10, "diseno_cargado"),
+        (11, "diseno_presentado"),
+        (12, "diseno_devuelto"),
+        (10, "diseno_cargado"),
+        (11, "diseno_presentado"),
+        (12, "diseno_aprobado"),
+        (13, "pieza_entregada"),
+    ]
     assert actions.count((13, "pieza_entregada")) == 1
 
 
@@ -233,8 +255,10 @@ def test_concurrent_double_click_records_one_decision_on_postgres(pg_url):
 def test_domain_imports_no_airflow():
     import subprocess
 
-    code = ("import sys, cvp.office, cvp.publishing, cvp.metrics, cvp.export, cvp.__main__; "
-            "print([m for m in sys.modules if m.startswith('airflow')])")
+    code = (
+        "import sys, cvp.office, cvp.publishing, cvp.metrics, cvp.export, cvp.__main__; "
+        "print([m for m in sys.modules if m.startswith('airflow')])"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
 
@@ -269,8 +293,9 @@ def test_command_line_mail_uses_airflows_smtp_connection_from_the_environment(tm
     m = mailer_from_env(tmp_path)
     assert isinstance(m, SmtpMailer)
     assert (m.host, m.port, m.user, m.password) == ("smtp.cvp.gov.co", 2525, "oac@cvp.gov.co", "cla/ve")
-    monkeypatch.setenv("AIRFLOW_CONN_SMTP_DEFAULT", '{"conn_type": "smtp", "host": "h", "port": 465, '
-                                                    '"extra": {"disable_ssl": false}}')
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_SMTP_DEFAULT", '{"conn_type": "smtp", "host": "h", "port": 465, "extra": {"disable_ssl": false}}'
+    )
     m = mailer_from_env(tmp_path)
     assert (m.host, m.port, m.use_ssl) == ("h", 465, True)
 
@@ -325,7 +350,8 @@ def test_smtp_mailer_talks_smtp_to_a_real_server(tmp_path):
     t.start()
     port = srv.getsockname()[1]
     SmtpMailer("127.0.0.1", port, starttls=False, timeout=5).send(
-        OutgoingMail(("jefe@cvp.gov.co",), "Asunto con tildes: revisión", "Cuerpo con ñ", "oac@cvp.gov.co", "cvp-9"))
+        OutgoingMail(("jefe@cvp.gov.co",), "Asunto con tildes: revisión", "Cuerpo con ñ", "oac@cvp.gov.co", "cvp-9")
+    )
     t.join(5)
     srv.close()
     assert len(received) == 1

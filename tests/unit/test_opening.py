@@ -33,9 +33,11 @@ def test_a_retried_refusal_is_recorded_once_and_the_head_still_opens(office):
 
 def test_the_team_file_may_allow_someone_else_to_open_needs(office, tmp_path, monkeypatch):
     team = tmp_path / "equipo.yml"
-    team.write_text("usuarios:\n  jefe: {rol: jefe_oac}\n"
-                    "  profesional: {rol: profesional, abre_necesidades: true}\n  tecnico: {rol: tecnico}\n",
-                    encoding="utf-8")
+    team.write_text(
+        "usuarios:\n  jefe: {rol: jefe_oac}\n"
+        "  profesional: {rol: profesional, abre_necesidades: true}\n  tecnico: {rol: tecnico}\n",
+        encoding="utf-8",
+    )
     monkeypatch.setenv("CVP_TEAM_FILE", str(team))
     from cvp.office import Office
 

@@ -36,10 +36,27 @@ def private_postgres():
     shutil.chown(folder, "postgres", "postgres")
     port = _free_port()
     as_pg = ["runuser", "-u", "postgres", "--"]
-    subprocess.run([*as_pg, f"{bin_dir}/initdb", "-D", str(folder / "data"), "-A", "trust", "-U", "postgres"],
-                   check=True, capture_output=True)
-    proc = subprocess.Popen([*as_pg, f"{bin_dir}/postgres", "-D", str(folder / "data"), "-h", "127.0.0.1",
-                             "-p", str(port), "-k", str(folder)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    subprocess.run(
+        [*as_pg, f"{bin_dir}/initdb", "-D", str(folder / "data"), "-A", "trust", "-U", "postgres"],
+        check=True,
+        capture_output=True,
+    )
+    proc = subprocess.Popen(
+        [
+            *as_pg,
+            f"{bin_dir}/postgres",
+            "-D",
+            str(folder / "data"),
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(port),
+            "-k",
+            str(folder),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         deadline = time.monotonic() + 30
         while subprocess.run([f"{bin_dir}/pg_isready", "-q", "-h", "127.0.0.1", "-p", str(port)]).returncode:
@@ -53,13 +70,23 @@ def private_postgres():
 
 
 def _psql(port: int, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run(["psql", "-h", "127.0.0.1", "-p", str(port), "-U", "postgres", "-X", *args],
-                          capture_output=True, text=True, env={**os.environ, **(env or {})})
+    return subprocess.run(
+        ["psql", "-h", "127.0.0.1", "-p", str(port), "-U", "postgres", "-X", *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+    )
 
 
 def test_init_script_refuses_without_passwords(private_postgres):
-    done = _psql(private_postgres, "-d", "postgres", "-f", str(ROOT / "scripts" / "postgres-init.sql"),
-                 env={"CVP_RECORDS_PASSWORD": "", "CVP_RECORDS_OWNER_PASSWORD": ""})
+    done = _psql(
+        private_postgres,
+        "-d",
+        "postgres",
+        "-f",
+        str(ROOT / "scripts" / "postgres-init.sql"),
+        env={"CVP_RECORDS_PASSWORD": "", "CVP_RECORDS_OWNER_PASSWORD": ""},
+    )
     assert done.returncode != 0 and "Falta CVP_RECORDS_OWNER_PASSWORD" in done.stderr
 
 
@@ -72,8 +99,16 @@ def test_the_products_role_runs_the_procedure_but_cannot_touch_the_trail(private
     from tests.conftest import NEED
 
     env = {"CVP_RECORDS_PASSWORD": "clave-app", "CVP_RECORDS_OWNER_PASSWORD": "clave-dueno"}
-    done = _psql(private_postgres, "-d", "postgres", "-v", "ON_ERROR_STOP=1", "-f",
-                 str(ROOT / "scripts" / "postgres-init.sql"), env=env)
+    done = _psql(
+        private_postgres,
+        "-d",
+        "postgres",
+        "-v",
+        "ON_ERROR_STOP=1",
+        "-f",
+        str(ROOT / "scripts" / "postgres-init.sql"),
+        env=env,
+    )
     assert done.returncode == 0, done.stderr
     owner = f"postgresql+psycopg2://cvp_owner:clave-dueno@127.0.0.1:{private_postgres}/cvp"
     app = f"postgresql+psycopg2://cvp:clave-app@127.0.0.1:{private_postgres}/cvp"
@@ -86,8 +121,14 @@ def test_the_products_role_runs_the_procedure_but_cannot_touch_the_trail(private
     assert office.need(need.id).status == "cancelada"
 
     engine = create_engine(app)
-    for sql in ("TRUNCATE events CASCADE", "DELETE FROM events", "UPDATE events SET actor = 'otro'",
-                "DROP TABLE events CASCADE", "ALTER TABLE events DISABLE TRIGGER ALL", "CREATE TABLE x (id int)"):
+    for sql in (
+        "TRUNCATE events CASCADE",
+        "DELETE FROM events",
+        "UPDATE events SET actor = 'otro'",
+        "DROP TABLE events CASCADE",
+        "ALTER TABLE events DISABLE TRIGGER ALL",
+        "CREATE TABLE x (id int)",
+    ):
         with engine.connect() as conn, pytest.raises(DBAPIError):
             conn.execute(text(sql))
             conn.commit()

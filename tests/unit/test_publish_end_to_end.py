@@ -107,10 +107,14 @@ def fake(tmp_path):
 def variables(monkeypatch):
     """Airflow Variables in a dict: ``Variable.set`` reaches the API server only inside a task."""
     store: dict[str, str] = {}
-    monkeypatch.setattr(Variable, "get", staticmethod(lambda key, default=None, deserialize_json=False:
-                                                      store.get(key, default)))
-    monkeypatch.setattr(Variable, "set", staticmethod(lambda key, value, description=None, serialize_json=False:
-                                                      store.__setitem__(key, value)))
+    monkeypatch.setattr(
+        Variable, "get", staticmethod(lambda key, default=None, deserialize_json=False: store.get(key, default))
+    )
+    monkeypatch.setattr(
+        Variable,
+        "set",
+        staticmethod(lambda key, value, description=None, serialize_json=False: store.__setitem__(key, value)),
+    )
     return store
 
 
@@ -121,20 +125,40 @@ def connections(fake, monkeypatch) -> dict[str, Connection]:
         monkeypatch.setenv(f"CVP_{channel.upper()}_CONN_ID", conn_id)
 
     def make(conn_id, conn_type, login=None, password=None, **extra):
-        return Connection(conn_id=conn_id, conn_type=conn_type, login=login, password=password,
-                          extra=json.dumps(extra))
+        return Connection(conn_id=conn_id, conn_type=conn_type, login=login, password=password, extra=json.dumps(extra))
 
     return {
-        "x_cvp": make("x_cvp", "http", password=F.X_BEARER, user_id=F.X_USER_ID, username=F.X_USERNAME,
-                      base_url=fake.url),
-        "facebook_cvp": make("facebook_cvp", "http", login=F.FB_PAGE_ID, password=F.FB_TOKEN,
-                             app_secret=F.META_APP_SECRET, base_url=fake.url),
-        "instagram_cvp": make("instagram_cvp", "http", login=F.IG_USER_ID, password=F.IG_TOKEN,
-                              app_secret=F.META_APP_SECRET, base_url=fake.url,
-                              storage_dir=str(fake.public_dir), public_base_url=fake.public_url),
-        "youtube_cvp": make("youtube_cvp", "google_cloud_platform", client_id=F.YT_CLIENT_ID,
-                            client_secret=F.YT_CLIENT_SECRET, refresh_token=F.YT_REFRESH_TOKEN,
-                            token_uri=f"{fake.url}/token", base_url=fake.url, privacy_status="unlisted"),
+        "x_cvp": make(
+            "x_cvp", "http", password=F.X_BEARER, user_id=F.X_USER_ID, username=F.X_USERNAME, base_url=fake.url
+        ),
+        "facebook_cvp": make(
+            "facebook_cvp",
+            "http",
+            login=F.FB_PAGE_ID,
+            password=F.FB_TOKEN,
+            app_secret=F.META_APP_SECRET,
+            base_url=fake.url,
+        ),
+        "instagram_cvp": make(
+            "instagram_cvp",
+            "http",
+            login=F.IG_USER_ID,
+            password=F.IG_TOKEN,
+            app_secret=F.META_APP_SECRET,
+            base_url=fake.url,
+            storage_dir=str(fake.public_dir),
+            public_base_url=fake.public_url,
+        ),
+        "youtube_cvp": make(
+            "youtube_cvp",
+            "google_cloud_platform",
+            client_id=F.YT_CLIENT_ID,
+            client_secret=F.YT_CLIENT_SECRET,
+            refresh_token=F.YT_REFRESH_TOKEN,
+            token_uri=f"{fake.url}/token",
+            base_url=fake.url,
+            privacy_status="unlisted",
+        ),
     }
 
 
@@ -196,7 +220,12 @@ def test_a_video_need_is_published_once_on_every_channel(office, fake, build, na
     assert rows["x"].url == f"https://x.com/{F.X_USERNAME}/status/{post.id}"
     assert post.media[0]["size"] == len(video) and post.media[0]["category"] == "tweet_video"
     assert [r.path.rsplit("/", 1)[-1] for r in fake.requests("x", path="/2/media/upload")] == [
-        "initialize", "append", "finalize", "upload", "upload"]  # two STATUS checks
+        "initialize",
+        "append",
+        "finalize",
+        "upload",
+        "upload",
+    ]  # two STATUS checks
     assert 1.0 in naps  # check_after_secs, not slept
     # Facebook: the video with its description
     [post] = fake.posts["facebook"]
@@ -226,7 +255,8 @@ def test_a_video_need_is_published_once_on_every_channel(office, fake, build, na
 
     # the need's record
     assert {p.channel: (p.state, p.url) for p in office.publications(need)} == {
-        c: (publishing.PUBLISHED, rows[c].url) for c in ALL}
+        c: (publishing.PUBLISHED, rows[c].url) for c in ALL
+    }
     published = events(office, need, "publicado")
     assert set(published) == set(ALL)
     for channel, [event] in published.items():
@@ -288,10 +318,19 @@ def test_a_png_design_is_refused_at_upload_for_instagram_and_reaches_the_others(
 
 
 def test_x_with_oauth1_keys_looks_up_its_account(office, fake, build, connections):
-    connections["x_cvp"] = Connection(conn_id="x_cvp", conn_type="http", extra=json.dumps({
-        "consumer_key": F.X_CONSUMER_KEY, "consumer_secret": F.X_CONSUMER_SECRET,
-        "access_token": F.X_ACCESS_TOKEN, "access_token_secret": F.X_ACCESS_TOKEN_SECRET,
-        "base_url": fake.url}))
+    connections["x_cvp"] = Connection(
+        conn_id="x_cvp",
+        conn_type="http",
+        extra=json.dumps(
+            {
+                "consumer_key": F.X_CONSUMER_KEY,
+                "consumer_secret": F.X_CONSUMER_SECRET,
+                "access_token": F.X_ACCESS_TOKEN,
+                "access_token_secret": F.X_ACCESS_TOKEN_SECRET,
+                "base_url": fake.url,
+            }
+        ),
+    )
     need = approved_need(office, ["x"], tiny_jpeg(), "afiche.jpg", alt_text=ALT)
 
     row = publish(office, build, need, "x")
@@ -311,7 +350,9 @@ def test_a_channel_without_connection_goes_to_the_outbox(office, fake, build, co
     assert row.state == publishing.PUBLISHED and row.url.startswith("file://")
     assert fake.requests("youtube") == [] and fake.requests("google_oauth") == []
     assert channels.connection_status(["x", "youtube"], get_connection=get_connection) == {
-        "x": "x_cvp", "youtube": None}
+        "x": "x_cvp",
+        "youtube": None,
+    }
 
 
 def test_youtube_thumbnail_goes_to_the_video(fake, build, tmp_path):
@@ -319,8 +360,9 @@ def test_youtube_thumbnail_goes_to_the_video(fake, build, tmp_path):
 
     video = media_file(tmp_path, "v.mp4", "video/mp4", content=tiny_mp4())
     thumb = media_file(tmp_path, "mini.png", "image/png", content=tiny_png())
-    result = build("youtube").publish(piece("youtube", "Descripción", video, title="Entrega",
-                                            extra={"thumbnail": thumb}))
+    result = build("youtube").publish(
+        piece("youtube", "Descripción", video, title="Entrega", extra={"thumbnail": thumb})
+    )
     [request] = fake.requests("youtube", "POST", "/thumbnails/set")
     assert request.query["videoId"] == result.remote_id
     assert fake.thumbnails == {result.remote_id: len(tiny_png())}
@@ -446,8 +488,13 @@ def test_one_channel_failing_does_not_stop_the_others(office, fake, build):
         except PublishError as exc:
             outcome[channel] = type(exc).__name__
 
-    assert outcome == {"x": publishing.PUBLISHED, "facebook": "AuthError", "instagram": publishing.PUBLISHED,
-                       "youtube": publishing.PUBLISHED, "sitio_web": publishing.PUBLISHED}
+    assert outcome == {
+        "x": publishing.PUBLISHED,
+        "facebook": "AuthError",
+        "instagram": publishing.PUBLISHED,
+        "youtube": publishing.PUBLISHED,
+        "sitio_web": publishing.PUBLISHED,
+    }
     assert {c: len(p) for c, p in fake.posts.items()} == {"x": 1, "facebook": 0, "instagram": 1, "youtube": 1}
     assert set(events(office, need, "publicado")) == {"x", "instagram", "youtube", "sitio_web"}
     assert set(events(office, need, "publicacion_fallida")) == {"facebook"}

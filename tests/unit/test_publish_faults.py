@@ -27,7 +27,13 @@ from tests.unit.test_publish_end_to_end import approved_need, tiny_jpeg, tiny_mp
 
 # The fake platforms and the publishers built from Connections pointing at them.
 fake, connections, get_connection, naps, variables, build = (
-    e2e.fake, e2e.connections, e2e.get_connection, e2e.naps, e2e.variables, e2e.build)
+    e2e.fake,
+    e2e.connections,
+    e2e.get_connection,
+    e2e.naps,
+    e2e.variables,
+    e2e.build,
+)
 
 
 class Killed(BaseException):

@@ -34,7 +34,6 @@ def graph():
         yield router
 
 
-
 @pytest.fixture
 def fb(clock):
     return FacebookPublisher(
@@ -137,7 +136,9 @@ def test_publish_large_video_resumable(graph, fb, tmp_path):
     video = media_file(tmp_path, "v.mp4", "video/mp4", content=b"A" * 10 + b"B" * 10)
     videos = graph.post(f"/{PAGE}/videos").mock(
         side_effect=[
-            httpx.Response(200, json={"video_id": "v77", "start_offset": "0", "end_offset": "10", "upload_session_id": "s1"}),
+            httpx.Response(
+                200, json={"video_id": "v77", "start_offset": "0", "end_offset": "10", "upload_session_id": "s1"}
+            ),
             httpx.Response(200, json={"start_offset": "10", "end_offset": "20"}),
             httpx.Response(200, json={"start_offset": "20", "end_offset": "20"}),
             httpx.Response(200, json={"success": True}),
@@ -153,8 +154,10 @@ def test_publish_large_video_resumable(graph, fb, tmp_path):
     assert part(first, "video_file_chunk") == b"A" * 10
     assert part(second, "start_offset") == b"10" and part(second, "video_file_chunk") == b"B" * 10
     assert form(finish) == {
-        "upload_phase": "finish", "upload_session_id": "s1",
-        "description": "Recorrido por la obra", "title": "Recorrido",
+        "upload_phase": "finish",
+        "upload_session_id": "s1",
+        "description": "Recorrido por la obra",
+        "title": "Recorrido",
     }
     assert result.remote_id == "v77"
     assert result.url == f"https://www.facebook.com/{PAGE}/videos/v77/"
@@ -172,11 +175,28 @@ def test_expired_token_names_the_connection(graph, fb):
 
 def test_rate_limit_reads_business_use_case_header(graph, fb, tmp_path):
     a, b = media_file(tmp_path, "a.jpg", "image/jpeg"), media_file(tmp_path, "b.jpg", "image/jpeg")
-    usage = {PAGE: [{"type": "pages", "call_count": 100, "total_cputime": 30, "total_time": 40, "estimated_time_to_regain_access": 15}]}
+    usage = {
+        PAGE: [
+            {
+                "type": "pages",
+                "call_count": 100,
+                "total_cputime": 30,
+                "total_time": 40,
+                "estimated_time_to_regain_access": 15,
+            }
+        ]
+    }
     photos = graph.post(f"/{PAGE}/photos").mock(
         return_value=httpx.Response(
             400,
-            json={"error": {"message": "User request limit reached", "type": "OAuthException", "code": 32, "fbtrace_id": "x"}},
+            json={
+                "error": {
+                    "message": "User request limit reached",
+                    "type": "OAuthException",
+                    "code": 32,
+                    "fbtrace_id": "x",
+                }
+            },
             headers={"x-business-use-case-usage": json.dumps(usage)},
         )
     )
@@ -259,10 +279,18 @@ def test_find_published_matches_message(graph, fb):
             200,
             json={
                 "data": [
-                    {"id": f"{PAGE}_1", "message": "Otra cosa", "created_time": "2025-11-28T14:00:00+0000",
-                     "permalink_url": "https://www.facebook.com/x/1"},
-                    {"id": f"{PAGE}_2", "message": "Entregamos  títulos\nen Usme", "created_time": "2025-11-28T14:59:00+0000",
-                     "permalink_url": f"https://www.facebook.com/{PAGE}/posts/2"},
+                    {
+                        "id": f"{PAGE}_1",
+                        "message": "Otra cosa",
+                        "created_time": "2025-11-28T14:00:00+0000",
+                        "permalink_url": "https://www.facebook.com/x/1",
+                    },
+                    {
+                        "id": f"{PAGE}_2",
+                        "message": "Entregamos  títulos\nen Usme",
+                        "created_time": "2025-11-28T14:59:00+0000",
+                        "permalink_url": f"https://www.facebook.com/{PAGE}/posts/2",
+                    },
                 ],
                 "paging": {"cursors": {"before": "a", "after": "b"}},
             },

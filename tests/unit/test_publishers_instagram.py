@@ -36,7 +36,6 @@ def graph():
         yield router
 
 
-
 @pytest.fixture
 def storage(tmp_path):
     return LocalDirStorage(tmp_path / "publico", PUBLIC)
@@ -68,7 +67,11 @@ def published(graph, media_id: str = "18000000000000001") -> respx.Route:
     graph.get(f"/{media_id}").mock(
         return_value=httpx.Response(
             200,
-            json={"id": media_id, "permalink": "https://www.instagram.com/p/DAbc123/", "timestamp": "2025-11-28T15:00:09+0000"},
+            json={
+                "id": media_id,
+                "permalink": "https://www.instagram.com/p/DAbc123/",
+                "timestamp": "2025-11-28T15:00:09+0000",
+            },
         )
     )
     return route
@@ -118,10 +121,22 @@ def test_publish_carousel(graph, ig, tmp_path):
     ig.publish(piece("instagram", "Antes y después", a, b, v))
 
     children = [form(c.request) for c in create.calls[:3]]
-    assert children[0] == {"image_url": f"{PUBLIC}/instagram/42/{a.sha256}.jpg", "alt_text": "Antes", "is_carousel_item": "true"}
+    assert children[0] == {
+        "image_url": f"{PUBLIC}/instagram/42/{a.sha256}.jpg",
+        "alt_text": "Antes",
+        "is_carousel_item": "true",
+    }
     assert children[1] == {"image_url": f"{PUBLIC}/instagram/42/{b.sha256}.jpg", "is_carousel_item": "true"}
-    assert children[2] == {"media_type": "VIDEO", "video_url": f"{PUBLIC}/instagram/42/{v.sha256}.mp4", "is_carousel_item": "true"}
-    assert form(create.calls[3].request) == {"media_type": "CAROUSEL", "children": "k1,k2,k3", "caption": "Antes y después"}
+    assert children[2] == {
+        "media_type": "VIDEO",
+        "video_url": f"{PUBLIC}/instagram/42/{v.sha256}.mp4",
+        "is_carousel_item": "true",
+    }
+    assert form(create.calls[3].request) == {
+        "media_type": "CAROUSEL",
+        "children": "k1,k2,k3",
+        "caption": "Antes y después",
+    }
     assert form(publish.calls.last.request) == {"creation_id": "parent"}
 
 
@@ -132,8 +147,10 @@ def test_publish_reel(graph, ig, tmp_path):
     published(graph)
     ig.publish(piece("instagram", "Recorrido", v))
     assert form(create.calls.last.request) == {
-        "media_type": "REELS", "video_url": f"{PUBLIC}/instagram/42/{v.sha256}.mp4",
-        "share_to_feed": "true", "caption": "Recorrido",
+        "media_type": "REELS",
+        "video_url": f"{PUBLIC}/instagram/42/{v.sha256}.mp4",
+        "share_to_feed": "true",
+        "caption": "Recorrido",
     }
 
 
@@ -141,8 +158,15 @@ def test_expired_token_names_the_connection(graph, ig, tmp_path):
     graph.post(f"/{IG}/media").mock(
         return_value=httpx.Response(
             400,
-            json={"error": {"message": "Error validating access token: The session has been invalidated.",
-                            "type": "OAuthException", "code": 190, "error_subcode": 460, "fbtrace_id": "F1"}},
+            json={
+                "error": {
+                    "message": "Error validating access token: The session has been invalidated.",
+                    "type": "OAuthException",
+                    "code": 190,
+                    "error_subcode": 460,
+                    "fbtrace_id": "F1",
+                }
+            },
         )
     )
     with pytest.raises(AuthError) as err:
@@ -151,13 +175,30 @@ def test_expired_token_names_the_connection(graph, ig, tmp_path):
 
 
 def test_rate_limit_carries_reset(graph, ig, tmp_path):
-    usage = {IG: [{"type": "instagram", "call_count": 100, "total_cputime": 1, "total_time": 1, "estimated_time_to_regain_access": 30}]}
+    usage = {
+        IG: [
+            {
+                "type": "instagram",
+                "call_count": 100,
+                "total_cputime": 1,
+                "total_time": 1,
+                "estimated_time_to_regain_access": 30,
+            }
+        ]
+    }
     graph.post(f"/{IG}/media").mock(return_value=httpx.Response(200, json={"id": "c1"}))
     graph.get("/c1").mock(side_effect=status("FINISHED"))
     publish = graph.post(f"/{IG}/media_publish").mock(
         return_value=httpx.Response(
             400,
-            json={"error": {"message": "Application request limit reached", "type": "OAuthException", "code": 4, "fbtrace_id": "F"}},
+            json={
+                "error": {
+                    "message": "Application request limit reached",
+                    "type": "OAuthException",
+                    "code": 4,
+                    "fbtrace_id": "F",
+                }
+            },
             headers={"x-business-use-case-usage": json.dumps(usage)},
         )
     )
@@ -170,7 +211,9 @@ def test_rate_limit_carries_reset(graph, ig, tmp_path):
 def test_container_500_then_success_is_retried_once(graph, ig, clock, tmp_path):
     create = graph.post(f"/{IG}/media").mock(
         side_effect=[
-            httpx.Response(500, json={"error": {"message": "An unexpected error has occurred.", "code": 2, "is_transient": True}}),
+            httpx.Response(
+                500, json={"error": {"message": "An unexpected error has occurred.", "code": 2, "is_transient": True}}
+            ),
             httpx.Response(200, json={"id": "c1"}),
         ]
     )
@@ -196,7 +239,14 @@ def test_timeout_after_post_sent_is_outcome_unknown_and_sent_once(graph, ig, tmp
 def test_container_error_stops_before_publishing(graph, ig, tmp_path):
     graph.post(f"/{IG}/media").mock(return_value=httpx.Response(200, json={"id": "c1"}))
     graph.get("/c1").mock(
-        return_value=httpx.Response(200, json={"status_code": "ERROR", "status": "Error: Media upload has failed with error code 2207026", "id": "c1"})
+        return_value=httpx.Response(
+            200,
+            json={
+                "status_code": "ERROR",
+                "status": "Error: Media upload has failed with error code 2207026",
+                "id": "c1",
+            },
+        )
     )
     publish = graph.post(f"/{IG}/media_publish")
     with pytest.raises(PublishError) as err:
@@ -239,10 +289,22 @@ def test_find_published_matches_caption(graph, ig):
     media = graph.get(f"/{IG}/media").mock(
         return_value=httpx.Response(
             200,
-            json={"data": [
-                {"id": "1", "caption": "Otra", "permalink": "https://www.instagram.com/p/1/", "timestamp": "2025-11-28T14:00:00+0000"},
-                {"id": "2", "caption": "Nuevas viviendas #CVP", "permalink": "https://www.instagram.com/p/2/", "timestamp": "2025-11-28T15:00:09+0000"},
-            ]},
+            json={
+                "data": [
+                    {
+                        "id": "1",
+                        "caption": "Otra",
+                        "permalink": "https://www.instagram.com/p/1/",
+                        "timestamp": "2025-11-28T14:00:00+0000",
+                    },
+                    {
+                        "id": "2",
+                        "caption": "Nuevas viviendas #CVP",
+                        "permalink": "https://www.instagram.com/p/2/",
+                        "timestamp": "2025-11-28T15:00:09+0000",
+                    },
+                ]
+            },
         )
     )
     found = ig.find_published(piece("instagram", "Nuevas viviendas #CVP"))

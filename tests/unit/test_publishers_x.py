@@ -33,7 +33,6 @@ def wire():
         yield rsps
 
 
-
 @pytest.fixture
 def x(clock):
     return XPublisher(
@@ -116,13 +115,25 @@ def test_publish_video_chunked_waits_for_processing(wire, x, clock, tmp_path):
     wire.add(
         responses.POST,
         f"{UPLOAD}/2/media/upload/2001/finalize",
-        json={"data": {"id": "2001", "media_key": "13_2001", "size": 25, "expires_after_secs": 86400,
-                       "processing_info": {"state": "pending", "check_after_secs": 2}}},
+        json={
+            "data": {
+                "id": "2001",
+                "media_key": "13_2001",
+                "size": 25,
+                "expires_after_secs": 86400,
+                "processing_info": {"state": "pending", "check_after_secs": 2},
+            }
+        },
     )
     wire.add(
         responses.GET,
         f"{UPLOAD}/2/media/upload",
-        json={"data": {"id": "2001", "processing_info": {"state": "in_progress", "check_after_secs": 3, "progress_percent": 40}}},
+        json={
+            "data": {
+                "id": "2001",
+                "processing_info": {"state": "in_progress", "check_after_secs": 3, "progress_percent": 40},
+            }
+        },
     )
     wire.add(
         responses.GET,
@@ -135,7 +146,9 @@ def test_publish_video_chunked_waits_for_processing(wire, x, clock, tmp_path):
 
     (init,) = calls_to(wire, "POST", f"{UPLOAD}/2/media/upload/initialize")
     assert json.loads(init.request.body) == {
-        "media_type": "video/mp4", "total_bytes": 25, "media_category": "tweet_video",
+        "media_type": "video/mp4",
+        "total_bytes": 25,
+        "media_category": "tweet_video",
     }
     appends = calls_to(wire, "POST", f"{UPLOAD}/2/media/upload/2001/append")
     assert len(appends) == 3
@@ -157,7 +170,15 @@ def test_processing_failure_stops_before_posting(wire, x, tmp_path):
     wire.add(
         responses.POST,
         f"{UPLOAD}/2/media/upload/3/finalize",
-        json={"data": {"id": "3", "processing_info": {"state": "failed", "error": {"code": 1, "name": "InvalidMedia", "message": "Unsupported video format"}}}},
+        json={
+            "data": {
+                "id": "3",
+                "processing_info": {
+                    "state": "failed",
+                    "error": {"code": 1, "name": "InvalidMedia", "message": "Unsupported video format"},
+                },
+            }
+        },
     )
     with pytest.raises(Exception) as err:
         x.publish(piece("x", "Video", video))
@@ -238,7 +259,12 @@ def test_duplicate_content_is_reconciled_not_failed(wire, x):
     wire.add(
         responses.POST,
         f"{API}/2/tweets",
-        json={"detail": "You are not allowed to create a Tweet with duplicate content.", "type": "about:blank", "title": "Forbidden", "status": 403},
+        json={
+            "detail": "You are not allowed to create a Tweet with duplicate content.",
+            "type": "about:blank",
+            "title": "Forbidden",
+            "status": 403,
+        },
         status=403,
     )
     with pytest.raises(OutcomeUnknown):
@@ -273,13 +299,20 @@ def test_weighted_length_counts_urls_as_23_and_emoji_as_2():
 
 def test_find_published_matches_text_with_shortened_links(wire, x, tmp_path):
     x._username = None
-    wire.add(responses.GET, f"{API}/2/users/me", json={"data": {"id": "99", "name": "CVP", "username": "CajaViviendaBog"}})
+    wire.add(
+        responses.GET, f"{API}/2/users/me", json={"data": {"id": "99", "name": "CVP", "username": "CajaViviendaBog"}}
+    )
     wire.add(
         responses.GET,
         f"{API}/2/users/99/tweets",
         json={
             "data": [
-                {"id": "1", "text": "Otra publicación", "created_at": "2025-11-28T14:00:00.000Z", "edit_history_tweet_ids": ["1"]},
+                {
+                    "id": "1",
+                    "text": "Otra publicación",
+                    "created_at": "2025-11-28T14:00:00.000Z",
+                    "edit_history_tweet_ids": ["1"],
+                },
                 {
                     "id": "1894000000000000001",
                     "text": "Inscripciones abiertas  https://t.co/AbC123 &amp; requisitos https://t.co/XyZ",
@@ -293,8 +326,9 @@ def test_find_published_matches_text_with_shortened_links(wire, x, tmp_path):
     )
     img = media_file(tmp_path, "a.png", "image/png")
     found = x.find_published(
-        piece("x", "Inscripciones abiertas https://cvp.gov.co/inscripciones & requisitos", img,
-              extra={"not_before": NOW})
+        piece(
+            "x", "Inscripciones abiertas https://cvp.gov.co/inscripciones & requisitos", img, extra={"not_before": NOW}
+        )
     )
     assert found is not None
     assert found.remote_id == "1894000000000000001"
@@ -315,8 +349,13 @@ def test_tokens_never_logged(wire, x, caplog, tmp_path):
 
 def test_oauth1_user_context_signs_requests(wire, tmp_path):
     pub = XPublisher(
-        consumer_key="ck", consumer_secret="cs", access_token="at", access_token_secret="ats",
-        username="cvp", base_url=API, sleep=lambda s: None,
+        consumer_key="ck",
+        consumer_secret="cs",
+        access_token="at",
+        access_token_secret="ats",
+        username="cvp",
+        base_url=API,
+        sleep=lambda s: None,
     )
     upload = "https://api.x.test/2/media/upload"
     wire.add(responses.POST, upload, json={"data": {"id": "1"}})
@@ -332,7 +371,6 @@ def test_missing_credentials_name_the_connection():
     with pytest.raises(AuthError) as err:
         XPublisher(conn_id="x_cvp")
     assert "'x_cvp'" in err.value.message
-
 
 
 def test_a_video_in_the_product_store_goes_out_byte_for_byte_as_from_a_local_file(wire, x, tmp_path):
@@ -358,6 +396,7 @@ def test_a_video_in_the_product_store_goes_out_byte_for_byte_as_from_a_local_fil
         x.publish(piece("x", "Video de la entrega", media))
         bodies.append([c.request.body for c in calls_to(wire, "POST", f"{UPLOAD}/2/media/upload/2001/append")])
     assert len(bodies[1]) == 3 and b"abcde" in bodies[1][2]
+
     def parts(body: bytes) -> list[bytes]:  # the multipart boundary is random per request
         boundary = body.split(b"\r\n", 1)[0]
         return body.split(boundary)

@@ -28,13 +28,21 @@ VIDEO = {
 }
 OK_INIT = ({"status": "200", "location": SESSION}, "")
 OK_VIDEO = ({"status": "200"}, json.dumps(VIDEO))
-THUMB_OK = ({"status": "200"}, json.dumps({"kind": "youtube#thumbnailSetResponse", "items": [{"default": {"url": "https://i.ytimg.com/x.jpg"}}]}))
+THUMB_OK = (
+    {"status": "200"},
+    json.dumps({"kind": "youtube#thumbnailSetResponse", "items": [{"default": {"url": "https://i.ytimg.com/x.jpg"}}]}),
+)
 
 
 def api_error(status: int, reason: str, message: str) -> tuple[dict, str]:
-    body = {"error": {"code": status, "message": message, "errors": [{"message": message, "domain": "youtube", "reason": reason}]}}
+    body = {
+        "error": {
+            "code": status,
+            "message": message,
+            "errors": [{"message": message, "domain": "youtube", "reason": reason}],
+        }
+    }
     return {"status": str(status), "content-type": "application/json"}, json.dumps(body)
-
 
 
 @pytest.fixture
@@ -51,8 +59,7 @@ def make(clock):
 def data_puts(http: RecordingHttp) -> list:
     """PUTs that carried video bytes (not the empty status queries of the resumable protocol)."""
     return [
-        r for r in http.request_sequence
-        if r[1] == "PUT" and not r[3].get("Content-Range", "").startswith("bytes */")
+        r for r in http.request_sequence if r[1] == "PUT" and not r[3].get("Content-Range", "").startswith("bytes */")
     ]
 
 
@@ -67,8 +74,14 @@ def test_publish_resumable_with_metadata_and_thumbnail(make, tmp_path):
     quota = yt.quota
 
     result = yt.publish(
-        piece("youtube", "Entrega de viviendas en Bosa <2025>\nDetalles del proyecto.", video,
-              title="Entrega de viviendas", tags=("vivienda", "Bogotá humana"), extra={"thumbnail": thumb})
+        piece(
+            "youtube",
+            "Entrega de viviendas en Bosa <2025>\nDetalles del proyecto.",
+            video,
+            title="Entrega de viviendas",
+            tags=("vivienda", "Bogotá humana"),
+            extra={"thumbnail": thumb},
+        )
     )
 
     assert result.remote_id == "a1B2c3D4e5F"
@@ -99,7 +112,9 @@ def test_publish_resumable_with_metadata_and_thumbnail(make, tmp_path):
 def test_thumbnail_failure_does_not_fail_a_published_video(make, tmp_path):
     video = media_file(tmp_path, "v.mp4", "video/mp4")
     thumb = media_file(tmp_path, "mini.png", "image/png")
-    forbidden = api_error(403, "forbidden", "The authenticated user doesnt have permissions to upload and set custom video thumbnails.")
+    forbidden = api_error(
+        403, "forbidden", "The authenticated user doesnt have permissions to upload and set custom video thumbnails."
+    )
     yt, _ = make(OK_INIT, OK_VIDEO, forbidden)
     assert yt.publish(piece("youtube", "Video", video, extra={"thumbnail": thumb})).remote_id == "a1B2c3D4e5F"
 
@@ -112,13 +127,20 @@ def test_expired_token_names_the_connection(make, tmp_path):
 
 
 def test_revoked_refresh_token_is_auth_error(clock, tmp_path):
-    http = RecordingHttp([
-        ({"status": "400", "content-type": "application/json"},
-         json.dumps({"error": "invalid_grant", "error_description": "Token has been expired or revoked."})),
-    ])
+    http = RecordingHttp(
+        [
+            (
+                {"status": "400", "content-type": "application/json"},
+                json.dumps({"error": "invalid_grant", "error_description": "Token has been expired or revoked."}),
+            ),
+        ]
+    )
     creds = Credentials(
-        token=None, refresh_token="1//refresh", token_uri="https://oauth2.test/token",
-        client_id="cid", client_secret="csecret",
+        token=None,
+        refresh_token="1//refresh",
+        token_uri="https://oauth2.test/token",
+        client_id="cid",
+        client_secret="csecret",
     )
     yt = YouTubePublisher(creds, http=http, conn_id="youtube_cvp", sleep=clock.sleep, clock=clock)
     with pytest.raises(AuthError) as err:
@@ -128,7 +150,9 @@ def test_revoked_refresh_token_is_auth_error(clock, tmp_path):
 
 
 def test_quota_exceeded_resets_at_pacific_midnight(make, tmp_path):
-    yt, http = make(api_error(403, "quotaExceeded", "The request cannot be completed because you have exceeded your quota."))
+    yt, http = make(
+        api_error(403, "quotaExceeded", "The request cannot be completed because you have exceeded your quota.")
+    )
     with pytest.raises(RateLimited) as err:
         yt.publish(piece("youtube", "Video", media_file(tmp_path, "v.mp4", "video/mp4")))
     assert err.value.reset_at == datetime(2025, 11, 29, 8, 0, tzinfo=UTC)
@@ -161,7 +185,12 @@ def test_chunk_500_then_success_resumes_the_session(make, clock, tmp_path):
     assert yt.publish(piece("youtube", "Video", video)).remote_id == "a1B2c3D4e5F"
 
     ranges = [r[3].get("Content-Range") for r in http.request_sequence[1:]]
-    assert ranges == ["bytes 0-262143/300000", "bytes 262144-299999/300000", "bytes */300000", "bytes 262144-299999/300000"]
+    assert ranges == [
+        "bytes 0-262143/300000",
+        "bytes 262144-299999/300000",
+        "bytes */300000",
+        "bytes 262144-299999/300000",
+    ]
     assert len(clock.sleeps) == 1
 
 
@@ -214,11 +243,26 @@ def test_title_is_first_line_truncated_to_100():
 
 def test_find_published_searches_the_uploads_playlist(make):
     channels = {"items": [{"id": "UCcvp", "contentDetails": {"relatedPlaylists": {"likes": "", "uploads": "UUcvp"}}}]}
-    items = {"items": [
-        {"snippet": {"title": "Otro", "description": "x", "publishedAt": "2025-11-27T10:00:00Z", "resourceId": {"kind": "youtube#video", "videoId": "old"}}},
-        {"snippet": {"title": "Entrega de viviendas", "description": "Entrega de viviendas en Bosa https://cvp.gov.co",
-                     "publishedAt": "2025-11-28T15:00:30Z", "resourceId": {"kind": "youtube#video", "videoId": "a1B2c3D4e5F"}}},
-    ]}
+    items = {
+        "items": [
+            {
+                "snippet": {
+                    "title": "Otro",
+                    "description": "x",
+                    "publishedAt": "2025-11-27T10:00:00Z",
+                    "resourceId": {"kind": "youtube#video", "videoId": "old"},
+                }
+            },
+            {
+                "snippet": {
+                    "title": "Entrega de viviendas",
+                    "description": "Entrega de viviendas en Bosa https://cvp.gov.co",
+                    "publishedAt": "2025-11-28T15:00:30Z",
+                    "resourceId": {"kind": "youtube#video", "videoId": "a1B2c3D4e5F"},
+                }
+            },
+        ]
+    }
     yt, http = make(
         ({"status": "200"}, json.dumps(channels)),
         ({"status": "200"}, json.dumps(items)),

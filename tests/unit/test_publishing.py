@@ -91,8 +91,9 @@ def test_a_person_confirms_an_unconfirmed_post(office, ready):
             return None
 
     with pytest.raises(publishing.Unconfirmed):
-        publishing.publish_once(office, Lost(office.cfg.outbox_dir, "x", fail_with=OutcomeUnknown("timeout")),
-                                ready, "x")
+        publishing.publish_once(
+            office, Lost(office.cfg.outbox_dir, "x", fail_with=OutcomeUnknown("timeout")), ready, "x"
+        )
     [row] = office.publications(ready)
     done = publishing.confirm(office, row.id, "https://x.com/CVPBogota/status/1", "1", "profesional")
     assert done.state == publishing.PUBLISHED and done.url.endswith("/status/1")
@@ -139,9 +140,12 @@ def test_metrics_compute_late_and_rounds():
     t0 = datetime(2026, 11, 1, 14, tzinfo=UTC)
     events = [SimpleNamespace(activity=a, at=t0 + timedelta(hours=h)) for a, h in ((1, 0), (5, 2), (7, 3), (14, 10))]
     need = SimpleNamespace(id=1, deadline=date(2026, 11, 1))
-    data = metrics.compute(need, events, [{"control_point": 7, "decision": P.REJECTED},
-                                          {"control_point": 7, "decision": P.APPROVED}],
-                           [t0 + timedelta(days=1)])
+    data = metrics.compute(
+        need,
+        events,
+        [{"control_point": 7, "decision": P.REJECTED}, {"control_point": 7, "decision": P.APPROVED}],
+        [t0 + timedelta(days=1)],
+    )
     assert data["a_tiempo"] is False
     assert data["rondas_control"]["7"] == 2 and data["devoluciones_control"]["7"] == 1
     assert data["tiempo_por_actividad_segundos"] == {"5": 7200.0, "7": 3600.0, "14": 25200.0}

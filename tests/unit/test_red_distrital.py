@@ -23,13 +23,19 @@ class Inbox:
         self.sent.append(mail)
 
 
-FEED = {"publicaciones": [
-    {"entidad": "Secretaría del Hábitat", "mensaje": "Feria de vivienda este sábado", "enlace": "https://habitat.gov.co/feria",
-     "fecha": "2026-11-29"},
-    {"entidad": "IDU", "mensaje": "Cierre vial", "enlace": "ftp://no-es-web"},
-    {"mensaje": "sin entidad"},
-    {"entidad": "Alcaldía", "mensaje": "Día sin carro", "fecha": "mañana"},
-]}
+FEED = {
+    "publicaciones": [
+        {
+            "entidad": "Secretaría del Hábitat",
+            "mensaje": "Feria de vivienda este sábado",
+            "enlace": "https://habitat.gov.co/feria",
+            "fecha": "2026-11-29",
+        },
+        {"entidad": "IDU", "mensaje": "Cierre vial", "enlace": "ftp://no-es-web"},
+        {"mensaje": "sin entidad"},
+        {"entidad": "Alcaldía", "mensaje": "Día sin carro", "fecha": "mañana"},
+    ]
+}
 
 
 def test_feed_items_are_validated_with_spanish_reasons():
@@ -39,7 +45,10 @@ def test_feed_items_are_validated_with_spanish_reasons():
     assert any("no es una dirección web" in p for p in problems)
     assert any("falta la entidad" in p for p in problems)
     assert any("fecha no válida" in p for p in problems)
-    assert red_distrital.parse_feed("basura") == ([], ["El boletín de la Red Distrital no trae una lista de publicaciones."])
+    assert red_distrital.parse_feed("basura") == (
+        [],
+        ["El boletín de la Red Distrital no trae una lista de publicaciones."],
+    )
 
 
 def test_received_items_are_recorded_and_announced_once(office):
@@ -68,7 +77,8 @@ def test_digest_sends_each_published_piece_once(office, ready):  # noqa: F811
 def test_feed_is_fetched_with_retries_on_server_errors(monkeypatch):
     monkeypatch.setattr("time.sleep", lambda s: None)
     route = respx.get("https://red.example/boletin").mock(
-        side_effect=[httpx.Response(503), httpx.Response(200, json=FEED)])
+        side_effect=[httpx.Response(503), httpx.Response(200, json=FEED)]
+    )
     assert red_distrital.fetch_feed("https://red.example/boletin", token="t") == FEED
     assert route.call_count == 2 and route.calls[0].request.headers["Authorization"] == "Bearer t"
     respx.get("https://red.example/no").mock(return_value=httpx.Response(404))

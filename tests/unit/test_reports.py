@@ -28,8 +28,9 @@ def today() -> date:
     return datetime.now(TIMEZONE).date()
 
 
-def run_need(office, run_id: str, *, title: str = NEED["titulo"], returns_at_7: int = 0, late: bool = False,
-             remote: str = "") -> int:
+def run_need(
+    office, run_id: str, *, title: str = NEED["titulo"], returns_at_7: int = 0, late: bool = False, remote: str = ""
+) -> int:
     """A need through activities 1 to 14 on X and Facebook, with its metrics logged at the end."""
     need = office.register_need(dict(ONE_OFF, titulo=title), "jefe", run_id=run_id)
     if late:  # the form refuses past deadlines, so the deadline passes while the piece is in production
@@ -43,10 +44,12 @@ def run_need(office, run_id: str, *, title: str = NEED["titulo"], returns_at_7: 
     design = office.submit_design(need.id, "tecnico", tiny_png(), "afiche.png", alt_text="Afiche de la entrega")
     office.decide(need.id, design.id, 12, P.APPROVED, "jefe")
     office.deliver_final(need.id)
-    publishing.publish_once(office, Platform("x", f"18940{remote}", f"https://x.com/CVPBogota/status/18940{remote}"),
-                            need.id, "x")
-    publishing.publish_once(office, Platform("facebook", f"104_{remote}", f"https://www.facebook.com/104_{remote}"),
-                            need.id, "facebook")
+    publishing.publish_once(
+        office, Platform("x", f"18940{remote}", f"https://x.com/CVPBogota/status/18940{remote}"), need.id, "x"
+    )
+    publishing.publish_once(
+        office, Platform("facebook", f"104_{remote}", f"https://www.facebook.com/104_{remote}"), need.id, "facebook"
+    )
     metrics.log_metrics(office, need.id)
     return need.id
 
@@ -66,11 +69,17 @@ def period(office):
     a = run_need(office, "ra", remote="1")
     b = run_need(office, "rb", title=TITLE_B, returns_at_7=1, late=True, remote="2")
     # An older reading, then the latest one: the report must use the latest.
-    engagement.collect(office, {"x": Fixed("x", impresiones=10, reacciones=1),
-                                "facebook": Fixed("facebook", reacciones=1)}, SINCE)
-    engagement.collect(office, {"x": Fixed("x", impresiones=1000, reacciones=40, comentarios=3, compartidos=7),
-                                "facebook": Fixed("facebook", impresiones=None, reacciones=25, comentarios=4,
-                                                  compartidos=6)}, SINCE)
+    engagement.collect(
+        office, {"x": Fixed("x", impresiones=10, reacciones=1), "facebook": Fixed("facebook", reacciones=1)}, SINCE
+    )
+    engagement.collect(
+        office,
+        {
+            "x": Fixed("x", impresiones=1000, reacciones=40, comentarios=3, compartidos=7),
+            "facebook": Fixed("facebook", impresiones=None, reacciones=25, comentarios=4, compartidos=6),
+        },
+        SINCE,
+    )
     return a, b
 
 
@@ -91,8 +100,12 @@ def test_report_numbers(office, period, out):
     assert needs[a]["reacciones"] == 65 and needs[a]["impresiones"] == 1000
 
     o = d["oportunidad"]
-    assert (o["necesidades_publicadas"], o["a_tiempo"], o["fuera_de_plazo"], o["porcentaje_a_tiempo"]) == \
-        (2, 1, 1, 50.0)
+    assert (o["necesidades_publicadas"], o["a_tiempo"], o["fuera_de_plazo"], o["porcentaje_a_tiempo"]) == (
+        2,
+        1,
+        1,
+        50.0,
+    )
     assert o["rondas_control"] == {"7": 3, "12": 2} and o["devoluciones_control"] == {"7": 1, "12": 0}
     assert o["promedio_rondas_control"] == {"7": 1.5, "12": 1.0} and o["necesidades_con_devoluciones"] == 1
     logged = [doc.data for n in (a, b) for doc in office.documents(n) if doc.kind == "metricas"]
@@ -159,7 +172,9 @@ def test_rebuild_replaces_the_same_row_and_does_not_resend(office, period, out):
     with office.session() as s:
         assert len(list(s.scalars(select(Report)))) == 1
     assert len(list(office.cfg.mailbox_dir.glob("*.eml"))) == 1
-    assert sorted(k.rsplit("/", 1)[1] for k in office.storage.list(out)) == sorted(p.rsplit("/", 1)[1] for p in first.files)
+    assert sorted(k.rsplit("/", 1)[1] for k in office.storage.list(out)) == sorted(
+        p.rsplit("/", 1)[1] for p in first.files
+    )
 
 
 def test_the_mail_goes_to_the_head_with_summary_and_files(office, period, out):
@@ -195,7 +210,10 @@ def test_a_period_without_publications(office, out):
     assert report.data["oportunidad"]["porcentaje_a_tiempo"] is None
     page = office.storage.read_text(report.files[0])
     assert "No hubo publicaciones en el periodo." in page
-    assert list(pd.read_csv(io.BytesIO(office.storage.read_bytes(report.files[1])), sep=";", encoding="utf-8-sig").columns) == reports.CSV_COLUMNS
+    assert (
+        list(pd.read_csv(io.BytesIO(office.storage.read_bytes(report.files[1])), sep=";", encoding="utf-8-sig").columns)
+        == reports.CSV_COLUMNS
+    )
 
 
 def test_publications_outside_the_period_are_not_counted(office, period, out):
@@ -210,7 +228,9 @@ def test_the_running_month_is_kept_once(office, out):
     with office.session() as s:
         rows = list(s.scalars(select(Report)))
     assert [r.id for r in rows] == [later.id] and later.id != first.id
-    assert sorted(k.rsplit("/", 1)[1] for k in office.storage.list(out)) == sorted(p.rsplit("/", 1)[1] for p in later.files)
+    assert sorted(k.rsplit("/", 1)[1] for k in office.storage.list(out)) == sorted(
+        p.rsplit("/", 1)[1] for p in later.files
+    )
 
 
 def test_a_period_that_ends_before_it_starts_is_refused(office, out):
@@ -218,15 +238,28 @@ def test_a_period_that_ends_before_it_starts_is_refused(office, out):
         reports.build_report(office, date(2026, 11, 5), date(2026, 11, 4), out)
 
 
-@pytest.mark.parametrize("day, expected", [
-    (date(2026, 11, 16), [(reports.WEEKLY, date(2026, 11, 9), date(2026, 11, 15))]),
-    (date(2026, 12, 1), [(reports.MONTHLY, date(2026, 11, 1), date(2026, 11, 30))]),
-    (date(2026, 6, 1), [(reports.WEEKLY, date(2026, 5, 25), date(2026, 5, 31)),
-                        (reports.MONTHLY, date(2026, 5, 1), date(2026, 5, 31))]),
-    (date(2027, 3, 1), [(reports.WEEKLY, date(2027, 2, 22), date(2027, 2, 28)),
-                        (reports.MONTHLY, date(2027, 2, 1), date(2027, 2, 28))]),
-    (date(2026, 11, 18), [(reports.RUNNING, date(2026, 11, 1), date(2026, 11, 18))]),
-])
+@pytest.mark.parametrize(
+    "day, expected",
+    [
+        (date(2026, 11, 16), [(reports.WEEKLY, date(2026, 11, 9), date(2026, 11, 15))]),
+        (date(2026, 12, 1), [(reports.MONTHLY, date(2026, 11, 1), date(2026, 11, 30))]),
+        (
+            date(2026, 6, 1),
+            [
+                (reports.WEEKLY, date(2026, 5, 25), date(2026, 5, 31)),
+                (reports.MONTHLY, date(2026, 5, 1), date(2026, 5, 31)),
+            ],
+        ),
+        (
+            date(2027, 3, 1),
+            [
+                (reports.WEEKLY, date(2027, 2, 22), date(2027, 2, 28)),
+                (reports.MONTHLY, date(2027, 2, 1), date(2027, 2, 28)),
+            ],
+        ),
+        (date(2026, 11, 18), [(reports.RUNNING, date(2026, 11, 1), date(2026, 11, 18))]),
+    ],
+)
 def test_which_reports_are_due(day, expected):
     assert [(p.kind, p.start, p.end) for p in reports.periods_for(day)] == expected
 
@@ -251,8 +284,10 @@ def test_collection_and_rebuild_on_sqlite_and_postgresql(records_url, out):
     office = Office(records_url)
     office.mailer = MailboxMailer(office.cfg.mailbox_dir)
     run_need(office, "rp", remote="7")
-    assert engagement.collect(office, {"x": Fixed("x", reacciones=3), "facebook": Fixed("facebook", reacciones=4)},
-                              SINCE) == 2
+    assert (
+        engagement.collect(office, {"x": Fixed("x", reacciones=3), "facebook": Fixed("facebook", reacciones=4)}, SINCE)
+        == 2
+    )
     first = reports.build_report(office, today(), today(), out, kind=reports.WEEKLY)
     assert reports.send_report(office, first.id, office.mailer)
     again = reports.build_report(office, today(), today(), out, kind=reports.WEEKLY)

@@ -54,10 +54,14 @@ def test_a_planned_need_refuses_every_act_before_its_meeting_and_plan(office):
 
     # A text that slipped in before this guard (stored by an older version) is not approved either.
     with office.session() as s:
-        s.execute(text("INSERT INTO revisions (need_id, kind, number, state, author, created_at, texts, title, note, "
-                       "checks, filename, stored_path, media_type, size, sha256, alt_text) VALUES (:n, 'texto', 1, "
-                       "'presentado', 'profesional', :at, '{}', '', '', '[]', '', '', '', 0, '', '')"),
-                  {"n": need, "at": utcnow().replace(tzinfo=None)})
+        s.execute(
+            text(
+                "INSERT INTO revisions (need_id, kind, number, state, author, created_at, texts, title, note, "
+                "checks, filename, stored_path, media_type, size, sha256, alt_text) VALUES (:n, 'texto', 1, "
+                "'presentado', 'profesional', :at, '{}', '', '', '[]', '', '', '', 0, '', '')"
+            ),
+            {"n": need, "at": utcnow().replace(tzinfo=None)},
+        )
     [legacy] = office.revisions(need)
     with pytest.raises(Conflict, match="actividad 2"):
         office.decide(need, legacy.id, 7, P.APPROVED, "jefe")
@@ -92,8 +96,9 @@ def test_what_may_be_done_next_follows_the_procedure_and_the_columns_follow_ever
             met = waits.conditions_met(s, [(need, c) for c in P.WAIT_CONDITIONS])
         assert (need, st.wait) not in met
         assert all((need, c) in met for c in seen)
-        seen.extend(c for c in [st.wait] if c and c not in seen and c not in (P.WAIT_TEXT_APPROVED,
-                                                                                P.WAIT_DESIGN_APPROVED))
+        seen.extend(
+            c for c in [st.wait] if c and c not in seen and c not in (P.WAIT_TEXT_APPROVED, P.WAIT_DESIGN_APPROVED)
+        )
 
     at(2, (S.MEETING, S.CANCEL))
     office.record_meeting(need, "jefe", MEETING)
@@ -136,19 +141,28 @@ def test_the_migration_fills_the_columns_of_needs_already_in_course(cvp_env):
     submitted = (utcnow() - timedelta(days=1)).replace(tzinfo=None)
     with engine_for(url).begin() as conn:
         for nid, one_off, status in ((1, 1, "en_curso"), (2, 0, "en_curso"), (3, 1, "publicada")):
-            conn.execute(text("INSERT INTO needs (id, run_id, title, description, source, source_reference, "
-                              "audiences, channels, one_off, deadline, department, requested_by, status, created_at) "
-                              "VALUES (:id, :run, 'Necesidad', 'Descripción', 'plan_accion', '', '[]', '[\"x\"]', "
-                              ":one_off, '2099-12-15', 'comunicaciones', 'jefe', :status, :at)"),
-                         {"id": nid, "run": f"r{nid}", "one_off": one_off, "status": status, "at": created})
-        conn.execute(text("INSERT INTO revisions (need_id, kind, number, state, author, created_at, texts, title, note, "
-                          "checks, filename, stored_path, media_type, size, sha256, alt_text) VALUES (1, 'texto', 1, "
-                          "'presentado', 'profesional', :at, '{}', '', '', '[]', '', '', '', 0, '', '')"),
-                     {"at": submitted})
+            conn.execute(
+                text(
+                    "INSERT INTO needs (id, run_id, title, description, source, source_reference, "
+                    "audiences, channels, one_off, deadline, department, requested_by, status, created_at) "
+                    "VALUES (:id, :run, 'Necesidad', 'Descripción', 'plan_accion', '', '[]', '[\"x\"]', "
+                    ":one_off, '2099-12-15', 'comunicaciones', 'jefe', :status, :at)"
+                ),
+                {"id": nid, "run": f"r{nid}", "one_off": one_off, "status": status, "at": created},
+            )
+        conn.execute(
+            text(
+                "INSERT INTO revisions (need_id, kind, number, state, author, created_at, texts, title, note, "
+                "checks, filename, stored_path, media_type, size, sha256, alt_text) VALUES (1, 'texto', 1, "
+                "'presentado', 'profesional', :at, '{}', '', '', '[]', '', '', '', 0, '', '')"
+            ),
+            {"at": submitted},
+        )
     migrate(url)
     with engine_for(url).connect() as conn:
-        rows = conn.execute(select(Need.id, Need.step_activity, Need.step_role, Need.step_since, Need.step_author)
-                            .order_by(Need.id)).all()
+        rows = conn.execute(
+            select(Need.id, Need.step_activity, Need.step_role, Need.step_since, Need.step_author).order_by(Need.id)
+        ).all()
     engine_for(url).dispose()
     assert [tuple(r) for r in rows] == [
         (1, 7, P.HEAD, submitted.replace(tzinfo=rows[0][3].tzinfo), "profesional"),

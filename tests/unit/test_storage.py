@@ -66,7 +66,7 @@ class _OwnProtocol(MemoryFileSystem):
         path = str(path)
         for name in cls.protocol:
             if path.startswith(f"{name}://"):
-                path = path[len(name) + 3:]
+                path = path[len(name) + 3 :]
         return super()._strip_protocol(path)
 
 
@@ -155,10 +155,13 @@ def test_a_remote_copy_for_the_probe_is_private_and_removed():
     assert not local.exists()
 
 
-@pytest.mark.parametrize("error, reason", [
-    (ConnectionResetError("conexión reiniciada por el servidor"), "no se pudo conectar con el almacenamiento"),
-    (OSError(errno.ENOSPC, "No space left on device"), "el almacenamiento está lleno"),
-])
+@pytest.mark.parametrize(
+    "error, reason",
+    [
+        (ConnectionResetError("conexión reiniciada por el servidor"), "no se pudo conectar con el almacenamiento"),
+        (OSError(errno.ENOSPC, "No space left on device"), "el almacenamiento está lleno"),
+    ],
+)
 def test_a_write_that_breaks_midway_leaves_nothing_and_says_so_in_spanish(error, reason, monkeypatch):
     monkeypatch.setattr(FailingMemoryFS, "error", error)
     storage = Storage.from_url("fallamem:///cvp-falla")
@@ -186,8 +189,11 @@ def test_a_source_that_fails_midway_leaves_nothing(storage):
 
 
 def test_an_unreachable_store_never_shows_a_credential(monkeypatch):
-    monkeypatch.setattr(FailingMemoryFS, "error", RuntimeError(
-        "403 Forbidden: https://storage.googleapis.com/b/o?X-Goog-Signature=SECRETO123&token=SECRETO456"))
+    monkeypatch.setattr(
+        FailingMemoryFS,
+        "error",
+        RuntimeError("403 Forbidden: https://storage.googleapis.com/b/o?X-Goog-Signature=SECRETO123&token=SECRETO456"),
+    )
     storage = Storage.from_url("fallamem:///cvp-falla")
     with pytest.raises(StorageUnavailable) as refused:
         storage.write_stream("informes/a.html", io.BytesIO(b"x" * 3000), chunk_size=1000)
@@ -203,7 +209,8 @@ def test_public_url_is_signed_by_a_store_that_signs():
     # Instagram's public storage on the product store: a stored design is signed where it is, not copied.
     public = StoragePublicUrls(storage, expires=timedelta(minutes=30))
     assert public.put(storage.path("archivos/1/a.png"), "instagram/1/abc.png", "image/png").endswith(
-        "/archivos/1/a.png?expira=1800&firma=abc")
+        "/archivos/1/a.png?expira=1800&firma=abc"
+    )
     assert storage.list() == ["archivos/1/a.png"]
 
 
@@ -286,11 +293,20 @@ def test_every_kept_file_goes_to_the_store_and_none_to_the_data_dir(remote_offic
     assert design.startswith(f"archivos/{need}/") and final == f"definitivas/{need}/pieza-{need}-d1.png"
     keys = storage.list()
     folder = f"salida/x/necesidad-{need}-t1-d1"
-    assert {design, final, f"{folder}/texto.txt", f"{folder}/pieza-1.png", f"{folder}/pieza.json",
-            *report.files, *saved} <= set(keys)
+    assert {
+        design,
+        final,
+        f"{folder}/texto.txt",
+        f"{folder}/pieza-1.png",
+        f"{folder}/pieza.json",
+        *report.files,
+        *saved,
+    } <= set(keys)
     assert storage.read_bytes(f"{folder}/pieza-1.png") == tiny_png() == storage.read_bytes(final)
-    assert json.loads(storage.read_text(f"{folder}/pieza.json"))["medios"][0]["texto_alternativo"] == \
-        "Afiche de la entrega"
+    assert (
+        json.loads(storage.read_text(f"{folder}/pieza.json"))["medios"][0]["texto_alternativo"]
+        == "Afiche de la entrega"
+    )
     assert all(r.state == publishing.PUBLISHED for r in rows)
     assert rows[0].url == f"memory://{storage.base.lstrip('/')}/{folder}"
     mails = [k for k in keys if k.startswith("buzon/")]
@@ -369,7 +385,10 @@ def test_a_design_the_store_refuses_is_not_recorded(sqlite_url, cvp_env, monkeyp
     with pytest.raises(StorageUnavailable, match="está lleno"):
         office.submit_design(need, "tecnico", big, "afiche.png", alt_text="Afiche")
     assert office.revisions(need, P.DESIGN) == [] and storage.fs.find("/cvp-lleno") == []
-    assert "diseno_cargado" not in [e.action for e in office.events(need)] and office.notifications(need)[-1].activity != 11
+    assert (
+        "diseno_cargado" not in [e.action for e in office.events(need)]
+        and office.notifications(need)[-1].activity != 11
+    )
 
 
 def test_a_legacy_row_with_an_absolute_path_is_still_published(office, tmp_path):
@@ -380,9 +399,20 @@ def test_a_legacy_row_with_an_absolute_path_is_still_published(office, tmp_path)
     legacy.parent.mkdir(parents=True)
     legacy.write_bytes(tiny_png(12, 12))
     with office.session() as s:  # a row written before the store: an absolute local path (revisions never change)
-        d = Revision(need_id=need, kind=P.DESIGN, number=1, author="tecnico", title="Afiche", filename="viejo.png",
-                     stored_path=str(legacy), media_type="image/png", size=legacy.stat().st_size,
-                     sha256=hashlib.sha256(tiny_png(12, 12)).hexdigest(), alt_text="Afiche", created_at=utcnow())
+        d = Revision(
+            need_id=need,
+            kind=P.DESIGN,
+            number=1,
+            author="tecnico",
+            title="Afiche",
+            filename="viejo.png",
+            stored_path=str(legacy),
+            media_type="image/png",
+            size=legacy.stat().st_size,
+            sha256=hashlib.sha256(tiny_png(12, 12)).hexdigest(),
+            alt_text="Afiche",
+            created_at=utcnow(),
+        )
         s.add(d)
     office.decide(need, d.id, 12, P.APPROVED, "jefe")
     final = office.deliver_final(need)
@@ -401,8 +431,10 @@ def test_the_command_line_uses_the_configured_store(sqlite_url, cvp_env, tmp_pat
     office = Office(sqlite_url)
     need = office.register_need(dict(ONE_OFF, canales=["x"]), "jefe", run_id="r").id
     office.submit_text(need, "profesional", {"x": TEXTS["x"]})
-    assert main(["--url", sqlite_url, "decidir", str(need), "--punto", "7", "--decision", "aprobado",
-                 "--como", "jefe"]) == 0
+    assert (
+        main(["--url", sqlite_url, "decidir", str(need), "--punto", "7", "--decision", "aprobado", "--como", "jefe"])
+        == 0
+    )
     image = tmp_path / "afiche.png"
     image.write_bytes(tiny_png())
     assert main(["--url", sqlite_url, "diseno", str(need), str(image), "--alt", "Afiche", "--como", "tecnico"]) == 0

@@ -34,8 +34,7 @@ def test_states_are_stored_and_serialised_as_their_plain_strings(records_url):
     assert (raw, type(raw)) == ("publicada", str) and found == need.id
     assert json.dumps({"estado": P.NeedStatus.PUBLISHED, "tipo": P.TEXT}) == '{"estado": "publicada", "tipo": "texto"}'
     assert f"{P.TEXT}_{P.APPROVED}" == "texto_aprobado"  # the audit trail's action names
-    assert [s.value for s in P.PublicationState] == ["pendiente", "enviando", "publicado", "sin_confirmar",
-                                                     "fallido"]
+    assert [s.value for s in P.PublicationState] == ["pendiente", "enviando", "publicado", "sin_confirmar", "fallido"]
     assert publishing.UNCONFIRMED == "sin_confirmar"
     assert Publication.__table__.c.state.default.arg == P.PublicationState.PENDING
 
@@ -43,13 +42,25 @@ def test_states_are_stored_and_serialised_as_their_plain_strings(records_url):
 def test_one_review_table_per_revision_kind():
     text, design = P.REVIEWS[P.TEXT], P.REVIEWS[P.DESIGN]
     assert (text.author_role, text.present_activity, text.control_point, text.after_approval) == (
-        P.PROFESSIONAL, 6, 7, 9)
+        P.PROFESSIONAL,
+        6,
+        7,
+        9,
+    )
     assert (design.author_role, design.present_activity, design.control_point, design.after_approval) == (
-        P.TECHNICIAN, 11, 12, 13)
+        P.TECHNICIAN,
+        11,
+        12,
+        13,
+    )
     assert P.REVIEW_AT[7] is text and P.CONTROL_POINT_KIND == {7: P.TEXT, 12: P.DESIGN}
     assert set(P.REVIEW_AT) == set(P.CONTROL_POINTS)
     assert {text.wait_submitted, text.wait_approved, design.wait_submitted, design.wait_approved} == {
-        P.WAIT_TEXT_SUBMITTED, P.WAIT_TEXT_APPROVED, P.WAIT_DESIGN_SUBMITTED, P.WAIT_DESIGN_APPROVED}
+        P.WAIT_TEXT_SUBMITTED,
+        P.WAIT_TEXT_APPROVED,
+        P.WAIT_DESIGN_SUBMITTED,
+        P.WAIT_DESIGN_APPROVED,
+    }
 
 
 def test_the_channel_registry_drives_the_checks():

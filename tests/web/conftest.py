@@ -14,8 +14,14 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-USERS = {"jefe": "user", "profesional": "user", "tecnico": "user", "lector": "viewer", "admin": "admin",
-         "intruso": "user"}
+USERS = {
+    "jefe": "user",
+    "profesional": "user",
+    "tecnico": "user",
+    "lector": "viewer",
+    "admin": "admin",
+    "intruso": "user",
+}
 
 
 def pytest_configure(config):
@@ -23,8 +29,9 @@ def pytest_configure(config):
     home.mkdir(parents=True, exist_ok=True)
     os.environ.setdefault("AIRFLOW_HOME", str(home))
     os.environ.setdefault("AIRFLOW__API_AUTH__JWT_SECRET", "prueba-" + "x" * 80)
-    os.environ.setdefault("AIRFLOW__CORE__AUTH_MANAGER",
-                          "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager")
+    os.environ.setdefault(
+        "AIRFLOW__CORE__AUTH_MANAGER", "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager"
+    )
     os.environ["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS"] = ",".join(f"{u}:{r}" for u, r in USERS.items())
     os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
     if str(ROOT / "plugins") not in sys.path:

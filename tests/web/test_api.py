@@ -35,8 +35,9 @@ def decide(web, need, revision_id, decision, point=7, comment="", user="jefe", *
 
 def upload(web, need, data=None, name="afiche.png", alt="Afiche de la entrega de títulos", user="tecnico"):
     files = {"archivo": (name, data if data is not None else tiny_png(32, 32), "image/png")}
-    return web.post_form(user, api(f"/necesidades/{need}/diseno"), {"alt_text": alt, "note": "primera versión"},
-                         files=files)
+    return web.post_form(
+        user, api(f"/necesidades/{need}/diseno"), {"alt_text": alt, "note": "primera versión"}, files=files
+    )
 
 
 def approved_text(web, need) -> int:
@@ -68,13 +69,15 @@ def test_the_whole_loop_through_the_api_is_recorded_with_each_user(web, need):
     design = r.json()
     assert design["media_type"] == "image/png" and len(design["sha256"]) == 64
     assert design["filename"] == "afiche.png" and design["file_url"].startswith("/cvp/api/necesidades/")
-    assert decide(web, need, design["id"], "aprobado", point=12,
-                  publish_at="2099-12-01T09:30:00").status_code == 201
+    assert decide(web, need, design["id"], "aprobado", point=12, publish_at="2099-12-01T09:30:00").status_code == 201
 
     detail = web.as_("lector").get(api(f"/necesidades/{need}")).json()
     assert detail["publish_at"].startswith("2099-12-01T14:30")  # 09:30 in Bogotá
     assert [(r["kind"], r["number"], r["state"]) for r in detail["revisions"]] == [
-        ("texto", 1, "devuelto"), ("texto", 2, "aprobado"), ("diseno", 1, "aprobado")]
+        ("texto", 1, "devuelto"),
+        ("texto", 2, "aprobado"),
+        ("diseno", 1, "aprobado"),
+    ]
     assert detail["revisions"][0]["decision"]["comment"] == "Precisar la cifra de títulos"
     by_activity = {t["activity"]: t for t in detail["timeline"]}
     assert [e["actor"] for e in by_activity[7]["events"]] == ["jefe", "jefe"]
@@ -83,8 +86,14 @@ def test_the_whole_loop_through_the_api_is_recorded_with_each_user(web, need):
 
     with web.office.session() as s:
         actors = {(e.action, e.actor) for e in s.query(Event).filter(Event.need_id == need)}
-    assert {("texto_producido", "profesional"), ("texto_devuelto", "jefe"), ("ajustes_realizados", "profesional"),
-            ("texto_aprobado", "jefe"), ("diseno_cargado", "tecnico"), ("diseno_aprobado", "jefe")} <= actors
+    assert {
+        ("texto_producido", "profesional"),
+        ("texto_devuelto", "jefe"),
+        ("ajustes_realizados", "profesional"),
+        ("texto_aprobado", "jefe"),
+        ("diseno_cargado", "tecnico"),
+        ("diseno_aprobado", "jefe"),
+    } <= actors
     # The e-mails the actions queued went out after the responses.
     assert any(web.mailbox.iterdir())
     assert all(n.sent_at for n in web.office.notifications(need))
@@ -168,8 +177,11 @@ def test_oversized_upload_is_refused_while_reading_and_nothing_is_kept(web, need
 
 def test_declared_length_over_the_limit_is_refused_before_reading(web, need):
     approved_text(web, need)
-    headers = {"X-CSRF-Token": web.csrf("tecnico"), "Content-Type": "multipart/form-data; boundary=xyz",
-               "Content-Length": str(50 * 1024 * 1024)}
+    headers = {
+        "X-CSRF-Token": web.csrf("tecnico"),
+        "Content-Type": "multipart/form-data; boundary=xyz",
+        "Content-Length": str(50 * 1024 * 1024),
+    }
 
     def body():
         raise AssertionError("the body was read")
@@ -179,8 +191,10 @@ def test_declared_length_over_the_limit_is_refused_before_reading(web, need):
     assert r.status_code == 413
 
 
-@pytest.mark.parametrize("data, name", [(b"<html><script>alert(1)</script></html>", "afiche.png"),
-                                        (b"MZ\x90\x00" + b"\0" * 100, "pieza.pdf")])
+@pytest.mark.parametrize(
+    "data, name",
+    [(b"<html><script>alert(1)</script></html>", "afiche.png"), (b"MZ\x90\x00" + b"\0" * 100, "pieza.pdf")],
+)
 def test_wrong_type_is_refused_whatever_the_name(web, need, data, name):
     approved_text(web, need)
     r = upload(web, need, data, name=name)
@@ -244,8 +258,11 @@ def test_check_endpoint_leaves_media_findings_out_without_media(web):
     alone = web.post_json("profesional", api("/verificar"), {"channel": "instagram", "text": "Hola #CVP"}).json()
     assert not any(f["code"].startswith("media.") for f in alone["findings"])
     assert alone["x_weighted_length"] is None and alone["length"]["limit"] == 2200
-    with_pdf = web.post_json("profesional", api("/verificar"), {
-        "channel": "instagram", "text": "Hola #CVP", "media": [{"media_type": "application/pdf", "size": 1000}]}).json()
+    with_pdf = web.post_json(
+        "profesional",
+        api("/verificar"),
+        {"channel": "instagram", "text": "Hola #CVP", "media": [{"media_type": "application/pdf", "size": 1000}]},
+    ).json()
     assert any(f["code"].startswith("media.") for f in with_pdf["findings"])
 
 
@@ -262,8 +279,9 @@ def test_check_endpoint_counts_youtube_bytes_and_title(web):
 
 
 def test_calendar_and_export(web, need):
-    web.office.register_need(dict(ONE_OFF, titulo="Programada en diciembre", publicar_en="2099-12-03T10:00:00"),
-                             "jefe", run_id="p")
+    web.office.register_need(
+        dict(ONE_OFF, titulo="Programada en diciembre", publicar_en="2099-12-03T10:00:00"), "jefe", run_id="p"
+    )
     entries = web.as_("lector").get(api("/calendario?mes=2099-12")).json()
     kinds = {(e["day"], e["channel"], e["kind"]) for e in entries}
     assert ("2099-12-03", "x", "programada") in kinds and ("2099-12-15", "facebook", "fecha_limite") in kinds

@@ -36,8 +36,17 @@ def post_raw(web, user: str, path: str, raw_json: str):
     return web.as_(user).post(path, content=raw_json.encode(), headers=headers)
 
 
-ENGLISH = ("Input should", "Field required", "Value error", "Not Found", "There was an error", "Method Not Allowed",
-           "Invalid multipart", "Missing boundary", "Internal Server Error")
+ENGLISH = (
+    "Input should",
+    "Field required",
+    "Value error",
+    "Not Found",
+    "There was an error",
+    "Method Not Allowed",
+    "Invalid multipart",
+    "Missing boundary",
+    "Internal Server Error",
+)
 SPANISH_WORDS = (" de ", " la ", " el ", " no ", " que ", " en ", " es ", " una ", " un ")
 
 
@@ -58,20 +67,32 @@ API_TEXT_FIELDS = [
     ("profesional", "/necesidades/{n}/texto", '{{"texts": {{"x": "Hola", "facebook": "Hola{s}"}}}}'),
     ("profesional", "/necesidades/{n}/texto", '{{"texts": {{"x": "Hola", "facebook": "Hola"}}, "title": "T{s}"}}'),
     ("profesional", "/necesidades/{n}/texto", '{{"texts": {{"x": "Hola", "facebook": "Hola"}}, "note": "n{s}"}}'),
-    ("jefe", "/necesidades/{n}/decisiones",
-     '{{"revision_id": 1, "control_point": 7, "decision": "devuelto", "comment": "c{s}"}}'),
-    ("jefe", "/necesidades/{n}/reunion",
-     '{{"temas": ["t{s}"], "fuentes": [], "productos": [], "canales": [], "asistentes": []}}'),
+    (
+        "jefe",
+        "/necesidades/{n}/decisiones",
+        '{{"revision_id": 1, "control_point": 7, "decision": "devuelto", "comment": "c{s}"}}',
+    ),
+    (
+        "jefe",
+        "/necesidades/{n}/reunion",
+        '{{"temas": ["t{s}"], "fuentes": [], "productos": [], "canales": [], "asistentes": []}}',
+    ),
     ("jefe", "/necesidades/{n}/plan", '{{"contenidos": ["c{s}"], "enlaces": []}}'),
     ("jefe", "/necesidades/{n}/cancelar", '{{"motivo": "m{s}"}}'),
     ("jefe", "/publicaciones/1/confirmar", '{{"url": "https://x.com/a/status/1{s}"}}'),
     ("jefe", "/publicaciones/1/confirmar", '{{"url": "https://x.com/a/status/1", "remote_id": "1{s}"}}'),
     ("jefe", "/verificar", '{{"channel": "x", "text": "hola{s}"}}'),
     ("jefe", "/verificar", '{{"channel": "youtube", "text": "hola", "title": "t{s}"}}'),
-    ("jefe", "/verificar",
-     '{{"channel": "x", "text": "hola", "media": [{{"media_type": "image/png", "size": 1, "name": "a{s}"}}]}}'),
-    ("jefe", "/verificar",
-     '{{"channel": "x", "text": "hola", "media": [{{"media_type": "image/png", "size": 1, "alt_text": "a{s}"}}]}}'),
+    (
+        "jefe",
+        "/verificar",
+        '{{"channel": "x", "text": "hola", "media": [{{"media_type": "image/png", "size": 1, "name": "a{s}"}}]}}',
+    ),
+    (
+        "jefe",
+        "/verificar",
+        '{{"channel": "x", "text": "hola", "media": [{{"media_type": "image/png", "size": 1, "alt_text": "a{s}"}}]}}',
+    ),
     ("jefe", "/verificar", '{{"channel": "x", "text": "hola\\u0000"}}'),
 ]
 
@@ -88,8 +109,11 @@ def test_a_lone_surrogate_in_any_api_text_field_is_a_spanish_422_and_nothing_is_
 
 
 def _input_models():
-    return [m for name, m in vars(api_module).items()
-            if isinstance(m, type) and issubclass(m, BaseModel) and name.endswith("In")]
+    return [
+        m
+        for name, m in vars(api_module).items()
+        if isinstance(m, type) and issubclass(m, BaseModel) and name.endswith("In")
+    ]
 
 
 def _with_surrogate(annotation) -> list:
@@ -119,8 +143,17 @@ def test_every_text_field_of_every_input_schema_refuses_a_lone_surrogate():
                 with pytest.raises(ValidationError, match="no se puede guardar ni publicar|string_unicode|unicode"):
                     adapter.validate_python(value)
                 checked.append(f"{model.__name__}.{name}")
-    assert {"TextIn.texts", "TextIn.title", "DecisionIn.comment", "MeetingIn.temas", "PlanIn.enlaces",
-            "CancelIn.motivo", "ConfirmPublicationIn.url", "CheckIn.text", "MediaIn.name"} <= set(checked)
+    assert {
+        "TextIn.texts",
+        "TextIn.title",
+        "DecisionIn.comment",
+        "MeetingIn.temas",
+        "PlanIn.enlaces",
+        "CancelIn.motivo",
+        "ConfirmPublicationIn.url",
+        "CheckIn.text",
+        "MediaIn.name",
+    } <= set(checked)
 
 
 def test_the_pages_forms_refuse_a_lone_surrogate_or_nul(web, need):
@@ -128,15 +161,24 @@ def test_the_pages_forms_refuse_a_lone_surrogate_or_nul(web, need):
     # A multipart form decodes its fields with the charset the client names: this one makes a lone surrogate.
     boundary = "limite"
     parts = [("csrf_token", token), ("texto_x", "Hola\\ud800"), ("texto_facebook", "Hola")]
-    body = b"".join(f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'.encode()
-                    for k, v in parts) + f"--{boundary}--\r\n".encode()
+    body = (
+        b"".join(
+            f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'.encode() for k, v in parts
+        )
+        + f"--{boundary}--\r\n".encode()
+    )
     r = web.as_("profesional").post(
-        f"/cvp/necesidades/{need}/texto", content=body,
-        headers={"Content-Type": f"multipart/form-data; charset=unicode_escape; boundary={boundary}",
-                 "X-CSRF-Token": token})
+        f"/cvp/necesidades/{need}/texto",
+        content=body,
+        headers={
+            "Content-Type": f"multipart/form-data; charset=unicode_escape; boundary={boundary}",
+            "X-CSRF-Token": token,
+        },
+    )
     assert r.status_code == 422 and "no se puede guardar ni publicar" in r.text
-    r = web.post_form("profesional", f"/cvp/necesidades/{need}/texto",
-                      {"texto_x": "Hola\x00", "texto_facebook": "Hola"})
+    r = web.post_form(
+        "profesional", f"/cvp/necesidades/{need}/texto", {"texto_x": "Hola\x00", "texto_facebook": "Hola"}
+    )
     assert r.status_code == 422 and "no se puede guardar ni publicar" in r.text
     assert web.office.revisions(need) == []
 
@@ -144,18 +186,52 @@ def test_the_pages_forms_refuse_a_lone_surrogate_or_nul(web, need):
 def _store_rows_with_surrogates(office, need_id: int) -> None:
     """Rows as a version without the refusal kept them (JSON columns escape the surrogate)."""
     with office.session() as s:
-        rev = Revision(need_id=need_id, kind=P.TEXT, number=1, author="profesional", title="Entrega",
-                       texts={"x": "Hola\ud800", "facebook": "Hola \udfff mundo"}, note="",
-                       checks=[{"code": "lang.inclusive", "severity": "warning", "message": "«\ud800»",
-                                "channel": "x", "start": 4, "end": 5, "suggestion": None, "field": "text"}],
-                       created_at=utcnow())
+        rev = Revision(
+            need_id=need_id,
+            kind=P.TEXT,
+            number=1,
+            author="profesional",
+            title="Entrega",
+            texts={"x": "Hola\ud800", "facebook": "Hola \udfff mundo"},
+            note="",
+            checks=[
+                {
+                    "code": "lang.inclusive",
+                    "severity": "warning",
+                    "message": "«\ud800»",
+                    "channel": "x",
+                    "start": 4,
+                    "end": 5,
+                    "suggestion": None,
+                    "field": "text",
+                }
+            ],
+            created_at=utcnow(),
+        )
         s.add(rev)
         s.flush()
-        s.add(Event(need_id=need_id, activity=5, action="texto_producido", actor="profesional",
-                    summary="Texto de la pieza producido (revisión 1).", detail={"nota": "\ud800"}, at=utcnow()))
-        s.add(Event(need_id=need_id, activity=6, action="texto_presentado", actor="profesional",
-                    summary="Contenidos presentados (revisión 1).", detail={"revision": rev.id, "numero": 1},
-                    at=utcnow()))
+        s.add(
+            Event(
+                need_id=need_id,
+                activity=5,
+                action="texto_producido",
+                actor="profesional",
+                summary="Texto de la pieza producido (revisión 1).",
+                detail={"nota": "\ud800"},
+                at=utcnow(),
+            )
+        )
+        s.add(
+            Event(
+                need_id=need_id,
+                activity=6,
+                action="texto_presentado",
+                actor="profesional",
+                summary="Contenidos presentados (revisión 1).",
+                detail={"revision": rev.id, "numero": 1},
+                at=utcnow(),
+            )
+        )
 
 
 READ_URLS = [
@@ -191,12 +267,23 @@ def test_pages_and_exports_of_a_need_with_a_stored_surrogate_answer_200_even_aft
 
 # --- item 5: ids past 2^63 -------------------------------------------------------------------------
 
-@pytest.mark.parametrize("url", [
-    api(f"/necesidades/{HUGE}"), api(f"/necesidades/{HUGE}/expediente"), api(f"/necesidades/{HUGE}/borradores"),
-    api(f"/necesidades/1/disenos/{HUGE * 2}/archivo"), api(f"/necesidades/{-HUGE - 1}"),
-    f"/cvp/necesidades/{HUGE}", f"/cvp/necesidades/{HUGE}/expediente", f"/cvp/necesidades/{HUGE}/texto",
-    f"/cvp/necesidades/{HUGE}/revision-texto", f"/cvp/necesidades/{HUGE}/diseno", f"/cvp/necesidades/{HUGE}/reunion",
-])
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        api(f"/necesidades/{HUGE}"),
+        api(f"/necesidades/{HUGE}/expediente"),
+        api(f"/necesidades/{HUGE}/borradores"),
+        api(f"/necesidades/1/disenos/{HUGE * 2}/archivo"),
+        api(f"/necesidades/{-HUGE - 1}"),
+        f"/cvp/necesidades/{HUGE}",
+        f"/cvp/necesidades/{HUGE}/expediente",
+        f"/cvp/necesidades/{HUGE}/texto",
+        f"/cvp/necesidades/{HUGE}/revision-texto",
+        f"/cvp/necesidades/{HUGE}/diseno",
+        f"/cvp/necesidades/{HUGE}/reunion",
+    ],
+)
 def test_ids_past_64_bits_in_paths_are_a_spanish_4xx(web, need, url):
     r = web.as_("jefe").get(url)
     assert r.status_code in (404, 422), r.text[:300]
@@ -208,23 +295,30 @@ def test_ids_past_64_bits_in_paths_are_a_spanish_4xx(web, need, url):
 
 def test_ids_past_64_bits_in_bodies_and_form_fields_are_a_spanish_4xx(web, need):
     web.office.submit_text(need, "profesional", TEXTS)
-    r = post_raw(web, "jefe", api(f"/necesidades/{need}/decisiones"),
-                 json.dumps({"revision_id": HUGE, "control_point": 7, "decision": "aprobado"}))
+    r = post_raw(
+        web,
+        "jefe",
+        api(f"/necesidades/{need}/decisiones"),
+        json.dumps({"revision_id": HUGE, "control_point": 7, "decision": "aprobado"}),
+    )
     body = assert_spanish_refusal(r)
     assert any(d.startswith("revision_id:") for d in body["details"])
     for path in (f"/publicaciones/{HUGE}/confirmar", f"/publicaciones/{HUGE}/reintentar"):
         assert_spanish_refusal(post_raw(web, "jefe", api(path), '{"url": "https://x.com/a/status/1"}'))
     for value in (str(HUGE), str(-HUGE - 1), "١٢", "1e3"):
-        r = web.post_form("jefe", f"/cvp/necesidades/{need}/revision-texto",
-                          {"revision_id": value, "decision": "aprobado"})
+        r = web.post_form(
+            "jefe", f"/cvp/necesidades/{need}/revision-texto", {"revision_id": value, "decision": "aprobado"}
+        )
         assert r.status_code == 422 and "no es un número válido" in r.text, value
-    r = web.post_form("jefe", f"/cvp/necesidades/{need}/publicaciones/{HUGE}/confirmar",
-                      {"url": "https://x.com/a/status/1"})
+    r = web.post_form(
+        "jefe", f"/cvp/necesidades/{need}/publicaciones/{HUGE}/confirmar", {"url": "https://x.com/a/status/1"}
+    )
     assert r.status_code == 422 and "no es válida" in r.text
     assert not any(e.action.startswith("texto_aprobado") for e in web.office.events(need))
 
 
 # --- item 6: double clicks on a submission -------------------------------------------------------
+
 
 def _race(office, monkeypatch, calls):
     """Run ``calls`` at once, each reading the next revision number before any of them writes.
@@ -288,8 +382,10 @@ def test_double_submitted_text_is_one_revision_and_a_409(any_web, monkeypatch):
     need = web.office.register_need(ONE_OFF, "jefe", run_id="r").id
     token = web.csrf("profesional")
     clients = _clients(web, "profesional", 2)
-    calls = [lambda c=c: c.post(api(f"/necesidades/{need}/texto"), json={"texts": TEXTS},
-                                headers={"X-CSRF-Token": token}) for c in clients]
+    calls = [
+        lambda c=c: c.post(api(f"/necesidades/{need}/texto"), json={"texts": TEXTS}, headers={"X-CSRF-Token": token})
+        for c in clients
+    ]
     responses = _race(web.office, monkeypatch, calls)
     assert sorted(r.status_code for r in responses) == [201, 409], [r.text for r in responses]
     refused = next(r for r in responses if r.status_code == 409).json()
@@ -304,9 +400,15 @@ def test_double_submitted_design_is_one_revision_and_a_409_and_no_orphan_file(an
     web.office.decide(need, rev.id, 7, P.APPROVED, "jefe")
     token = web.csrf("tecnico")
     clients = _clients(web, "tecnico", 2)
-    calls = [lambda c=c: c.post(api(f"/necesidades/{need}/diseno"), headers={"X-CSRF-Token": token},
-                                data={"alt_text": "Afiche de la entrega"},
-                                files={"archivo": ("afiche.png", tiny_png(32, 32), "image/png")}) for c in clients]
+    calls = [
+        lambda c=c: c.post(
+            api(f"/necesidades/{need}/diseno"),
+            headers={"X-CSRF-Token": token},
+            data={"alt_text": "Afiche de la entrega"},
+            files={"archivo": ("afiche.png", tiny_png(32, 32), "image/png")},
+        )
+        for c in clients
+    ]
     responses = _race(web.office, monkeypatch, calls)
     assert sorted(r.status_code for r in responses) == [201, 409], [r.text for r in responses]
     designs = web.office.revisions(need, P.DESIGN)
@@ -318,54 +420,82 @@ def test_double_submitted_editor_form_shows_the_conflict_in_place(web, need, mon
     token = web.csrf("profesional")
     clients = _clients(web, "profesional", 2)
     form = {"csrf_token": token, "texto_x": TEXTS["x"], "texto_facebook": TEXTS["facebook"]}
-    responses = _race(web.office, monkeypatch,
-                      [lambda c=c: c.post(f"/cvp/necesidades/{need}/texto", data=form) for c in clients])
+    responses = _race(
+        web.office, monkeypatch, [lambda c=c: c.post(f"/cvp/necesidades/{need}/texto", data=form) for c in clients]
+    )
     assert sorted(r.status_code for r in responses) == [303, 409]
     assert "doble clic" in next(r for r in responses if r.status_code == 409).text
 
 
 # --- item 7: the other 500s of the fuzzing run ----------------------------------------------------
 
+
 @pytest.mark.parametrize("duration", ["Infinity", "-Infinity", "NaN", "1e999"])
 def test_an_infinite_duration_is_a_spanish_422(web, duration):
-    body = ('{"channel": "instagram", "text": "hola", "media": [{"media_type": "video/mp4", "size": 10, '
-            f'"width": 1080, "height": 1920, "duration": {duration}}}]}}')
+    body = (
+        '{"channel": "instagram", "text": "hola", "media": [{"media_type": "video/mp4", "size": 10, '
+        f'"width": 1080, "height": 1920, "duration": {duration}}}]}}'
+    )
     out = assert_spanish_refusal(post_raw(web, "jefe", api("/verificar"), body))
     assert any("media.0.duration" in d for d in out["details"]), out
 
 
 def test_an_x_text_with_a_lone_surrogate_is_a_spanish_422(web, need):
-    out = assert_spanish_refusal(post_raw(web, "profesional", api(f"/necesidades/{need}/texto"),
-                                          '{"texts": {"x": "hola\\udfff", "facebook": "hola"}}'))
-    assert out["details"] == [("texts.x: contiene un carácter que no se puede guardar ni publicar (la mitad suelta "
-                               "de un emoji o símbolo, o un carácter nulo); bórrelo y, si era un emoji, vuelva a "
-                               "insertarlo completo")]
+    out = assert_spanish_refusal(
+        post_raw(
+            web, "profesional", api(f"/necesidades/{need}/texto"), '{"texts": {"x": "hola\\udfff", "facebook": "hola"}}'
+        )
+    )
+    assert out["details"] == [
+        (
+            "texts.x: contiene un carácter que no se puede guardar ni publicar (la mitad suelta "
+            "de un emoji o símbolo, o un carácter nulo); bórrelo y, si era un emoji, vuelva a "
+            "insertarlo completo"
+        )
+    ]
     out = assert_spanish_refusal(post_raw(web, "jefe", api("/verificar"), '{"channel": "x", "text": "hola\\udfff"}'))
     assert out["details"][0].startswith("text: contiene un carácter")
 
 
 def _multipart(boundary: str, fields: dict) -> bytes:
-    return b"".join(f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'.encode()
-                    for k, v in fields.items()) + f"--{boundary}--\r\n".encode()
+    return (
+        b"".join(
+            f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'.encode()
+            for k, v in fields.items()
+        )
+        + f"--{boundary}--\r\n".encode()
+    )
 
 
 def test_a_300_character_multipart_boundary_is_a_spanish_4xx(web, need):
     long = "b" * 300
     headers = {"Content-Type": f"multipart/form-data; boundary={long}"}
-    r = web.as_("tecnico").post(api(f"/necesidades/{need}/diseno"), content=_multipart(long, {"note": "x"}),
-                                headers={**headers, "X-CSRF-Token": web.csrf("tecnico")})
+    r = web.as_("tecnico").post(
+        api(f"/necesidades/{need}/diseno"),
+        content=_multipart(long, {"note": "x"}),
+        headers={**headers, "X-CSRF-Token": web.csrf("tecnico")},
+    )
     out = assert_spanish_refusal(r)
     assert "mal formado" in out["detail"]
-    r = web.as_("tecnico").post(f"/cvp/necesidades/{need}/diseno", content=_multipart(long, {"note": "x"}),
-                                headers={**headers, "X-CSRF-Token": web.csrf("tecnico")})
+    r = web.as_("tecnico").post(
+        f"/cvp/necesidades/{need}/diseno",
+        content=_multipart(long, {"note": "x"}),
+        headers={**headers, "X-CSRF-Token": web.csrf("tecnico")},
+    )
     assert r.status_code == 422 and "mal formado" in r.text
-    for user, path in (("jefe", f"/cvp/necesidades/{need}/cancelar"),
-                       ("profesional", f"/cvp/necesidades/{need}/texto")):
-        r = web.as_(user).post(path, content=_multipart(long, {"motivo": "x"}),
-                               headers={**headers, "X-CSRF-Token": web.csrf(user)})
+    for user, path in (
+        ("jefe", f"/cvp/necesidades/{need}/cancelar"),
+        ("profesional", f"/cvp/necesidades/{need}/texto"),
+    ):
+        r = web.as_(user).post(
+            path, content=_multipart(long, {"motivo": "x"}), headers={**headers, "X-CSRF-Token": web.csrf(user)}
+        )
         assert r.status_code == 400 and "mal formada" in r.text, r.text[:300]
-    r = web.as_("jefe").post(api(f"/necesidades/{need}/cancelar"), content=_multipart(long, {"motivo": "x"}),
-                             headers={**headers, "X-CSRF-Token": web.csrf("jefe")})
+    r = web.as_("jefe").post(
+        api(f"/necesidades/{need}/cancelar"),
+        content=_multipart(long, {"motivo": "x"}),
+        headers={**headers, "X-CSRF-Token": web.csrf("jefe")},
+    )
     assert_spanish_refusal(r, (400, 422))
 
 
@@ -378,8 +508,12 @@ def test_an_overlong_or_odd_static_file_name_is_a_spanish_404(web, name):
 def test_a_nul_in_an_upload_field_is_refused_before_the_file(web, need):
     rev = web.office.submit_text(need, "profesional", TEXTS)
     web.office.decide(need, rev.id, 7, P.APPROVED, "jefe")
-    r = web.post_form("tecnico", api(f"/necesidades/{need}/diseno"), {"alt_text": "Afiche\x00"},
-                      files={"archivo": ("afiche.png", tiny_png(32, 32), "image/png")})
+    r = web.post_form(
+        "tecnico",
+        api(f"/necesidades/{need}/diseno"),
+        {"alt_text": "Afiche\x00"},
+        files={"archivo": ("afiche.png", tiny_png(32, 32), "image/png")},
+    )
     out = assert_spanish_refusal(r)
     assert "carácter nulo" in out["detail"]
     assert web.office.revisions(need, P.DESIGN) == []
@@ -394,7 +528,10 @@ def test_a_publication_date_out_of_any_calendar_is_a_spanish_422(web, need, when
     body = {"revision_id": design.id, "control_point": 12, "decision": "aprobado", "publish_at": when}
     out = assert_spanish_refusal(post_raw(web, "jefe", api(f"/necesidades/{need}/decisiones"), json.dumps(body)))
     assert out["details"] == ["publish_at: debe ser una fecha y hora entre los años 2000 y 2200"]
-    r = web.post_form("jefe", f"/cvp/necesidades/{need}/revision-diseno",
-                      {"revision_id": str(design.id), "decision": "aprobado", "publicar_en": when[:16]})
+    r = web.post_form(
+        "jefe",
+        f"/cvp/necesidades/{need}/revision-diseno",
+        {"revision_id": str(design.id), "decision": "aprobado", "publicar_en": when[:16]},
+    )
     assert r.status_code == 422 and "entre los años 2000 y 2200" in r.text
     assert not any(e.action == "diseno_aprobado" for e in web.office.events(need))

@@ -59,8 +59,11 @@ def test_head_cancels_with_a_reason_in_her_name(web, need):
     assert web.as_("jefe").get("/cvp/api/bandeja").json() == []
     detail = web.as_("lector").get(f"/cvp/api/necesidades/{need}").json()
     assert detail["status"] == "cancelada" and detail["step"] is None
-    assert any(e["action"] == "necesidad_cancelada" and e["detail"]["motivo"] == REASON
-               for t in detail["timeline"] for e in t["events"])
+    assert any(
+        e["action"] == "necesidad_cancelada" and e["detail"]["motivo"] == REASON
+        for t in detail["timeline"]
+        for e in t["events"]
+    )
 
 
 def test_bearer_clients_need_no_csrf(web, need):
@@ -87,8 +90,9 @@ def test_no_login_is_refused(web, need):
 def test_cookie_write_without_csrf_is_refused(web, need):
     r = web.post_json("jefe", api(need), {"motivo": REASON}, csrf=False)
     assert r.status_code == 403 and "código de seguridad" in r.json()["detail"]
-    r = web.as_("jefe").post(api(need), json={"motivo": REASON},
-                             headers={"X-CSRF-Token": web.csrf("profesional")})  # someone else's token
+    r = web.as_("jefe").post(
+        api(need), json={"motivo": REASON}, headers={"X-CSRF-Token": web.csrf("profesional")}
+    )  # someone else's token
     assert r.status_code == 403 and "código de seguridad" in r.json()["detail"]
     assert_in_course(web, need)
 
@@ -146,8 +150,9 @@ def test_openapi_names_the_role(web):
     assert op["x-cvp-roles"] == [P.HEAD]
     assert {"200", "401", "403", "404", "409", "422"} <= set(op["responses"])
     assert "Roles: Jefe OAC." in op["description"] and "necesidad_cancelada" in op["description"]
-    schema = doc["components"]["schemas"][op["requestBody"]["content"]["application/json"]["schema"]["$ref"]
-                                          .rsplit("/", 1)[1]]
+    schema = doc["components"]["schemas"][
+        op["requestBody"]["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[1]
+    ]
     assert schema["properties"]["motivo"]["maxLength"] == 5000
     html = web.as_("lector").get("/cvp/documentacion-api").text
     assert "/cvp/api/necesidades/{need_id}/cancelar" in html
@@ -163,7 +168,7 @@ def test_the_form_is_offered_to_the_head_only(web, need):
     assert "<summary>Cancelar la necesidad</summary>" in html
     assert '<label for="motivo-cancelacion">Motivo' in html
     assert '<textarea id="motivo-cancelacion" name="motivo" rows="3" required maxlength="5000"' in html
-    assert 'aria-describedby="motivo-cancelacion-ayuda"' in html and 'aria-invalid' not in html
+    assert 'aria-describedby="motivo-cancelacion-ayuda"' in html and "aria-invalid" not in html
     assert "los pasos pendientes de esta necesidad terminan sin realizarse y no se publica nada" in html
     assert '<button type="submit" class="boton boton-devolver">Cancelar la necesidad</button>' in html
     # The form is the page's last section.
@@ -203,7 +208,7 @@ def test_a_cancelled_need_shows_its_status_and_reason(web, need, user):
     assert '<div class="aviso aviso-cancelada" id="necesidad-cancelada">' in html
     assert "<strong>Necesidad cancelada</strong> por jefe," in html and f"Motivo: «{REASON}»" in html
     assert "<dt>Estado</dt><dd>Cancelada — por jefe," in html
-    assert f"<dt>Motivo de la cancelación</dt><dd class=\"texto-largo\">{REASON}</dd>" in html
+    assert f'<dt>Motivo de la cancelación</dt><dd class="texto-largo">{REASON}</dd>' in html
     assert "No se realizó (necesidad cancelada)" in html and "En curso</span>" not in html
     assert "Paso actual</dt><dd>Cancelada</dd>" in html
     assert 'class="accion-principal"' not in html  # nobody is offered a step any more
@@ -230,7 +235,7 @@ def test_a_refusal_keeps_the_typed_reason_escaped(web, need):
     r = web.post_form("jefe", form_path(need), {"motivo": typed})
     assert r.status_code == 422 and 'role="alert"' in r.text and "demasiado largo" in r.text
     assert "<script>alert" not in r.text and "<img src=x" not in r.text and r.text.count("</textarea>") == 1
-    assert '&lt;/textarea&gt;&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;' in r.text and "x" * 5000 in r.text
+    assert "&lt;/textarea&gt;&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;" in r.text and "x" * 5000 in r.text
     assert_accessible(r.text)
     assert_in_course(web, need)
 

@@ -24,12 +24,29 @@ from schemathesis.python import asgi as st_asgi  # noqa: E402
 
 EXAMPLES = {"jefe": 260, "profesional": 160, "tecnico": 100}  # about 25 s in all on the test machine
 # FastAPI's and Starlette's own words for a refusal, which nobody in the office should have to read.
-ENGLISH_DEFAULTS = {"Not Found", "Method Not Allowed", "Unprocessable Entity", "Unprocessable Content", "Bad Request",
-                    "Forbidden", "Unauthorized", "Not authenticated", "Field required",
-                    "There was an error parsing the body", "Invalid multipart data.", "Missing boundary in multipart.",
-                    "Internal Server Error"}
-ENGLISH_MARKERS = ("Input should", "Field required", "Value error", "Expecting value", "There was an error",
-                   "Internal Server Error")
+ENGLISH_DEFAULTS = {
+    "Not Found",
+    "Method Not Allowed",
+    "Unprocessable Entity",
+    "Unprocessable Content",
+    "Bad Request",
+    "Forbidden",
+    "Unauthorized",
+    "Not authenticated",
+    "Field required",
+    "There was an error parsing the body",
+    "Invalid multipart data.",
+    "Missing boundary in multipart.",
+    "Internal Server Error",
+}
+ENGLISH_MARKERS = (
+    "Input should",
+    "Field required",
+    "Value error",
+    "Expecting value",
+    "There was an error",
+    "Internal Server Error",
+)
 SPANISH_WORDS = (" de ", " la ", " el ", " no ", " que ", " en ", " es ", " un ", " una ", " los ", " las ", " del ")
 
 
@@ -45,8 +62,15 @@ def spanish(detail: object) -> bool:
 def test_the_spanish_check_tells_the_frameworks_defaults_apart():
     assert spanish("La solicitud no es válida: revise los campos indicados.")
     assert spanish("No existe la necesidad n.º 5.")
-    for english in ("Not Found", "Field required", "Input should be a valid integer",
-                    "There was an error parsing the body", "", None, ["La necesidad no existe"]):
+    for english in (
+        "Not Found",
+        "Field required",
+        "Input should be a valid integer",
+        "There was an error parsing the body",
+        "",
+        None,
+        ["La necesidad no existe"],
+    ):
         assert not spanish(english)
 
 
@@ -57,10 +81,19 @@ def records(web):
     need = approved(web.office)
     row = unconfirmed(web.office, need)
     planned = web.office.register_need(
-        {"titulo": "Feria de vivienda en Bosa", "necesidad": "Invitar a la feria de vivienda de Bosa.",
-         "fuente": "plan_accion", "canales": ["x", "youtube"], "publicos_interes": ["ciudadania"],
-         "dependencia": "urbanizaciones_titulacion", "fecha_limite": "2099-12-15", "accion_puntual": False},
-        "jefe", run_id="planeada").id
+        {
+            "titulo": "Feria de vivienda en Bosa",
+            "necesidad": "Invitar a la feria de vivienda de Bosa.",
+            "fuente": "plan_accion",
+            "canales": ["x", "youtube"],
+            "publicos_interes": ["ciudadania"],
+            "dependencia": "urbanizaciones_titulacion",
+            "fecha_limite": "2099-12-15",
+            "accion_puntual": False,
+        },
+        "jefe",
+        run_id="planeada",
+    ).id
     design = next(r for r in web.office.revisions(need) if r.kind == "diseno")
     return {"need_id": need, "publication_id": row.id, "revision_id": design.id, "planned": planned}
 
@@ -76,8 +109,11 @@ def test_every_operation_answers_below_500_and_refuses_in_spanish(web, records, 
     operations = [r.ok() for r in schema.get_all_operations()]
     assert len(operations) >= 15, "the document lost operations"
     base_url = f"http://{st_asgi.HOST}/cvp"
-    known = {"need_id": records["need_id"], "publication_id": records["publication_id"],
-             "revision_id": records["revision_id"]}
+    known = {
+        "need_id": records["need_id"],
+        "publication_id": records["publication_id"],
+        "revision_id": records["revision_id"],
+    }
 
     def strategy(op, mode):
         fixed = {k: v for k, v in known.items() if f"{{{k}}}" in op.path}
@@ -86,14 +122,21 @@ def test_every_operation_answers_below_500_and_refuses_in_spanish(web, records, 
             both.append(op.as_strategy(generation_mode=mode, path_parameters=fixed))
         return st.one_of(both)
 
-    cases = st.one_of([strategy(op, mode) for op in operations for mode in (GenerationMode.POSITIVE,
-                                                                            GenerationMode.NEGATIVE)])
+    cases = st.one_of(
+        [strategy(op, mode) for op in operations for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE)]
+    )
     problems: list[str] = []
     seen: dict[int, int] = {}
 
     @given(case=cases)
-    @settings(max_examples=EXAMPLES[user], derandomize=True, deadline=None, database=None,
-              phases=[Phase.explicit, Phase.generate], suppress_health_check=list(HealthCheck))
+    @settings(
+        max_examples=EXAMPLES[user],
+        derandomize=True,
+        deadline=None,
+        database=None,
+        phases=[Phase.explicit, Phase.generate],
+        suppress_health_check=list(HealthCheck),
+    )
     def run(case):
         response = case.call(base_url=base_url, headers=web.bearer(user))
         status = response.status_code

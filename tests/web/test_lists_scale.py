@@ -13,10 +13,19 @@ from tests.conftest import NEED, ONE_OFF, tiny_png
 from tests.unit.test_office import MEETING, TEXTS
 
 MONTH = datetime.now(UTC).strftime("%Y-%m")
-LISTS = [("jefe", "/cvp/"), ("profesional", "/cvp/"), ("tecnico", "/cvp/"), ("lector", "/cvp/necesidades"),
-         ("lector", "/cvp/necesidades?estado=todas"), ("lector", f"/cvp/calendario?mes={MONTH}"),
-         ("jefe", "/cvp/api/bandeja"), ("profesional", "/cvp/api/bandeja"), ("lector", "/cvp/api/necesidades"),
-         ("lector", "/cvp/api/necesidades?estado=todas&rol=profesional"), ("lector", f"/cvp/api/calendario?mes={MONTH}")]
+LISTS = [
+    ("jefe", "/cvp/"),
+    ("profesional", "/cvp/"),
+    ("tecnico", "/cvp/"),
+    ("lector", "/cvp/necesidades"),
+    ("lector", "/cvp/necesidades?estado=todas"),
+    ("lector", f"/cvp/calendario?mes={MONTH}"),
+    ("jefe", "/cvp/api/bandeja"),
+    ("profesional", "/cvp/api/bandeja"),
+    ("lector", "/cvp/api/necesidades"),
+    ("lector", "/cvp/api/necesidades?estado=todas&rol=profesional"),
+    ("lector", f"/cvp/api/calendario?mes={MONTH}"),
+]
 
 
 def add_needs(office, count: int, start: int) -> None:
@@ -24,8 +33,9 @@ def add_needs(office, count: int, start: int) -> None:
     today = datetime.now(UTC).date().isoformat()
     for i in range(start, start + count):
         where = i % 6
-        need = office.register_need(dict(NEED if where == 0 else ONE_OFF, titulo=f"Necesidad {i}",
-                                         fecha_limite=today), "jefe", run_id=f"r{i}").id
+        need = office.register_need(
+            dict(NEED if where == 0 else ONE_OFF, titulo=f"Necesidad {i}", fecha_limite=today), "jefe", run_id=f"r{i}"
+        ).id
         if where == 0:
             office.record_meeting(need, "jefe", MEETING)
             continue

@@ -62,8 +62,12 @@ def test_procedure_through_the_pages(web, need):
     html = page(web, "profesional", f"/necesidades/{need}/texto")
     assert "Entrega de títulos en Ciudad Bolívar" in html and 'id="contador-x"' in html
     assert "de 280 caracteres ponderados" in html
-    r = form(web, "profesional", f"/necesidades/{need}/texto",
-             {"titulo": "Entrega de títulos", "texto_x": TEXTS["x"], "texto_facebook": TEXTS["facebook"]})
+    r = form(
+        web,
+        "profesional",
+        f"/necesidades/{need}/texto",
+        {"titulo": "Entrega de títulos", "texto_x": TEXTS["x"], "texto_facebook": TEXTS["facebook"]},
+    )
     assert r.status_code == 303 and r.headers["location"] == f"/cvp/necesidades/{need}?aviso=texto_presentado"
     assert "Texto presentado para aprobación" in page(web, "profesional", f"/necesidades/{need}?aviso=texto_presentado")
 
@@ -73,20 +77,36 @@ def test_procedure_through_the_pages(web, need):
     assert 'class="vista vista-x"' in html and 'class="vista vista-facebook"' in html
     assert P.CHANNELS["x"] in html and "Caja de la Vivienda Popular" in html
     assert f'name="revision_id" value="{rev1.id}"' in html
-    r = form(web, "jefe", f"/necesidades/{need}/revision-texto",
-             {"revision_id": rev1.id, "decision": "devuelto", "comentario": ""})
+    r = form(
+        web,
+        "jefe",
+        f"/necesidades/{need}/revision-texto",
+        {"revision_id": rev1.id, "decision": "devuelto", "comentario": ""},
+    )
     assert r.status_code == 422 and 'role="alert"' in r.text and "requiere un comentario" in r.text
-    r = form(web, "jefe", f"/necesidades/{need}/revision-texto",
-             {"revision_id": rev1.id, "decision": "devuelto", "comentario": "Precisar la cifra: son 118."})
+    r = form(
+        web,
+        "jefe",
+        f"/necesidades/{need}/revision-texto",
+        {"revision_id": rev1.id, "decision": "devuelto", "comentario": "Precisar la cifra: son 118."},
+    )
     assert r.status_code == 303 and r.headers["location"].endswith("aviso=texto_devuelto")
 
     # Activity 8: the head's comment beside the text, the previous text pre-filled.
     html = page(web, "profesional", f"/necesidades/{need}/texto")
     assert "Comentario de la Jefe OAC sobre la revisión 1" in html and "Precisar la cifra: son 118." in html
     assert TEXTS["x"] in html and 'id="nota"' in html
-    r = form(web, "profesional", f"/necesidades/{need}/texto",
-             {"titulo": "Entrega de títulos", "texto_x": "Hoy entregamos 118 títulos en Ciudad Bolívar.",
-              "texto_facebook": TEXTS["facebook"], "nota": "Cifra corregida"})
+    r = form(
+        web,
+        "profesional",
+        f"/necesidades/{need}/texto",
+        {
+            "titulo": "Entrega de títulos",
+            "texto_x": "Hoy entregamos 118 títulos en Ciudad Bolívar.",
+            "texto_facebook": TEXTS["facebook"],
+            "nota": "Cifra corregida",
+        },
+    )
     assert r.status_code == 303
 
     # The head sees what changed, word by word.
@@ -101,8 +121,13 @@ def test_procedure_through_the_pages(web, need):
     html = page(web, "tecnico", f"/necesidades/{need}/diseno")
     assert 'enctype="multipart/form-data"' in html and "Hoy entregamos 118" in html
     png = tiny_png(30, 30)
-    r = form(web, "tecnico", f"/necesidades/{need}/diseno", {"alt_text": "Afiche con la cifra de 118 títulos"},
-             files={"archivo": ("afiche final.png", png, "image/png")})
+    r = form(
+        web,
+        "tecnico",
+        f"/necesidades/{need}/diseno",
+        {"alt_text": "Afiche con la cifra de 118 títulos"},
+        files={"archivo": ("afiche final.png", png, "image/png")},
+    )
     assert r.status_code == 303 and r.headers["location"].endswith("aviso=diseno_cargado")
     design = web.office.current_revision(need, P.DESIGN)
     html = page(web, "jefe", f"/necesidades/{need}/revision-diseno")
@@ -110,8 +135,12 @@ def test_procedure_through_the_pages(web, need):
     assert f'src="{src}" alt="Afiche con la cifra de 118 títulos"' in html
     assert html.count(f'src="{src}"') >= 3  # the design itself and the previews
     assert design.sha256 in html and 'id="publicar_en"' in html
-    r = form(web, "jefe", f"/necesidades/{need}/revision-diseno",
-             {"revision_id": design.id, "decision": "aprobado", "publicar_en": "2099-12-01T09:30"})
+    r = form(
+        web,
+        "jefe",
+        f"/necesidades/{need}/revision-diseno",
+        {"revision_id": design.id, "decision": "aprobado", "publicar_en": "2099-12-01T09:30"},
+    )
     assert r.status_code == 303 and r.headers["location"].endswith("aviso=diseno_aprobado")
     assert web.office.need(need).publish_at.hour == 14  # 09:30 Bogotá
 
@@ -146,8 +175,12 @@ def test_double_submitted_form_records_one_decision(web, need):
 
 def test_editor_keeps_the_typed_text_when_refused(web, need):
     long_x = "Texto demasiado largo para X. " * 12
-    r = form(web, "profesional", f"/necesidades/{need}/texto",
-             {"titulo": "Entrega", "texto_x": long_x, "texto_facebook": TEXTS["facebook"]})
+    r = form(
+        web,
+        "profesional",
+        f"/necesidades/{need}/texto",
+        {"titulo": "Entrega", "texto_x": long_x, "texto_facebook": TEXTS["facebook"]},
+    )
     assert r.status_code == 422
     assert 'role="alert"' in r.text and "impiden presentarlo" in r.text
     assert long_x.strip() in r.text and "contador-excedido" in r.text
@@ -155,14 +188,21 @@ def test_editor_keeps_the_typed_text_when_refused(web, need):
 
 
 def test_user_text_is_escaped_everywhere(web):
-    need = web.office.register_need(dict(ONE_OFF, titulo="Título " + EVIL, necesidad="Necesidad " + EVIL,
-                                         publicar_en="2099-12-01T10:00"), "jefe", run_id="evil").id
-    rev = web.office.submit_text(need, "profesional", {"x": "Texto " + EVIL, "facebook": "Texto " + EVIL},
-                                 note=EVIL)
+    need = web.office.register_need(
+        dict(ONE_OFF, titulo="Título " + EVIL, necesidad="Necesidad " + EVIL, publicar_en="2099-12-01T10:00"),
+        "jefe",
+        run_id="evil",
+    ).id
+    rev = web.office.submit_text(need, "profesional", {"x": "Texto " + EVIL, "facebook": "Texto " + EVIL}, note=EVIL)
     web.office.decide(need, rev.id, 7, P.REJECTED, "jefe", "Comentario " + EVIL)
-    for user, path in (("jefe", "/"), ("lector", f"/necesidades/{need}"), ("profesional", f"/necesidades/{need}/texto"),
-                       ("lector", "/calendario?mes=2099-12"), ("lector", "/necesidades"),
-                       ("lector", f"/necesidades/{need}/expediente")):
+    for user, path in (
+        ("jefe", "/"),
+        ("lector", f"/necesidades/{need}"),
+        ("profesional", f"/necesidades/{need}/texto"),
+        ("lector", "/calendario?mes=2099-12"),
+        ("lector", "/necesidades"),
+        ("lector", f"/necesidades/{need}/expediente"),
+    ):
         html = web.as_(user).get(f"/cvp{path}").text
         assert "<script>alert" not in html and "<img src=x" not in html, path
         assert "&lt;script&gt;" in html, path
@@ -181,12 +221,22 @@ def test_upload_page_refusals_are_shown_in_place(web, need):
     rev = web.office.submit_text(need, "profesional", TEXTS)
     web.office.decide(need, rev.id, 7, P.APPROVED, "jefe")
     big = tiny_png() + b"\0" * (1024 * 1024 + 1)
-    r = form(web, "tecnico", f"/necesidades/{need}/diseno", {"alt_text": "Afiche"},
-             files={"archivo": ("grande.png", big, "image/png")})
+    r = form(
+        web,
+        "tecnico",
+        f"/necesidades/{need}/diseno",
+        {"alt_text": "Afiche"},
+        files={"archivo": ("grande.png", big, "image/png")},
+    )
     assert r.status_code == 413 and 'role="alert"' in r.text and "máximo permitido de 1 MB" in r.text
     assert 'value="Afiche"' in r.text or ">Afiche</textarea>" in r.text
-    r = form(web, "tecnico", f"/necesidades/{need}/diseno", {"alt_text": "Afiche"},
-             files={"archivo": ("afiche.png", b"GIF? no, texto", "image/png")})
+    r = form(
+        web,
+        "tecnico",
+        f"/necesidades/{need}/diseno",
+        {"alt_text": "Afiche"},
+        files={"archivo": ("afiche.png", b"GIF? no, texto", "image/png")},
+    )
     assert r.status_code == 415 and "no admitido" in r.text
     assert web.office.revisions(need, P.DESIGN) == []
 
@@ -204,13 +254,20 @@ def test_meeting_and_plan_forms_for_a_planned_need(web):
     assert f"/necesidades/{need}/reunion" in inbox
     html = page(web, "jefe", f"/necesidades/{need}/reunion")
     assert P.MEETING_FORM_CODE in html
-    data = {"temas": "Entrega de títulos\nCifras", "fuentes": "DUT", "productos": "Afiche", "canales": "X\nFacebook",
-            "asistentes": "Jefe OAC\nProfesional"}
+    data = {
+        "temas": "Entrega de títulos\nCifras",
+        "fuentes": "DUT",
+        "productos": "Afiche",
+        "canales": "X\nFacebook",
+        "asistentes": "Jefe OAC\nProfesional",
+    }
     assert form(web, "jefe", f"/necesidades/{need}/reunion", dict(data, temas="")).status_code == 422
     assert form(web, "jefe", f"/necesidades/{need}/reunion", data).status_code == 303
     doc = web.office.documents(need)[0]
     assert doc.data["temas"] == ["Entrega de títulos", "Cifras"] and doc.author == "jefe"
-    assert form(web, "tecnico", f"/necesidades/{need}/plan", {"contenidos": "Afiche", "enlaces": "DUT"}).status_code == 303
+    assert (
+        form(web, "tecnico", f"/necesidades/{need}/plan", {"contenidos": "Afiche", "enlaces": "DUT"}).status_code == 303
+    )
     assert web.as_("lector").get(f"/cvp/necesidades/{need}/reunion").status_code == 403
 
 
@@ -259,8 +316,12 @@ def test_unknown_need_page_is_a_spanish_404(web):
 
 def test_browser_line_breaks_are_stored_as_the_person_typed_them(web, need):
     """Forms send CRLF; the counters (and X) count LF: the revision keeps LF."""
-    r = form(web, "profesional", f"/necesidades/{need}/texto",
-             {"titulo": "Entrega", "texto_x": "Línea uno.\r\nLínea dos.", "texto_facebook": "Uno.\r\n\r\nDos."})
+    r = form(
+        web,
+        "profesional",
+        f"/necesidades/{need}/texto",
+        {"titulo": "Entrega", "texto_x": "Línea uno.\r\nLínea dos.", "texto_facebook": "Uno.\r\n\r\nDos."},
+    )
     assert r.status_code == 303
     rev = web.office.current_revision(need, P.TEXT)
     assert rev.texts == {"x": "Línea uno.\nLínea dos.", "facebook": "Uno.\n\nDos."}

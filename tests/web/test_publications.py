@@ -112,8 +112,11 @@ def test_confirm_marks_it_published_with_its_url_in_the_users_name(web, need, ro
 
 
 def test_confirm_keeps_an_explicit_remote_id(web, need, row):
-    r = web.post_json("profesional", api(f"/publicaciones/{row.id}/confirmar"),
-                      {"url": "https://x.com/CVPBogota/status/1", "remote_id": "  1999  "})
+    r = web.post_json(
+        "profesional",
+        api(f"/publicaciones/{row.id}/confirmar"),
+        {"url": "https://x.com/CVPBogota/status/1", "remote_id": "  1999  "},
+    )
     assert r.status_code == 200 and r.json()["remote_id"] == "1999"
 
 
@@ -130,8 +133,9 @@ def test_retry_returns_it_to_pending_and_the_next_attempt_sends(web, need, row, 
 
 
 def test_bearer_clients_need_no_csrf(web, need, row):
-    r = web.anonymous().post(api(f"/publicaciones/{row.id}/reintentar"), json={"revisado": True},
-                             headers=web.bearer("profesional"))
+    r = web.anonymous().post(
+        api(f"/publicaciones/{row.id}/reintentar"), json={"revisado": True}, headers=web.bearer("profesional")
+    )
     assert r.status_code == 200, r.text
 
 
@@ -160,21 +164,38 @@ def test_other_roles_are_refused(web, need, row, user):
 def test_cookie_write_without_csrf_is_refused(web, need, row):
     r = web.post_json("profesional", api(f"/publicaciones/{row.id}/confirmar"), {"url": POST_URL}, csrf=False)
     assert r.status_code == 403 and "código de seguridad" in r.json()["detail"]
-    r = web.as_("jefe").post(api(f"/publicaciones/{row.id}/reintentar"), json={"revisado": True},
-                             headers={"X-CSRF-Token": web.csrf("profesional")})  # someone else's token
+    r = web.as_("jefe").post(
+        api(f"/publicaciones/{row.id}/reintentar"),
+        json={"revisado": True},
+        headers={"X-CSRF-Token": web.csrf("profesional")},
+    )  # someone else's token
     assert r.status_code == 403
     assert_unchanged(web, need, row)
 
 
-@pytest.mark.parametrize("url", ["", "   ", "http://x.com/CVPBogota/status/1", "x.com/CVPBogota/status/1",
-                                 "javascript:alert(1)", "https://", "https://localhost/a", "ftp://x.com/1",
-                                 'https://x.com/a"><script>alert(1)</script>', "https://x.com/a b",
-                                 "https://[x.com/1", "https://x.com/" + "a" * 600])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "",
+        "   ",
+        "http://x.com/CVPBogota/status/1",
+        "x.com/CVPBogota/status/1",
+        "javascript:alert(1)",
+        "https://",
+        "https://localhost/a",
+        "ftp://x.com/1",
+        'https://x.com/a"><script>alert(1)</script>',
+        "https://x.com/a b",
+        "https://[x.com/1",
+        "https://x.com/" + "a" * 600,
+    ],
+)
 def test_a_url_that_is_not_https_is_refused(web, need, row, url):
     r = web.post_json("profesional", api(f"/publicaciones/{row.id}/confirmar"), {"url": url})
     assert r.status_code == 422, (url, r.text)
-    assert r.json()["code"] == "InvalidInput" and ("https://" in r.json()["detail"] or "largo" in r.json()["detail"]
-                                                   or "Escriba el enlace" in r.json()["detail"])
+    assert r.json()["code"] == "InvalidInput" and (
+        "https://" in r.json()["detail"] or "largo" in r.json()["detail"] or "Escriba el enlace" in r.json()["detail"]
+    )
     assert_unchanged(web, need, row)
 
 
@@ -207,8 +228,10 @@ def test_a_state_that_does_not_allow_it_is_a_conflict(web, need, row):
     # An authorized one cannot be authorized twice, nor confirmed.
     other = approved(web.office, run_id="otra")
     second = unconfirmed(web.office, other)
-    assert web.post_json("profesional", api(f"/publicaciones/{second.id}/reintentar"),
-                         {"revisado": True}).status_code == 200
+    assert (
+        web.post_json("profesional", api(f"/publicaciones/{second.id}/reintentar"), {"revisado": True}).status_code
+        == 200
+    )
     r = web.post_json("jefe", api(f"/publicaciones/{second.id}/confirmar"), {"url": POST_URL})
     assert r.status_code == 409 and "ya está autorizada para enviarse" in r.json()["detail"]
     assert len(events(web.office, other, "reenvio_autorizado")) == 1
@@ -296,8 +319,11 @@ def test_failed_row_of_a_need_without_run_links_to_the_dag(web):
 
 
 def test_confirm_from_the_page(web, need, row):
-    r = web.post_form("profesional", f"/cvp/necesidades/{need}/publicaciones/{row.id}/confirmar",
-                      {"url": f"  {POST_URL}  ", "remote_id": ""})
+    r = web.post_form(
+        "profesional",
+        f"/cvp/necesidades/{need}/publicaciones/{row.id}/confirmar",
+        {"url": f"  {POST_URL}  ", "remote_id": ""},
+    )
     assert r.status_code == 303
     assert r.headers["location"] == f"/cvp/necesidades/{need}?aviso=publicacion_confirmada"
     stored = row_of(web.office, need, "x")

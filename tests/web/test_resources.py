@@ -83,7 +83,7 @@ def test_diff_of_long_repetitive_texts_is_bounded():
 
 def test_diff_of_a_long_article_still_shows_the_changed_words():
     words = [f"palabra{i}" for i in range(6000)]
-    paragraphs = [" ".join(words[i:i + 300]) for i in range(0, 6000, 300)]
+    paragraphs = [" ".join(words[i : i + 300]) for i in range(0, 6000, 300)]
     edited = list(paragraphs)
     edited[0] = edited[0].replace("palabra10 ", "vocablo10 ")
     edited[-1] = edited[-1].replace("palabra5990 ", "vocablo5990 ")
@@ -92,7 +92,11 @@ def test_diff_of_a_long_article_still_shows_the_changed_words():
     segments = views.word_diff(old, new)
     assert time.perf_counter() - start < 1.5
     assert [(op, t) for op, t in segments if op != "="] == [
-        ("-", "palabra10"), ("+", "vocablo10"), ("-", "palabra5990"), ("+", "vocablo5990")]
+        ("-", "palabra10"),
+        ("+", "vocablo10"),
+        ("-", "palabra5990"),
+        ("+", "vocablo5990"),
+    ]
     assert "".join(t for op, t in segments if op != "+") == old
     assert "".join(t for op, t in segments if op != "-") == new
 

@@ -49,9 +49,15 @@ def test_default_public_documents_are_switched_off(web):
     assert anon.get("/cvp/api/openapi.json").status_code == 401
     doc = web.as_("lector").get("/cvp/api/openapi.json").json()
     paths = doc["paths"]
-    assert {"/api/necesidades/{need_id}/texto", "/api/necesidades/{need_id}/decisiones",
-            "/api/necesidades/{need_id}/diseno", "/api/verificar", "/api/bandeja", "/api/calendario",
-            "/api/necesidades/{need_id}/expediente"} <= set(paths)
+    assert {
+        "/api/necesidades/{need_id}/texto",
+        "/api/necesidades/{need_id}/decisiones",
+        "/api/necesidades/{need_id}/diseno",
+        "/api/verificar",
+        "/api/bandeja",
+        "/api/calendario",
+        "/api/necesidades/{need_id}/expediente",
+    } <= set(paths)
     assert all(p.startswith("/api/") for p in paths)  # pages are not API operations
     assert paths["/api/necesidades/{need_id}/decisiones"]["post"]["x-cvp-roles"] == [P.HEAD]
     assert paths["/api/necesidades/{need_id}/diseno"]["post"]["x-cvp-roles"] == [P.TECHNICIAN]
@@ -65,8 +71,9 @@ def test_bad_or_expired_token_is_refused(web, auth_manager):
     c.cookies.set("_token", "no-es-un-jwt")
     assert c.get("/cvp/api/yo").status_code == 403
     assert c.get("/cvp/").headers["location"].startswith("/auth/login")
-    expired = auth_manager.generate_jwt(SimpleAuthManagerUser(username="jefe", role="user"),
-                                        expiration_time_in_seconds=-10)
+    expired = auth_manager.generate_jwt(
+        SimpleAuthManagerUser(username="jefe", role="user"), expiration_time_in_seconds=-10
+    )
     r = web.anonymous().get("/cvp/api/yo", headers={"Authorization": f"Bearer {expired}"})
     assert r.status_code == 401 and "venció" in r.json()["detail"]
 
@@ -86,8 +93,9 @@ def test_me_tells_the_role_and_a_token(web):
     assert body["role_name"] == P.ROLE_NAMES[P.HEAD] and body["csrf_token"]
 
 
-@pytest.mark.parametrize("user, allowed", [("jefe", False), ("tecnico", False), ("lector", False),
-                                           ("admin", False), ("profesional", True)])
+@pytest.mark.parametrize(
+    "user, allowed", [("jefe", False), ("tecnico", False), ("lector", False), ("admin", False), ("profesional", True)]
+)
 def test_only_the_professional_submits_text(web, user, allowed):
     need = web.office.register_need(ONE_OFF, "jefe", run_id="r").id
     r = web.post_json(user, f"/cvp/api/necesidades/{need}/texto", {"texts": TEXTS})
@@ -139,8 +147,11 @@ def test_self_approval_is_refused(web, tmp_path):
     from airflow.api_fastapi.auth.managers.simple.user import SimpleAuthManagerUser
 
     token = get_auth_manager().generate_jwt(SimpleAuthManagerUser(username="ana", role="user"))
-    r = web.anonymous().post(f"/cvp/api/necesidades/{need}/decisiones", headers={"Authorization": f"Bearer {token}"},
-                             json={"revision_id": rev.id, "control_point": 7, "decision": "aprobado"})
+    r = web.anonymous().post(
+        f"/cvp/api/necesidades/{need}/decisiones",
+        headers={"Authorization": f"Bearer {token}"},
+        json={"revision_id": rev.id, "control_point": 7, "decision": "aprobado"},
+    )
     assert r.status_code == 409 and "propio trabajo" in r.json()["detail"]
     assert web.office.current_revision(need, P.TEXT).state == "presentado"
     # Her inbox does not offer it either.
@@ -166,8 +177,9 @@ def test_json_write_with_the_cookie_needs_the_csrf_header(web):
 
 def test_bearer_header_is_exempt_from_csrf(web):
     need = web.office.register_need(ONE_OFF, "jefe", run_id="r").id
-    r = web.anonymous().post(f"/cvp/api/necesidades/{need}/texto", json={"texts": TEXTS},
-                             headers=web.bearer("profesional"))
+    r = web.anonymous().post(
+        f"/cvp/api/necesidades/{need}/texto", json={"texts": TEXTS}, headers=web.bearer("profesional")
+    )
     assert r.status_code == 201, r.text
 
 
@@ -229,8 +241,11 @@ def test_malformed_json_body_is_a_login_refusal_for_anonymous_callers(web):
             assert r.status_code == 401, (path, r.status_code, r.text)
             assert r.json()["code"] == "NotAuthenticated" and "JSON" not in r.text
     # A logged-in member still gets the Spanish explanation of the bad body.
-    r = web.as_("profesional").post("/cvp/api/verificar", content=b"{no es json",
-                                    headers={"content-type": "application/json", "X-CSRF-Token": web.csrf("profesional")})
+    r = web.as_("profesional").post(
+        "/cvp/api/verificar",
+        content=b"{no es json",
+        headers={"content-type": "application/json", "X-CSRF-Token": web.csrf("profesional")},
+    )
     assert r.status_code == 422 and r.json()["code"] == "InvalidInput"
 
 
@@ -240,10 +255,14 @@ def test_csrf_token_with_non_ascii_characters_is_refused_not_a_server_error(web)
     now = int(time.time())
     assert not csrf_valid("jefe", f"{now}.é", now)
     need = web.office.register_need(ONE_OFF, "jefe", run_id="r").id
-    r = web.as_("profesional").post(f"/cvp/api/necesidades/{need}/texto", json={"texts": TEXTS},
-                                    headers={"X-CSRF-Token": f"{now}.\xe9".encode("latin-1")})
+    r = web.as_("profesional").post(
+        f"/cvp/api/necesidades/{need}/texto",
+        json={"texts": TEXTS},
+        headers={"X-CSRF-Token": f"{now}.\xe9".encode("latin-1")},
+    )
     assert r.status_code == 403 and "no es válido" in r.json()["detail"]
-    r = web.as_("jefe").post(f"/cvp/necesidades/{need}/plan",
-                             data={"csrf_token": f"{now}.ñ", "contenidos": "a", "enlaces": "b"})
+    r = web.as_("jefe").post(
+        f"/cvp/necesidades/{need}/plan", data={"csrf_token": f"{now}.ñ", "contenidos": "a", "enlaces": "b"}
+    )
     assert r.status_code == 403 and "código de seguridad" in r.text
     assert web.office.documents(need) == []

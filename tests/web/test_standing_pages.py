@@ -13,7 +13,9 @@ def test_a_planned_need_before_its_meeting_offers_no_text_nor_plan_and_the_api_r
     assert editor.status_code == 200 and "espera el registro de reunión" in editor.text
     assert "Presentar para aprobación" not in editor.text
     plan = web.as_("jefe").get(f"/cvp/necesidades/{need}/plan")
-    assert plan.status_code == 200 and "registre primero la reunión" in plan.text and 'name="contenidos"' not in plan.text
+    assert (
+        plan.status_code == 200 and "registre primero la reunión" in plan.text and 'name="contenidos"' not in plan.text
+    )
     r = web.post_json("profesional", f"/cvp/api/necesidades/{need}/texto", {"texts": TEXTS})
     assert r.status_code == 409 and "actividad 2" in r.json()["detail"]
     r = web.post_json("jefe", f"/cvp/api/necesidades/{need}/plan", {"contenidos": ["Afiche"], "enlaces": ["DUT"]})

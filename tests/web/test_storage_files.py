@@ -20,9 +20,19 @@ def design_stored_at(web, need: int, stored_path: str) -> str:
     """A design row as an older version wrote it (revisions never change, so it is inserted as it was);
     returns its file's URL."""
     with web.office.session() as s:
-        rev = Revision(need_id=need, kind=P.DESIGN, number=1, author="tecnico", filename="afiche.png",
-                       stored_path=stored_path, media_type="image/png", size=1, sha256="0" * 64,
-                       alt_text="Afiche", created_at=utcnow())
+        rev = Revision(
+            need_id=need,
+            kind=P.DESIGN,
+            number=1,
+            author="tecnico",
+            filename="afiche.png",
+            stored_path=stored_path,
+            media_type="image/png",
+            size=1,
+            sha256="0" * 64,
+            alt_text="Afiche",
+            created_at=utcnow(),
+        )
         s.add(rev)
         s.flush()
         return api(f"/necesidades/{need}/disenos/{rev.id}/archivo")
@@ -50,8 +60,16 @@ def test_an_uploaded_design_lives_in_the_store_and_is_served_from_it(remote, nee
     assert r.headers["x-content-type-options"] == "nosniff"
 
 
-@pytest.mark.parametrize("stored", ["definitivas/{need}/pieza.png", "salida/x/pieza-1.png", "buzon/1.eml",
-                                    "archivos/../informes/a.html", "/etc/passwd"])
+@pytest.mark.parametrize(
+    "stored",
+    [
+        "definitivas/{need}/pieza.png",
+        "salida/x/pieza-1.png",
+        "buzon/1.eml",
+        "archivos/../informes/a.html",
+        "/etc/passwd",
+    ],
+)
 def test_the_design_route_serves_only_designs(remote, need, stored):
     web = remote
     approved_text(web, need)

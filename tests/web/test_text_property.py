@@ -28,14 +28,62 @@ from tests.conftest import NEED
 
 MARKER = "<x-prueba>"
 ESCAPED = "&lt;x-prueba&gt;"
-TROUBLE = ["\x00", "\x07", "\x1b", "\x7f", "\x85", "\r", "\n", "\r\n", "\t", "\u2028", "\u2029",  # controls, breaks
-           "\u200e", "\u200f", "\u202a", "\u202b", "\u202c", "\u202d", "\u202e", "\u2066", "\u2067", "\u2068",
-           "\u2069", "\u061c",  # direction marks, embeddings, overrides and isolates
-           "\u200b", "\u200c", "\u200d", "\u2060", "\ufeff",  # zero-width
-           "\u0301", "\u0323", "e\u0301", "\U0001f3e0", "\U0001f469\u200d\U0001f467", "\U0001f1e8\U0001f1f4",
-           "\ud800", "\udfff", "\ud83d", "\ufffe", "\uffff", "\U0010ffff",  # broken halves, non-characters
-           "<", ">", "&", '"', "'", "<script>alert(1)</script>", "&amp;", "{{ 7*7 }}", "#Vivienda", "@CVPBogota",
-           "https://www.cajaviviendapopular.gov.co/", "ñandú", "العربية", "עברית"]
+TROUBLE = [
+    "\x00",
+    "\x07",
+    "\x1b",
+    "\x7f",
+    "\x85",
+    "\r",
+    "\n",
+    "\r\n",
+    "\t",
+    "\u2028",
+    "\u2029",  # controls, breaks
+    "\u200e",
+    "\u200f",
+    "\u202a",
+    "\u202b",
+    "\u202c",
+    "\u202d",
+    "\u202e",
+    "\u2066",
+    "\u2067",
+    "\u2068",
+    "\u2069",
+    "\u061c",  # direction marks, embeddings, overrides and isolates
+    "\u200b",
+    "\u200c",
+    "\u200d",
+    "\u2060",
+    "\ufeff",  # zero-width
+    "\u0301",
+    "\u0323",
+    "e\u0301",
+    "\U0001f3e0",
+    "\U0001f469\u200d\U0001f467",
+    "\U0001f1e8\U0001f1f4",
+    "\ud800",
+    "\udfff",
+    "\ud83d",
+    "\ufffe",
+    "\uffff",
+    "\U0010ffff",  # broken halves, non-characters
+    "<",
+    ">",
+    "&",
+    '"',
+    "'",
+    "<script>alert(1)</script>",
+    "&amp;",
+    "{{ 7*7 }}",
+    "#Vivienda",
+    "@CVPBogota",
+    "https://www.cajaviviendapopular.gov.co/",
+    "ñandú",
+    "العربية",
+    "עברית",
+]
 ANY_CHAR = st.characters(codec=None, categories=None)  # every code point, surrogates included
 PIECES = st.one_of(ANY_CHAR, st.sampled_from(TROUBLE), st.text(ANY_CHAR, max_size=3))
 TEXT = st.lists(PIECES, max_size=24).map("".join)
@@ -48,6 +96,7 @@ def has_unstorable(text: str) -> bool:
 
 
 # --- the checks -------------------------------------------------------------------------------------
+
 
 @settings(max_examples=400, derandomize=True, deadline=None, database=None)
 @given(channel=st.sampled_from(CHANNELS), text=TEXT, title=TEXT)
@@ -69,19 +118,26 @@ def test_the_checks_take_any_text(channel, text, title):
 
 # --- the records and the pages -----------------------------------------------------------------------
 
+
 def _pages(need_id: int) -> list[tuple[str, str, bool]]:
     """(user, url, shows the text) for every page and export that shows a need's text."""
-    return [("jefe", f"/cvp/necesidades/{need_id}", True),
-            ("jefe", f"/cvp/necesidades/{need_id}/revision-texto", True),
-            ("jefe", f"/cvp/necesidades/{need_id}/expediente", True),
-            ("profesional", f"/cvp/necesidades/{need_id}/texto", False),
-            ("jefe", "/cvp/", False),
-            ("lector", "/cvp/necesidades", False)]
+    return [
+        ("jefe", f"/cvp/necesidades/{need_id}", True),
+        ("jefe", f"/cvp/necesidades/{need_id}/revision-texto", True),
+        ("jefe", f"/cvp/necesidades/{need_id}/expediente", True),
+        ("profesional", f"/cvp/necesidades/{need_id}/texto", False),
+        ("jefe", "/cvp/", False),
+        ("lector", "/cvp/necesidades", False),
+    ]
 
 
 def _json_pages(need_id: int) -> list[tuple[str, str]]:
-    return [("jefe", f"/cvp/api/necesidades/{need_id}"), ("jefe", f"/cvp/api/necesidades/{need_id}/expediente"),
-            ("jefe", "/cvp/api/bandeja"), ("profesional", "/cvp/api/necesidades")]
+    return [
+        ("jefe", f"/cvp/api/necesidades/{need_id}"),
+        ("jefe", f"/cvp/api/necesidades/{need_id}/expediente"),
+        ("jefe", "/cvp/api/bandeja"),
+        ("profesional", "/cvp/api/necesidades"),
+    ]
 
 
 def _texts_of(detail: dict) -> dict:
@@ -104,8 +160,13 @@ def _assert_shown(web, need_id: int, expected_texts: dict) -> None:
             assert _texts_of(data) == expected_texts
 
 
-SETTINGS = dict(derandomize=True, deadline=None, database=None, phases=[Phase.explicit, Phase.generate],
-                suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = dict(
+    derandomize=True,
+    deadline=None,
+    database=None,
+    phases=[Phase.explicit, Phase.generate],
+    suppress_health_check=[HealthCheck.too_slow],
+)
 
 
 def test_any_text_is_stored_as_typed_or_refused_and_every_page_shows_it_escaped(web):
@@ -156,8 +217,19 @@ def test_rows_stored_before_the_refusal_are_shown_escaped(web):
         need_id = office.register_need(ONE_OFF, "jefe", run_id=None).id
         texts = {"x": f"{x} {MARKER}", "facebook": f"{MARKER} {facebook}"}
         with office.session() as s:
-            s.add(Revision(need_id=need_id, kind=P.TEXT, number=1, author="profesional", title="Entrega",
-                           texts=texts, note="", checks=[], created_at=utcnow()))
+            s.add(
+                Revision(
+                    need_id=need_id,
+                    kind=P.TEXT,
+                    number=1,
+                    author="profesional",
+                    title="Entrega",
+                    texts=texts,
+                    note="",
+                    checks=[],
+                    created_at=utcnow(),
+                )
+            )
         shown = {c: "".join("\ufffd" if ch in NOT_SHOWN else ch for ch in t) for c, t in texts.items()}
         _assert_shown(web, need_id, shown)
 

@@ -23,8 +23,13 @@ from cvp_airflow.web.security import Viewer
 
 log = logging.getLogger(__name__)
 
-MEETING_FIELDS = {"temas": "Temas a tratar", "fuentes": "Fuentes a consultar", "productos": "Productos a realizar",
-                  "canales": "Medios de difusión", "asistentes": "Asistentes"}
+MEETING_FIELDS = {
+    "temas": "Temas a tratar",
+    "fuentes": "Fuentes a consultar",
+    "productos": "Productos a realizar",
+    "canales": "Medios de difusión",
+    "asistentes": "Asistentes",
+}
 PLAN_FIELDS = {"contenidos": "Contenidos y acciones", "enlaces": "Enlaces de las dependencias"}
 # Who may do what: the commands' own role sets (the pages use them to show or hide each form).
 MEETING_ROLES = commands.MEETING_ROLES
@@ -55,30 +60,48 @@ def record_plan(office: Office, viewer: Viewer, need_id: int, data: dict) -> Doc
     return doc
 
 
-def submit_text(office: Office, viewer: Viewer, need_id: int, texts: dict[str, str], title: str = "",
-                note: str = "") -> Revision:
+def submit_text(
+    office: Office, viewer: Viewer, need_id: int, texts: dict[str, str], title: str = "", note: str = ""
+) -> Revision:
     """Activities 5 and 8: the professional's text per channel (blocking check errors refuse it)."""
     rev = commands.submit_text(office, viewer.username, need_id, texts, title=title, note=note)
     log.info("Forms: text revision %s of need %s submitted by %s", rev.number, need_id, viewer.username)
     return rev
 
 
-def decide(office: Office, viewer: Viewer, need_id: int, revision_id: int, control_point: int, decision: str,
-           comment: str = "", publish_at: datetime | None = None) -> DecisionOutcome:
+def decide(
+    office: Office,
+    viewer: Viewer,
+    need_id: int,
+    revision_id: int,
+    control_point: int,
+    decision: str,
+    comment: str = "",
+    publish_at: datetime | None = None,
+) -> DecisionOutcome:
     """Control points 7 and 12: only the head decides, on exactly the revision she saw."""
-    out = commands.decide(office, viewer.username, need_id, revision_id, control_point, decision, comment,
-                          publish_at=publish_at)
-    log.info("Forms: decision %s on revision %s of need %s by %s%s", decision, revision_id, need_id,
-             viewer.username, " (already recorded)" if out.already_recorded else "")
+    out = commands.decide(
+        office, viewer.username, need_id, revision_id, control_point, decision, comment, publish_at=publish_at
+    )
+    log.info(
+        "Forms: decision %s on revision %s of need %s by %s%s",
+        decision,
+        revision_id,
+        need_id,
+        viewer.username,
+        " (already recorded)" if out.already_recorded else "",
+    )
     return out
 
 
-def submit_design(office: Office, viewer: Viewer, need_id: int, path: Path, filename: str, alt_text: str = "",
-                  note: str = "") -> Revision:
+def submit_design(
+    office: Office, viewer: Viewer, need_id: int, path: Path, filename: str, alt_text: str = "", note: str = ""
+) -> Revision:
     """Activity 10: the technician's design, stored by the domain under a generated name."""
     rev = commands.submit_design(office, viewer.username, need_id, path, filename, alt_text=alt_text, note=note)
-    log.info("Forms: design revision %s of need %s uploaded by %s (%s bytes)", rev.number, need_id,
-             viewer.username, rev.size)
+    log.info(
+        "Forms: design revision %s of need %s uploaded by %s (%s bytes)", rev.number, need_id, viewer.username, rev.size
+    )
     return rev
 
 
@@ -91,21 +114,30 @@ def cancel_need(office: Office, viewer: Viewer, need_id: int, reason: str) -> Ne
 
 # --- activity 14: publications whose outcome is unknown --------------------------------------------
 
-def confirm_publication(office: Office, viewer: Viewer, publication_id: int, url: str, remote_id: str = "",
-                        need_id: int | None = None) -> Publication:
+
+def confirm_publication(
+    office: Office, viewer: Viewer, publication_id: int, url: str, remote_id: str = "", need_id: int | None = None
+) -> Publication:
     """A person found the post on the platform: the ledger marks it published, with its address."""
     done = commands.confirm_publication(office, viewer.username, publication_id, url, remote_id, need_id=need_id)
-    log.info("Forms: publication %s (need %s, %s) confirmed by %s", done.id, done.need_id, done.channel,
-             viewer.username)
+    log.info(
+        "Forms: publication %s (need %s, %s) confirmed by %s", done.id, done.need_id, done.channel, viewer.username
+    )
     return done
 
 
-def allow_publication_retry(office: Office, viewer: Viewer, publication_id: int, reviewed: bool,
-                            need_id: int | None = None) -> Publication:
+def allow_publication_retry(
+    office: Office, viewer: Viewer, publication_id: int, reviewed: bool, need_id: int | None = None
+) -> Publication:
     """A person checked the account and the post is not there: the next attempt may send it."""
     done = commands.allow_publication_retry(office, viewer.username, publication_id, reviewed, need_id=need_id)
-    log.info("Forms: resend of publication %s (need %s, %s) authorized by %s", done.id, done.need_id, done.channel,
-             viewer.username)
+    log.info(
+        "Forms: resend of publication %s (need %s, %s) authorized by %s",
+        done.id,
+        done.need_id,
+        done.channel,
+        viewer.username,
+    )
     return done
 
 
@@ -144,9 +176,15 @@ def check(channel: str, text: str, title: str = "", media: list[dict] | None = N
     too_long = x_too_long(text) if channel == "x" else None
     if too_long:
         limit, unit = LENGTH_LIMITS["x"]
-        return {"channel": "x", "blocking": True, "x_weighted_length": None,
-                "counts": {"error": 1, "warning": 0, "info": 0}, "findings": [too_long],
-                "length": {"value": len(text), "limit": limit, "unit": unit}, "title_length": None}
+        return {
+            "channel": "x",
+            "blocking": True,
+            "x_weighted_length": None,
+            "counts": {"error": 1, "warning": 0, "info": 0},
+            "findings": [too_long],
+            "length": {"value": len(text), "limit": limit, "unit": unit},
+            "title_length": None,
+        }
     infos = tuple(MediaInfo(**m) for m in (media or ()))
     report = check_text(channel, text or "", title=title or "", media=infos)
     if not infos:
@@ -155,6 +193,7 @@ def check(channel: str, text: str, title: str = "", media: list[dict] | None = N
     data["channel"] = channel
     data["length"] = length_of(channel, text or "", report.x_weighted_length)
     title_max = P.CHANNEL[channel].text.title_max_chars
-    data["title_length"] = ({"value": len(title or ""), "limit": title_max, "unit": "caracteres"}
-                            if title_max is not None else None)
+    data["title_length"] = (
+        {"value": len(title or ""), "limit": title_max, "unit": "caracteres"} if title_max is not None else None
+    )
     return data

@@ -31,16 +31,18 @@ AUTH_MESSAGES = {
 }
 HTTP_MESSAGES = {
     400: "La solicitud llegó mal formada (por ejemplo, un formulario con archivo cortado o con un separador "
-         "no válido): recargue la página y vuelva a intentarlo.",
+    "no válido): recargue la página y vuelva a intentarlo.",
     404: "No existe esa página de los formularios.",
     405: "Esa acción no se hace así: use los botones del formulario.",
     413: "La solicitud es demasiado grande.",
     415: "Tipo de contenido no admitido: envíe JSON o el formulario de la página.",
 }
 HTTP_FALLBACK = "La solicitud no se pudo atender (código {status}): recargue la página y vuelva a intentarlo."
-PAGE_CSP = ("default-src 'self'; img-src 'self' blob: data:; media-src 'self' blob:; frame-src 'self'; "
-            "object-src 'none'; script-src 'self'; style-src 'self'; base-uri 'none'; form-action 'self'; "
-            "frame-ancestors 'self'")
+PAGE_CSP = (
+    "default-src 'self'; img-src 'self' blob: data:; media-src 'self' blob:; frame-src 'self'; "
+    "object-src 'none'; script-src 'self'; style-src 'self'; base-uri 'none'; form-action 'self'; "
+    "frame-ancestors 'self'"
+)
 
 
 def is_api(request: Request) -> bool:
@@ -62,8 +64,11 @@ class SecurityHeaders:
                 headers = list(message.get("headers", []))
                 names = {k.lower() for k, _ in headers}
                 ctype = next((v for k, v in headers if k.lower() == b"content-type"), b"")
-                extra = {b"x-content-type-options": b"nosniff", b"referrer-policy": b"same-origin",
-                         b"x-frame-options": b"SAMEORIGIN"}
+                extra = {
+                    b"x-content-type-options": b"nosniff",
+                    b"referrer-policy": b"same-origin",
+                    b"x-frame-options": b"SAMEORIGIN",
+                }
                 if ctype.startswith(b"text/html"):
                     extra[b"content-security-policy"] = PAGE_CSP.encode()
                 if ctype.startswith((b"text/html", b"application/json")):
@@ -95,11 +100,13 @@ def create_app() -> FastAPI:
     app = FastAPI(
         title="Formularios de Comunicaciones CVP (208-COM-Pr-04)",
         description="Formularios web y API JSON del procedimiento Community Manager de la Oficina Asesora de "
-                    "Comunicaciones de la Caja de la Vivienda Popular. Misma sesión que Airflow (cookie `_token` "
-                    "o `Authorization: Bearer`); roles según el archivo del equipo; las escrituras con cookie "
-                    "llevan el encabezado `X-CSRF-Token` (ver `GET /api/yo`).",
+        "Comunicaciones de la Caja de la Vivienda Popular. Misma sesión que Airflow (cookie `_token` "
+        "o `Authorization: Bearer`); roles según el archivo del equipo; las escrituras con cookie "
+        "llevan el encabezado `X-CSRF-Token` (ver `GET /api/yo`).",
         version="1.0",
-        openapi_url=None, docs_url=None, redoc_url=None,
+        openapi_url=None,
+        docs_url=None,
+        redoc_url=None,
     )
     app.add_middleware(SecurityHeaders)
     app.include_router(api.router)
@@ -117,8 +124,9 @@ def create_app() -> FastAPI:
     @app.exception_handler(CvpError)
     async def domain_error(request: Request, exc: CvpError):
         if is_api(request):
-            return ShownJSONResponse({"detail": exc.message, "details": exc.details, "code": type(exc).__name__},
-                                     status_code=exc.status)
+            return ShownJSONResponse(
+                {"detail": exc.message, "details": exc.details, "code": type(exc).__name__}, status_code=exc.status
+            )
         return await _page_error(request, exc.status, exc.message, exc.details)
 
     @app.exception_handler(StarletteHTTPException)
@@ -126,12 +134,18 @@ def create_app() -> FastAPI:
         auth = is_auth_failure(exc)
         # Starlette's and FastAPI's own refusals (a malformed multipart body, an unknown route) carry English
         # details: the person reads ours.
-        message = AUTH_MESSAGES.get(exc.detail) if auth else HTTP_MESSAGES.get(
-            exc.status_code, HTTP_FALLBACK.format(status=exc.status_code))
+        message = (
+            AUTH_MESSAGES.get(exc.detail)
+            if auth
+            else HTTP_MESSAGES.get(exc.status_code, HTTP_FALLBACK.format(status=exc.status_code))
+        )
         if is_api(request) or request.url.path.endswith("/openapi.json"):
             code = "NotAuthenticated" if auth else "HTTPError"
-            return ShownJSONResponse({"detail": message, "details": [], "code": code}, status_code=exc.status_code,
-                                     headers=getattr(exc, "headers", None))
+            return ShownJSONResponse(
+                {"detail": message, "details": [], "code": code},
+                status_code=exc.status_code,
+                headers=getattr(exc, "headers", None),
+            )
         if auth:
             return RedirectResponse(_login_url(request), status_code=303)
         return await _page_error(request, exc.status_code, message)

@@ -22,8 +22,10 @@ from pydantic import AfterValidator
 ID_MAX = 2**63 - 1  # SQLite's INTEGER and PostgreSQL's bigint
 _UNSHOWABLE = re.compile("[\ud800-\udfff]")
 _REFUSED = re.compile("[\x00\ud800-\udfff]")
-REFUSED_TEXT = ("contiene un carácter que no se puede guardar ni publicar (la mitad suelta de un emoji o símbolo, "
-                "o un carácter nulo); bórrelo y, si era un emoji, vuelva a insertarlo completo")
+REFUSED_TEXT = (
+    "contiene un carácter que no se puede guardar ni publicar (la mitad suelta de un emoji o símbolo, "
+    "o un carácter nulo); bórrelo y, si era un emoji, vuelva a insertarlo completo"
+)
 
 
 class Refusal(ValueError):
@@ -87,6 +89,7 @@ def record_id(raw: object, what: str = "la revisión") -> int:
 
 
 # --- output --------------------------------------------------------------------------------------
+
 
 def showable(text: str) -> str:
     """``text`` with each lone surrogate replaced by U+FFFD, so it encodes as UTF-8."""

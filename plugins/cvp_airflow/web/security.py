@@ -77,14 +77,17 @@ def current_viewer(
     member = team.members.get(username)
     if member is None:
         where = "los grupos del directorio" if team.source == "directorio" else "el archivo del equipo"
-        raise PermissionDenied(f"El usuario «{username}» no está en el equipo de la Oficina Asesora de "
-                               f"Comunicaciones: pida que lo registren con su rol en {where}.")
+        raise PermissionDenied(
+            f"El usuario «{username}» no está en el equipo de la Oficina Asesora de "
+            f"Comunicaciones: pida que lo registren con su rol en {where}."
+        )
     viewer = Viewer(username, member.role, member.name, via_bearer=_via_bearer(credentials))
     request.state.cvp_viewer = viewer
     return viewer
 
 
 # --- anti-forgery tokens -------------------------------------------------------------------------
+
 
 def _key() -> bytes:
     from airflow.configuration import conf
@@ -124,11 +127,15 @@ def check_csrf(viewer: Viewer, token: str | None) -> None:
     if viewer.via_bearer:
         return
     if not token:
-        raise CsrfRefused("Falta el código de seguridad del formulario (protección contra solicitudes "
-                          "falsificadas). Recargue la página y vuelva a intentarlo.")
+        raise CsrfRefused(
+            "Falta el código de seguridad del formulario (protección contra solicitudes "
+            "falsificadas). Recargue la página y vuelva a intentarlo."
+        )
     if not csrf_valid(viewer.username, token):
-        raise CsrfRefused("El código de seguridad del formulario no es válido o caducó. Recargue la página "
-                          "y vuelva a intentarlo; no se registró nada.")
+        raise CsrfRefused(
+            "El código de seguridad del formulario no es válido o caducó. Recargue la página "
+            "y vuelva a intentarlo; no se registró nada."
+        )
 
 
 async def csrf_protect(request: Request, viewer: Viewer = Depends(current_viewer)) -> Viewer:

@@ -48,8 +48,10 @@ def max_upload_bytes() -> int:
 
 
 def _too_large(limit: int) -> TooLarge:
-    return TooLarge(f"El archivo supera el máximo permitido de {limit / 1048576:.0f} MB; no se guardó nada. "
-                    "Reduzca su peso (exportación optimizada o menor resolución) y cárguelo de nuevo.")
+    return TooLarge(
+        f"El archivo supera el máximo permitido de {limit / 1048576:.0f} MB; no se guardó nada. "
+        "Reduzca su peso (exportación optimizada o menor resolución) y cárguelo de nuevo."
+    )
 
 
 @dataclass
@@ -123,7 +125,7 @@ class _Parser:
         if self.form.size > self.limit:
             raise _too_large(self.limit)
         if len(self._head) < SNIFF_BYTES:
-            self._head += chunk[:SNIFF_BYTES - len(self._head)]
+            self._head += chunk[: SNIFF_BYTES - len(self._head)]
             if len(self._head) >= SNIFF_BYTES:
                 self._sniff()
         self._pending += chunk
@@ -135,15 +137,19 @@ class _Parser:
         elif self._name:
             value = self._data.decode("utf-8", "replace")  # never a lone surrogate; NUL is refused here
             if "\0" in value:
-                raise InvalidInput("Un campo del formulario contiene un carácter nulo, que no se puede guardar: "
-                                   "bórrelo y vuelva a cargar el archivo.")
+                raise InvalidInput(
+                    "Un campo del formulario contiene un carácter nulo, que no se puede guardar: "
+                    "bórrelo y vuelva a cargar el archivo."
+                )
             self.form.fields[self._name] = value
 
     def _sniff(self) -> None:
         media_type = sniff_media_type(bytes(self._head))
         if media_type not in UPLOAD_TYPES:
-            raise UnsupportedType(f"Tipo de archivo no admitido («{self.form.filename}»): se admiten {ACCEPTED}. "
-                                  "El tipo se reconoce por el contenido del archivo, no por su nombre.")
+            raise UnsupportedType(
+                f"Tipo de archivo no admitido («{self.form.filename}»): se admiten {ACCEPTED}. "
+                "El tipo se reconoce por el contenido del archivo, no por su nombre."
+            )
         self.form.media_type = media_type
 
     def take_pending(self) -> bytes:
@@ -151,8 +157,14 @@ class _Parser:
         return out
 
 
-async def receive_upload(request: Request, *, file_field: str, tmp_dir: Path, limit: int | None = None,
-                         before_file: Callable[[dict[str, str]], None] | None = None) -> UploadedForm:
+async def receive_upload(
+    request: Request,
+    *,
+    file_field: str,
+    tmp_dir: Path,
+    limit: int | None = None,
+    before_file: Callable[[dict[str, str]], None] | None = None,
+) -> UploadedForm:
     """Parse the multipart body of ``request`` with the file capped at ``limit`` bytes.
 
     ``before_file(fields)`` runs when the file part starts, with the fields read so far (the
@@ -169,17 +181,26 @@ async def receive_upload(request: Request, *, file_field: str, tmp_dir: Path, li
         raise _too_large(limit)
     boundary = options[b"boundary"]
     if not 1 <= len(boundary) <= MAX_BOUNDARY:  # the parser raised FormParserError (a 500) at construction
-        raise InvalidInput("El formulario llegó mal formado (el separador de sus partes no es válido); vuelva a "
-                           "cargar el archivo desde la página.")
+        raise InvalidInput(
+            "El formulario llegó mal formado (el separador de sus partes no es válido); vuelva a "
+            "cargar el archivo desde la página."
+        )
     tmp_path = await asyncio.to_thread(_new_temp_file, tmp_dir)
     p = _Parser(file_field, tmp_path, limit, before_file)
     received = 0
     try:
-        parser = MultipartParser(boundary, {
-            "on_part_begin": p.on_part_begin, "on_part_data": p.on_part_data, "on_part_end": p.on_part_end,
-            "on_header_field": p.on_header_field, "on_header_value": p.on_header_value,
-            "on_header_end": p.on_header_end, "on_headers_finished": p.on_headers_finished,
-        })
+        parser = MultipartParser(
+            boundary,
+            {
+                "on_part_begin": p.on_part_begin,
+                "on_part_data": p.on_part_data,
+                "on_part_end": p.on_part_end,
+                "on_header_field": p.on_header_field,
+                "on_header_value": p.on_header_value,
+                "on_header_end": p.on_header_end,
+                "on_headers_finished": p.on_headers_finished,
+            },
+        )
         async for chunk in request.stream():
             received += len(chunk)
             if received > limit + OVERHEAD_BYTES:

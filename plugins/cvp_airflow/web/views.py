@@ -23,21 +23,46 @@ from cvp.records.models import Event, Need, Revision
 ORG_NAME = "Caja de la Vivienda Popular"
 PREVIEW_CHANNELS = ("x", "facebook", "instagram", "youtube", "sitio_web")
 WEEKDAYS = ("Lunes", "Martes", "Miércoles", "Jueves", "Viernes", "Sábado", "Domingo")
-MONTHS = ("enero", "febrero", "marzo", "abril", "mayo", "junio", "julio", "agosto", "septiembre", "octubre",
-          "noviembre", "diciembre")
+MONTHS = (
+    "enero",
+    "febrero",
+    "marzo",
+    "abril",
+    "mayo",
+    "junio",
+    "julio",
+    "agosto",
+    "septiembre",
+    "octubre",
+    "noviembre",
+    "diciembre",
+)
 DECISION_NAMES = {P.APPROVED: "Aprobado", P.REJECTED: "Devuelto con comentarios", "presentado": "Pendiente de decisión"}
 KIND_NAMES = {P.TEXT: "Texto", P.DESIGN: "Diseño"}
 SEVERITY_NAMES = {"error": "Error", "warning": "Advertencia", "info": "Información"}
 STATUS_NAMES = {"en_curso": "En curso", "publicada": "Publicada", "cancelada": "Cancelada"}
 IN_COURSE, CANCELLED, CANCELLED_EVENT = "en_curso", "cancelada", "necesidad_cancelada"
 PUBLISHING_STATES = ("enviando", "publicado")  # a need whose piece is already going out is no longer cancelled
-PUBLICATION_STATE_NAMES = {"pendiente": "Pendiente", "enviando": "Enviando", "publicado": "Publicada",
-                           "sin_confirmar": "Sin confirmar", "fallido": "Fallida"}
+PUBLICATION_STATE_NAMES = {
+    "pendiente": "Pendiente",
+    "enviando": "Enviando",
+    "publicado": "Publicada",
+    "sin_confirmar": "Sin confirmar",
+    "fallido": "Fallida",
+}
 DAG_ID = "necesidad_comunicacion"
 PUBLISH_TASK_NAME = P.display_name(14)
 # Where a step is done, relative to the need's page (activity 14: the unconfirmed publications there).
-STEP_PAGES = {2: "/reunion", 3: "/plan", 5: "/texto", 8: "/texto", 7: "/revision-texto", 10: "/diseno",
-              12: "/revision-diseno", 14: "#sec-publicaciones"}
+STEP_PAGES = {
+    2: "/reunion",
+    3: "/plan",
+    5: "/texto",
+    8: "/texto",
+    7: "/revision-texto",
+    10: "/diseno",
+    12: "/revision-diseno",
+    14: "#sec-publicaciones",
+}
 
 
 # --- diff ----------------------------------------------------------------------------------------
@@ -83,8 +108,8 @@ def _blocks(a: list[str], b: list[str], budget: list[int]) -> list[tuple[str, st
             lo += 1
         while hi < n - lo and a[len(a) - 1 - hi] == b[len(b) - 1 - hi]:
             hi += 1
-    head, tail = "".join(a[:lo]), "".join(a[len(a) - hi:])
-    a, b = a[lo:len(a) - hi], b[lo:len(b) - hi]
+    head, tail = "".join(a[:lo]), "".join(a[len(a) - hi :])
+    a, b = a[lo : len(a) - hi], b[lo : len(b) - hi]
     out = [("=", head, head)]
     if len(a) * len(b) > budget[0]:
         out.append(("?", "".join(a), "".join(b)))
@@ -123,7 +148,7 @@ def highlight(text: str) -> list[tuple[str, str]]:
     out, pos = [], 0
     for m in _HIGHLIGHT.finditer(text or ""):
         if m.start() > pos:
-            out.append(("texto", text[pos:m.start()]))
+            out.append(("texto", text[pos : m.start()]))
         out.append(("enlace", m.group()))
         pos = m.end()
     if pos < len(text or ""):
@@ -162,12 +187,14 @@ class Media:
 def media_of(rev: Revision | None, url: str) -> Media | None:
     if rev is None:
         return None
-    kind = "imagen" if rev.media_type.startswith("image/") else "video" if rev.media_type.startswith("video/") \
-        else "pdf"
+    kind = (
+        "imagen" if rev.media_type.startswith("image/") else "video" if rev.media_type.startswith("video/") else "pdf"
+    )
     return Media(url, kind, rev.alt_text, rev.media_type)
 
 
 # --- a need's file -------------------------------------------------------------------------------
+
 
 @dataclass
 class NeedFile:
@@ -230,13 +257,17 @@ def need_file(office: Office, need_id: int) -> NeedFile:
     revisions = office.revisions(need_id)
     texts = sorted((r for r in revisions if r.kind == P.TEXT), key=lambda r: r.number)
     designs = sorted((r for r in revisions if r.kind == P.DESIGN), key=lambda r: r.number)
-    decisions = [{"revision": r, "decision": r.decision} for r in sorted(revisions, key=lambda r: r.created_at)
-                 if r.decision is not None]
+    decisions = [
+        {"revision": r, "decision": r.decision}
+        for r in sorted(revisions, key=lambda r: r.created_at)
+        if r.decision is not None
+    ]
     decisions.sort(key=lambda d: d["decision"].decided_at)
     return NeedFile(need, step, timeline, texts, designs, decisions, standing)
 
 
 # --- Airflow -------------------------------------------------------------------------------------
+
 
 def airflow_run_path(run_id: str | None) -> str:
     """Path, under Airflow's base URL, of the need's DAG run in Airflow 3's UI (the DAG without a run)."""
@@ -253,6 +284,7 @@ def airflow_publish_task_path(run_id: str | None) -> str:
 
 
 # --- ages ----------------------------------------------------------------------------------------
+
 
 def age(since: datetime, now: datetime | None = None) -> str:
     """'hace 3 días', 'hace 5 horas', 'hace unos minutos'."""
@@ -278,6 +310,7 @@ def deadline_note(deadline: date, today: date | None = None) -> tuple[str, str]:
 
 
 # --- the month -----------------------------------------------------------------------------------
+
 
 @dataclass
 class Day:
@@ -340,8 +373,17 @@ def parse_day(value: str | None, year: int, month_: int) -> date | None:
     return day if weeks[0][0] <= day <= weeks[-1][-1] else None
 
 
-def month(office: Office, year: int, month_: int, channel: str | None = None, *, kind: str | None = None,
-          day: date | None = None, after: str | None = None, limit: int | None = None) -> Month:
+def month(
+    office: Office,
+    year: int,
+    month_: int,
+    channel: str | None = None,
+    *,
+    kind: str | None = None,
+    day: date | None = None,
+    after: str | None = None,
+    limit: int | None = None,
+) -> Month:
     """The month's grid with every day's count, and one page of its pieces (or of one day's) in order.
 
     A constant number of statements whatever the volume: counts by day from the database, one page
@@ -365,8 +407,7 @@ def month(office: Office, year: int, month_: int, channel: str | None = None, *,
     for e in page.items:
         by_day.setdefault(e.day, []).append(e)
     today = inbox.today_bogota()
-    weeks = [[Day(d, d.month == month_, by_day.get(d, []), d == today, count(d)) for d in week]
-             for week in weeks_dates]
+    weeks = [[Day(d, d.month == month_, by_day.get(d, []), d == today, count(d)) for d in week] for week in weeks_dates]
     total = sum(count(d) for d in counts if lo <= d <= hi)
     return Month(year, month_, weeks, page.items, total, page.next, day)
 

@@ -49,9 +49,11 @@ class WaitingLine:
     @property
     def message(self) -> str:
         plural = "necesidad espera" if self.queued == 1 else "necesidades esperan"
-        return (f"{self.queued} {plural} para empezar: hay {self.running} necesidades en curso y el máximo "
-                f"configurado es {self.limit} (variable CVP_MAX_ACTIVE_NEEDS). Empezarán solas, en orden de "
-                "llegada, a medida que otras terminen o se cancelen.")
+        return (
+            f"{self.queued} {plural} para empezar: hay {self.running} necesidades en curso y el máximo "
+            f"configurado es {self.limit} (variable CVP_MAX_ACTIVE_NEEDS). Empezarán solas, en orden de "
+            "llegada, a medida que otras terminen o se cancelen."
+        )
 
 
 def waiting_line(grace_seconds: int | None = None) -> WaitingLine | None:
@@ -69,13 +71,18 @@ def waiting_line(grace_seconds: int | None = None) -> WaitingLine | None:
         cutoff = datetime.now(UTC) - timedelta(seconds=grace)
         with create_session() as session:
             limit = session.scalar(select(DagModel.max_active_runs).where(DagModel.dag_id == DAG_ID))
-            counts = dict(session.execute(
-                select(DagRun.state, func.count()).where(DagRun.dag_id == DAG_ID,
-                                                         DagRun.state.in_([DagRunState.QUEUED, DagRunState.RUNNING]))
-                .group_by(DagRun.state)).all())
+            counts = dict(
+                session.execute(
+                    select(DagRun.state, func.count())
+                    .where(DagRun.dag_id == DAG_ID, DagRun.state.in_([DagRunState.QUEUED, DagRunState.RUNNING]))
+                    .group_by(DagRun.state)
+                ).all()
+            )
             queued, oldest = session.execute(
                 select(func.count(), func.min(DagRun.queued_at)).where(
-                    DagRun.dag_id == DAG_ID, DagRun.state == DagRunState.QUEUED, DagRun.queued_at < cutoff)).one()
+                    DagRun.dag_id == DAG_ID, DagRun.state == DagRunState.QUEUED, DagRun.queued_at < cutoff
+                )
+            ).one()
     except Exception:  # noqa: BLE001 - the forms keep working without this notice
         log.warning("No se pudo leer la cola de necesidades en la base de Airflow", exc_info=True)
         return None
@@ -115,15 +122,19 @@ def broker_problem(timeout: float = 1.0) -> str | None:
                 client.close()
     except Exception as exc:  # noqa: BLE001 - any failure to reach it is the same news for a person
         log.warning("El intermediario de tareas %s no responde: %s", where, type(exc).__name__)
-        problem = (f"El intermediario de tareas (Redis, {where}) no responde: ninguna tarea llega a los "
-                   "trabajadores, así que las necesidades no avanzan ni se publican. Nada se pierde: las "
-                   "decisiones quedan registradas y todo sigue cuando vuelva. Avise a soporte TIC.")
+        problem = (
+            f"El intermediario de tareas (Redis, {where}) no responde: ninguna tarea llega a los "
+            "trabajadores, así que las necesidades no avanzan ni se publican. Nada se pierde: las "
+            "decisiones quedan registradas y todo sigue cuando vuelva. Avise a soporte TIC."
+        )
     _broker_cache[url] = (time.monotonic(), problem)
     return problem
 
 
 class WaitingLineOut(BaseModel):
-    en_cola: int = Field(description="Necesidades disparadas que aún no empiezan (en cola más de CVP_QUEUE_GRACE_SECONDS)")
+    en_cola: int = Field(
+        description="Necesidades disparadas que aún no empiezan (en cola más de CVP_QUEUE_GRACE_SECONDS)"
+    )
     en_curso: int = Field(description="Ejecuciones de necesidades en curso en Airflow")
     maximo: int = Field(description="Máximo de necesidades en curso (CVP_MAX_ACTIVE_NEEDS)")
     desde: datetime | None = Field(description="Desde cuándo espera la más antigua")
@@ -143,19 +154,33 @@ class RefusedNeedOut(BaseModel):
 router = APIRouter(prefix="/api", tags=["Formularios CVP"], dependencies=[Depends(current_viewer)])
 
 
-@router.get("/solicitudes-rechazadas", response_model=list[RefusedNeedOut],
-            summary="Necesidades que no se abrieron: quién las pidió, cuándo y por qué (las 20 más recientes)")
+@router.get(
+    "/solicitudes-rechazadas",
+    response_model=list[RefusedNeedOut],
+    summary="Necesidades que no se abrieron: quién las pidió, cuándo y por qué (las 20 más recientes)",
+)
 def refused_needs_api(office: Office = Depends(get_office)):
-    return [RefusedNeedOut(run_id=r.run_id, solicitado_por=r.requested_by, titulo=r.title, motivo=r.reason, fecha=r.at)
-            for r in office.refused_needs(20)]
+    return [
+        RefusedNeedOut(run_id=r.run_id, solicitado_por=r.requested_by, titulo=r.title, motivo=r.reason, fecha=r.at)
+        for r in office.refused_needs(20)
+    ]
 
 
-@router.get("/cola", response_model=WaitingLineOut | None,
-            summary="Necesidades que esperan para empezar por el máximo de necesidades en curso")
+@router.get(
+    "/cola",
+    response_model=WaitingLineOut | None,
+    summary="Necesidades que esperan para empezar por el máximo de necesidades en curso",
+)
 def waiting_line_api():
     line = waiting_line()
     if line is None:
         return None
-    return WaitingLineOut(en_cola=line.queued, en_curso=line.running, maximo=line.limit, desde=line.oldest,
-                          retenidas=line.held_back, mensaje=line.message if line.held_back else None,
-                          intermediario=broker_problem())
+    return WaitingLineOut(
+        en_cola=line.queued,
+        en_curso=line.running,
+        maximo=line.limit,
+        desde=line.oldest,
+        retenidas=line.held_back,
+        mensaje=line.message if line.held_back else None,
+        intermediario=broker_problem(),
+    )

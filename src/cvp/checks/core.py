@@ -63,8 +63,11 @@ def _unpublishable(channel: str, text: str, field: str) -> list[Finding]:
         return []
     what = "El título" if field == "title" else "El texto"
     count = len(positions)
-    many = "%d caracteres que no se pueden publicar; el primero está" % count if count > 1 else \
-        "un carácter que no se puede publicar"
+    many = (
+        "%d caracteres que no se pueden publicar; el primero está" % count
+        if count > 1
+        else "un carácter que no se puede publicar"
+    )
     return [
         Finding(
             "text.invalid_character",
@@ -102,9 +105,7 @@ def _inclusive(channel: str, text: str, field: str, rules: InclusiveRules) -> li
     return out
 
 
-def _guide(
-    channel: str, text: str, title: str, campaign: str | None, guide: Guide
-) -> list[Finding]:
+def _guide(channel: str, text: str, title: str, campaign: str | None, guide: Guide) -> list[Finding]:
     out = []
     where = CHANNEL_NAMES_ES[channel]
     if campaign and campaign not in guide.campaigns:

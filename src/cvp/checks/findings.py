@@ -28,9 +28,7 @@ _FIELD_ES = {"text": "texto", "title": "título"}
 def require_channel(channel: str) -> str:
     """Fail early on a misspelt channel, since every limit below depends on it."""
     if channel not in CHANNELS:
-        raise ValueError(
-            "Canal desconocido: %r. Use uno de: %s." % (channel, ", ".join(CHANNELS))
-        )
+        raise ValueError("Canal desconocido: %r. Use uno de: %s." % (channel, ", ".join(CHANNELS)))
     return channel
 
 

@@ -134,7 +134,12 @@ def _items(raw, prefix: str, where: str) -> tuple[str, ...]:
         raise GuideError("%s: debe ser una lista." % where)
     out = []
     for item in raw:
-        if not isinstance(item, str) or not item.strip().startswith(prefix) or len(item.strip()) < 2 or " " in item.strip():
+        if (
+            not isinstance(item, str)
+            or not item.strip().startswith(prefix)
+            or len(item.strip()) < 2
+            or " " in item.strip()
+        ):
             raise GuideError("%s: «%s» debe empezar por «%s» y no tener espacios." % (where, item, prefix))
         out.append(item.strip())
     return _dedupe(out)
@@ -206,9 +211,10 @@ def check_urls_online(urls: Iterable[str], timeout: float = LINK_TIMEOUT_SECONDS
     unique = list(dict.fromkeys(urls))
     if not unique:
         return {}
-    with httpx.Client(
-        timeout=timeout, follow_redirects=True, headers={"User-Agent": _USER_AGENT}
-    ) as client, ThreadPoolExecutor(max_workers=min(8, len(unique))) as pool:
+    with (
+        httpx.Client(timeout=timeout, follow_redirects=True, headers={"User-Agent": _USER_AGENT}) as client,
+        ThreadPoolExecutor(max_workers=min(8, len(unique))) as pool,
+    ):
         results = list(pool.map(lambda u: _probe_url(client, u, timeout), unique))
     for url, problem in zip(unique, results, strict=True):
         if problem:

@@ -169,9 +169,7 @@ class InclusiveRules:
                 continue
             if entry.after is not None and entry.after.match(folded, m.end()):
                 continue
-            if entry.before is not None and entry.before.search(
-                folded, max(0, m.start() - _PAIR_WINDOW), m.start()
-            ):
+            if entry.before is not None and entry.before.search(folded, max(0, m.start() - _PAIR_WINDOW), m.start()):
                 continue
             start, end = map_span(m.start(), m.end(), index_map, text)
             if quoted is None:

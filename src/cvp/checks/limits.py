@@ -187,7 +187,5 @@ def check_youtube_text(title: str, description: str) -> list[Finding]:
         "bytes (las letras con tilde, la ñ y los emoji ocupan más de uno)",
         "Acorte la descripción.",
     )
-    findings += _angle_brackets(
-        "yt.description_chars", "youtube", description, "La descripción de YouTube", "text"
-    )
+    findings += _angle_brackets("yt.description_chars", "youtube", description, "La descripción de YouTube", "text")
     return findings

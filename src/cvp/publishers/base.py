@@ -57,19 +57,25 @@ class MediaFile:
         try:
             return self.path.open("rb")
         except FileNotFoundError:
-            raise MediaRejected(f"No se encuentra el archivo de la pieza ({self.name}) en el almacenamiento "
-                                "de archivos.") from None
+            raise MediaRejected(
+                f"No se encuentra el archivo de la pieza ({self.name}) en el almacenamiento de archivos."
+            ) from None
         except Exception as exc:  # noqa: BLE001 - fsspec/gcsfs/OSError: the store did not answer
-            raise TransientError(f"No se pudo leer el archivo de la pieza ({self.name}) del almacenamiento de "
-                                 "archivos; se reintentará.", detail=f"{type(exc).__name__}: {exc}") from exc
+            raise TransientError(
+                f"No se pudo leer el archivo de la pieza ({self.name}) del almacenamiento de archivos; se reintentará.",
+                detail=f"{type(exc).__name__}: {exc}",
+            ) from exc
 
     def exists(self) -> bool:
         """Whether the file is in the store; a store that fails raises TransientError (retry later)."""
         try:
             return bool(self.path.is_file())
         except Exception as exc:  # noqa: BLE001
-            raise TransientError(f"No se pudo consultar el archivo de la pieza ({self.name}) en el almacenamiento "
-                                 "de archivos; se reintentará.", detail=f"{type(exc).__name__}: {exc}") from exc
+            raise TransientError(
+                f"No se pudo consultar el archivo de la pieza ({self.name}) en el almacenamiento "
+                "de archivos; se reintentará.",
+                detail=f"{type(exc).__name__}: {exc}",
+            ) from exc
 
     @property
     def is_image(self) -> bool:
@@ -336,9 +342,7 @@ def not_before(piece_extra: Mapping[str, Any]) -> datetime | None:
     return None
 
 
-def is_recent_enough(
-    created: datetime | None, bound: datetime | None, slack_s: float = 300.0
-) -> bool:
+def is_recent_enough(created: datetime | None, bound: datetime | None, slack_s: float = 300.0) -> bool:
     """Whether a post created at ``created`` may be this attempt's (5 minutes of clock skew)."""
     if bound is None or created is None:
         return True

@@ -127,28 +127,37 @@ class FacebookPublisher:
 
     def validate(self, piece: Piece) -> None:
         if not piece.text.strip() and not piece.media:
-            raise MediaRejected(
-                "La pieza para Facebook no tiene texto ni archivos.", channel=self.channel
-            )
+            raise MediaRejected("La pieza para Facebook no tiene texto ni archivos.", channel=self.channel)
         if len(piece.text) > MESSAGE_MAX:
             raise MediaRejected(
-                f"El texto para Facebook tiene {len(piece.text)} caracteres y el máximo es "
-                f"{MESSAGE_MAX}. Acórtelo.",
+                f"El texto para Facebook tiene {len(piece.text)} caracteres y el máximo es {MESSAGE_MAX}. Acórtelo.",
                 channel=self.channel,
             )
         images, videos = split_media(
-            piece, channel=self.channel, label=_FACEBOOK.label, max_images=MAX_IMAGES,
-            max_videos=MAX_VIDEOS, accepted="imágenes o un video",
+            piece,
+            channel=self.channel,
+            label=_FACEBOOK.label,
+            max_images=MAX_IMAGES,
+            max_videos=MAX_VIDEOS,
+            accepted="imágenes o un video",
         )
         for m in images:
             check_file(
-                m, channel=self.channel, label=_FACEBOOK.label, types=IMAGE_TYPES,
-                max_bytes=IMAGE_MAX_BYTES, formats="imágenes JPG, PNG, GIF, BMP o TIFF",
+                m,
+                channel=self.channel,
+                label=_FACEBOOK.label,
+                types=IMAGE_TYPES,
+                max_bytes=IMAGE_MAX_BYTES,
+                formats="imágenes JPG, PNG, GIF, BMP o TIFF",
             )
         for m in videos:
             check_file(
-                m, channel=self.channel, label=_FACEBOOK.label, types=VIDEO_TYPES,
-                max_bytes=VIDEO_MAX_BYTES, formats="video MP4 o MOV",
+                m,
+                channel=self.channel,
+                label=_FACEBOOK.label,
+                types=VIDEO_TYPES,
+                max_bytes=VIDEO_MAX_BYTES,
+                formats="video MP4 o MOV",
             )
 
     @announces_post
@@ -284,9 +293,7 @@ class FacebookPublisher:
                         "upload_session_id": session_id,
                         "start_offset": begin,
                     },
-                    files={
-                        "video_file_chunk": (media.name, chunk, "application/octet-stream")
-                    },
+                    files={"video_file_chunk": (media.name, chunk, "application/octet-stream")},
                     what=f"segmento {begin}-{end} de {media.name}",
                     base_url=self.video_base_url,
                 )
@@ -321,15 +328,11 @@ class FacebookPublisher:
         return str(object_id)
 
     def _result(self, post_id: str) -> PublishResult:
-        details = self.api.try_get(
-            post_id, {"fields": "permalink_url,created_time"}, what="consulta del enlace"
-        )
+        details = self.api.try_get(post_id, {"fields": "permalink_url,created_time"}, what="consulta del enlace")
         url = details.get("permalink_url") or urljoin(FACEBOOK_WEB, post_id)
         published_at = parse_datetime(details.get("created_time")) or self.clock()
         log.info("Facebook: publicada %s", post_id)
-        return PublishResult(
-            remote_id=post_id, url=urljoin(FACEBOOK_WEB, url), published_at=published_at
-        )
+        return PublishResult(remote_id=post_id, url=urljoin(FACEBOOK_WEB, url), published_at=published_at)
 
     def _video_result(self, video_id: str) -> PublishResult:
         details = self.api.try_get(
@@ -338,6 +341,4 @@ class FacebookPublisher:
         url = details.get("permalink_url") or f"{self.page_id}/videos/{video_id}"
         published_at = parse_datetime(details.get("created_time")) or self.clock()
         log.info("Facebook: video publicado %s", video_id)
-        return PublishResult(
-            remote_id=video_id, url=urljoin(FACEBOOK_WEB, url), published_at=published_at
-        )
+        return PublishResult(remote_id=video_id, url=urljoin(FACEBOOK_WEB, url), published_at=published_at)

@@ -114,8 +114,7 @@ class GraphApi:
     ):
         if not access_token:
             raise AuthError(
-                f"Falta el token de acceso de {label}. Configúrelo en la conexión de Airflow "
-                f"'{conn_id}'.",
+                f"Falta el token de acceso de {label}. Configúrelo en la conexión de Airflow '{conn_id}'.",
                 channel=channel,
             )
         self.label = label
@@ -130,9 +129,7 @@ class GraphApi:
         self.clock = clock
         self._token = access_token
         self._proof = (
-            hmac.new(app_secret.encode(), access_token.encode(), hashlib.sha256).hexdigest()
-            if app_secret
-            else None
+            hmac.new(app_secret.encode(), access_token.encode(), hashlib.sha256).hexdigest() if app_secret else None
         )
         self._timeout = timeout if isinstance(timeout, httpx.Timeout) else httpx.Timeout(timeout)
         self._client = client or httpx.Client(timeout=self._timeout)
@@ -280,11 +277,7 @@ class GraphApi:
         status = response.status_code
         if code in GRAPH_RATE_CODES or status == 429:
             reset_at = graph_reset_at(response.headers, self.clock())
-            when = (
-                f" Meta indica que el acceso se restablece hacia las {reset_at:%H:%M} UTC."
-                if reset_at
-                else ""
-            )
+            when = f" Meta indica que el acceso se restablece hacia las {reset_at:%H:%M} UTC." if reset_at else ""
             return RateLimited(
                 f"{self.label} limitó temporalmente las llamadas de la aplicación (límite de "
                 f"uso).{when} Espere y vuelva a intentar; no reenvíe de inmediato.",

@@ -131,8 +131,7 @@ class InstagramPublisher:
     def validate(self, piece: Piece) -> None:
         if not piece.media:
             raise MediaRejected(
-                "Instagram exige al menos una imagen o un video. Adjunte el diseño aprobado a "
-                "la pieza para Instagram.",
+                "Instagram exige al menos una imagen o un video. Adjunte el diseño aprobado a la pieza para Instagram.",
                 channel=self.channel,
             )
         if len(piece.media) > MAX_ITEMS:
@@ -143,8 +142,7 @@ class InstagramPublisher:
             )
         if len(piece.text) > CAPTION_MAX:
             raise MediaRejected(
-                f"El texto para Instagram tiene {len(piece.text)} caracteres y el máximo es "
-                f"{CAPTION_MAX}. Acórtelo.",
+                f"El texto para Instagram tiene {len(piece.text)} caracteres y el máximo es {CAPTION_MAX}. Acórtelo.",
                 channel=self.channel,
             )
         hashtags = piece.text.count("#")
@@ -157,18 +155,25 @@ class InstagramPublisher:
         for m in piece.media:
             if m.is_image:
                 check_file(
-                    m, channel=self.channel, label=_INSTAGRAM.label, types=IMAGE_TYPES,
-                    max_bytes=IMAGE_MAX_BYTES, formats="imágenes JPG",
+                    m,
+                    channel=self.channel,
+                    label=_INSTAGRAM.label,
+                    types=IMAGE_TYPES,
+                    max_bytes=IMAGE_MAX_BYTES,
+                    formats="imágenes JPG",
                 )
             elif m.is_video:
                 check_file(
-                    m, channel=self.channel, label=_INSTAGRAM.label, types=VIDEO_TYPES,
-                    max_bytes=VIDEO_MAX_BYTES, formats="video MP4 o MOV",
+                    m,
+                    channel=self.channel,
+                    label=_INSTAGRAM.label,
+                    types=VIDEO_TYPES,
+                    max_bytes=VIDEO_MAX_BYTES,
+                    formats="video MP4 o MOV",
                 )
             else:
                 raise MediaRejected(
-                    f"Instagram no admite el archivo '{m.name}' ({m.media_type}). Adjunte "
-                    "imágenes JPG o un video MP4.",
+                    f"Instagram no admite el archivo '{m.name}' ({m.media_type}). Adjunte imágenes JPG o un video MP4.",
                     channel=self.channel,
                 )
 
@@ -180,18 +185,13 @@ class InstagramPublisher:
             container = self._create(self._item(piece.media[0], urls[0], caption=piece.text))
         else:
             children = [
-                self._create(self._item(m, url, carousel_item=True))
-                for m, url in zip(piece.media, urls, strict=True)
+                self._create(self._item(m, url, carousel_item=True)) for m, url in zip(piece.media, urls, strict=True)
             ]
             for child in children:
                 self._wait(child)
-            container = self._create(
-                {"media_type": "CAROUSEL", "children": ",".join(children), "caption": piece.text}
-            )
+            container = self._create({"media_type": "CAROUSEL", "children": ",".join(children), "caption": piece.text})
         self._wait(container)
-        log.info(
-            "Instagram: publicando el contenedor %s de la necesidad %s", container, piece.need_id
-        )
+        log.info("Instagram: publicando el contenedor %s de la necesidad %s", container, piece.need_id)
         about_to_post(piece)
         body = self.api.publish(f"{self.ig_user_id}/media_publish", data={"creation_id": container})
         media_id = body.get("id")
@@ -203,9 +203,7 @@ class InstagramPublisher:
                 detail=str(body)[:300],
             )
         media_id = str(media_id)
-        details = self.api.try_get(
-            media_id, {"fields": "permalink,timestamp"}, what="consulta del enlace"
-        )
+        details = self.api.try_get(media_id, {"fields": "permalink,timestamp"}, what="consulta del enlace")
         log.info("Instagram: publicada %s", media_id)
         return PublishResult(
             remote_id=media_id,
@@ -226,9 +224,7 @@ class InstagramPublisher:
             created = parse_datetime(item.get("timestamp"))
             if not is_recent_enough(created, bound):
                 continue
-            return PublishResult(
-                remote_id=str(item["id"]), url=item.get("permalink") or "", published_at=created
-            )
+            return PublishResult(remote_id=str(item["id"]), url=item.get("permalink") or "", published_at=created)
         return None
 
     # -- steps -------------------------------------------------------------------------------
@@ -269,9 +265,7 @@ class InstagramPublisher:
         return item
 
     def _create(self, data: dict[str, Any]) -> str:
-        body = self.api.upload(
-            f"{self.ig_user_id}/media", data=data, what="creación del contenedor de Instagram"
-        )
+        body = self.api.upload(f"{self.ig_user_id}/media", data=data, what="creación del contenedor de Instagram")
         container = body.get("id")
         if not container:
             raise TransientError(
@@ -284,9 +278,7 @@ class InstagramPublisher:
     def _wait(self, container: str) -> None:
         waited = 0.0
         while True:
-            body = self.api.get(
-                container, {"fields": "status_code,status"}, what="estado del contenedor"
-            )
+            body = self.api.get(container, {"fields": "status_code,status"}, what="estado del contenedor")
             code = body.get("status_code")
             if code in FINISHED:
                 return
@@ -300,8 +292,7 @@ class InstagramPublisher:
                 )
             if code == "EXPIRED":
                 raise TransientError(
-                    "El contenedor de Instagram venció antes de publicarse. Se creará uno nuevo "
-                    "al reintentar.",
+                    "El contenedor de Instagram venció antes de publicarse. Se creará uno nuevo al reintentar.",
                     channel=self.channel,
                     detail=f"container={container}",
                 )

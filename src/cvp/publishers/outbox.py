@@ -56,12 +56,19 @@ class OutboxPublisher:
                 name = f"pieza-{i}{m.suffix}"
                 with m.open() as src:
                     written.append(self.storage.write_stream(f"{folder}/{name}", src))
-                names.append({"archivo": name, "tipo": m.media_type, "sha256": m.sha256,
-                              "texto_alternativo": m.alt_text})
-            manifest = {"necesidad": piece.need_id, "canal": self.channel, "titulo": piece.title,
-                        "revision_texto": piece.text_revision, "revision_diseno": piece.design_revision,
-                        "huella": piece.fingerprint, "medios": names,
-                        "publicado_en": datetime.now(UTC).isoformat()}
+                names.append(
+                    {"archivo": name, "tipo": m.media_type, "sha256": m.sha256, "texto_alternativo": m.alt_text}
+                )
+            manifest = {
+                "necesidad": piece.need_id,
+                "canal": self.channel,
+                "titulo": piece.title,
+                "revision_texto": piece.text_revision,
+                "revision_diseno": piece.design_revision,
+                "huella": piece.fingerprint,
+                "medios": names,
+                "publicado_en": datetime.now(UTC).isoformat(),
+            }
             about_to_post(piece)  # the manifest is the post: the piece is in the outbox once it is written
             self.storage.write_text(f"{folder}/{MANIFEST}", json.dumps(manifest, ensure_ascii=False, indent=2))
         except BaseException:
@@ -76,15 +83,20 @@ class OutboxPublisher:
     def find_published(self, piece: Piece) -> PublishResult | None:
         folder = self._folder(piece)
         manifest = f"{folder}/{MANIFEST}"
-        if self.storage.exists(manifest) and \
-                json.loads(self.storage.read_text(manifest)).get("huella") == piece.fingerprint:
+        if (
+            self.storage.exists(manifest)
+            and json.loads(self.storage.read_text(manifest)).get("huella") == piece.fingerprint
+        ):
             return self._result(folder)
         return None
 
     def _result(self, folder: str) -> PublishResult:
         data = json.loads(self.storage.read_text(f"{folder}/{MANIFEST}"))
-        return PublishResult(remote_id=folder.rsplit("/", 1)[1], url=self._folder_uri(folder),
-                             published_at=datetime.fromisoformat(data["publicado_en"]))
+        return PublishResult(
+            remote_id=folder.rsplit("/", 1)[1],
+            url=self._folder_uri(folder),
+            published_at=datetime.fromisoformat(data["publicado_en"]),
+        )
 
     def _folder_uri(self, folder: str) -> str:
         return self.storage.uri(f"{folder}/{MANIFEST}").rsplit("/", 1)[0]

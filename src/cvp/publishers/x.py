@@ -198,11 +198,7 @@ class _Transport:
         detail = f"HTTP {status} {kind}: {text}".strip()
         if status == 429:
             reset_at = parse_epoch(response.headers.get("x-rate-limit-reset"))
-            when = (
-                f" X indica que el límite se restablece a las {reset_at:%H:%M} UTC."
-                if reset_at
-                else ""
-            )
+            when = f" X indica que el límite se restablece a las {reset_at:%H:%M} UTC." if reset_at else ""
             return RateLimited(
                 f"X rechazó la solicitud por límite de uso (429).{when} Espere hasta entonces "
                 "antes de volver a intentar.",
@@ -240,9 +236,7 @@ class _Transport:
                 detail=detail,
             )
         if status >= 500:
-            return TransientError(
-                "X tuvo un error temporal. El envío se reintentará.", channel="x", detail=detail
-            )
+            return TransientError("X tuvo un error temporal. El envío se reintentará.", channel="x", detail=detail)
         return PublishError(
             f"X rechazó la solicitud (HTTP {status}): {text or response.reason}. Corrija la "
             "pieza o la configuración del canal y vuelva a intentar.",
@@ -261,9 +255,7 @@ class _TweepyClient(tweepy.Client):
 
     def request(self, method, route, params=None, json=None, user_auth=False):  # noqa: D102
         guarded = method == "POST" and route == TWEET_ROUTE
-        return self._transport.send(
-            method, self._base_url + route, params=params, json=json, guarded=guarded
-        )
+        return self._transport.send(method, self._base_url + route, params=params, json=json, guarded=guarded)
 
 
 # --------------------------------------------------------------------------------------------
@@ -354,17 +346,29 @@ class XPublisher:
                 channel=self.channel,
             )
         images, videos = split_media(
-            piece, channel=self.channel, label=_X.label, max_images=MAX_IMAGES,
-            max_videos=MAX_VIDEOS, accepted="imágenes JPG, PNG, WEBP o GIF, o un video MP4",
+            piece,
+            channel=self.channel,
+            label=_X.label,
+            max_images=MAX_IMAGES,
+            max_videos=MAX_VIDEOS,
+            accepted="imágenes JPG, PNG, WEBP o GIF, o un video MP4",
         )
         for m in images:
             check_file(
-                m, channel="x", label=_X.label, types=IMAGE_TYPES, max_bytes=IMAGE_MAX_BYTES,
+                m,
+                channel="x",
+                label=_X.label,
+                types=IMAGE_TYPES,
+                max_bytes=IMAGE_MAX_BYTES,
                 formats="imágenes JPG, PNG, WEBP o GIF",
             )
         for m in videos:
             check_file(
-                m, channel="x", label=_X.label, types=VIDEO_TYPES, max_bytes=VIDEO_MAX_BYTES,
+                m,
+                channel="x",
+                label=_X.label,
+                types=VIDEO_TYPES,
+                max_bytes=VIDEO_MAX_BYTES,
                 formats="video MP4 o MOV",
             )
         for m in piece.media:
@@ -386,9 +390,7 @@ class XPublisher:
         )
         about_to_post(piece)
         try:
-            response = self._client.create_tweet(
-                text=piece.text, media_ids=media_ids or None, user_auth=False
-            )
+            response = self._client.create_tweet(text=piece.text, media_ids=media_ids or None, user_auth=False)
             tweet_id = str(response.data["id"])
         except PublishError:
             raise
@@ -400,9 +402,7 @@ class XPublisher:
                 detail=f"{type(exc).__name__}: {exc}",
             ) from exc
         log.info("X: publicada la pieza de la necesidad %s como %s", piece.need_id, tweet_id)
-        return PublishResult(
-            remote_id=tweet_id, url=self._status_url(tweet_id), published_at=self.clock()
-        )
+        return PublishResult(remote_id=tweet_id, url=self._status_url(tweet_id), published_at=self.clock())
 
     def find_published(self, piece: Piece) -> PublishResult | None:
         user_id = self._me()[0]
@@ -428,24 +428,24 @@ class XPublisher:
             if not is_recent_enough(created, bound):
                 continue
             tweet_id = str(tweet.id)
-            return PublishResult(
-                remote_id=tweet_id, url=self._status_url(tweet_id), published_at=created
-            )
+            return PublishResult(remote_id=tweet_id, url=self._status_url(tweet_id), published_at=created)
         return None
 
     # -- helpers -----------------------------------------------------------------------------
 
     def _read(self, call, what: str):
         return with_retries(
-            call, what=what, attempts=self.attempts, base_delay=self.base_delay,
-            max_delay=self.max_delay, sleep=self.sleep,
+            call,
+            what=what,
+            attempts=self.attempts,
+            base_delay=self.base_delay,
+            max_delay=self.max_delay,
+            sleep=self.sleep,
         )
 
     def _me(self) -> tuple[str, str]:
         if not (self._user_id and self._username):
-            me = self._read(
-                lambda: self._client.get_me(user_auth=False), "consulta de la cuenta de X"
-            ).data
+            me = self._read(lambda: self._client.get_me(user_auth=False), "consulta de la cuenta de X").data
             self._user_id, self._username = str(me.id), me.username
         return self._user_id, self._username
 
@@ -462,9 +462,7 @@ class XPublisher:
 
     def _post_media(self, path: str, what: str, **kwargs) -> dict:
         def once() -> dict:
-            response = self._transport.send(
-                "POST", f"{self.upload_base_url}{path}", guarded=False, **kwargs
-            )
+            response = self._transport.send("POST", f"{self.upload_base_url}{path}", guarded=False, **kwargs)
             return _data(response)
 
         return self._read(once, what)
@@ -525,9 +523,7 @@ class XPublisher:
                     files={"media": ("blob", chunk, "application/octet-stream")},
                 )
                 index += 1
-        final = self._post_media(
-            f"/2/media/upload/{media_id}/finalize", f"cierre de la subida de {media.name}"
-        )
+        final = self._post_media(f"/2/media/upload/{media_id}/finalize", f"cierre de la subida de {media.name}")
         self._wait_processing(media_id, final.get("processing_info"))
         log.info("X: video %s subido como %s en %s segmento(s)", media.name, media_id, index)
         return media_id

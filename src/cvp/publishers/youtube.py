@@ -142,9 +142,7 @@ _ANGLE = str.maketrans({"<": "‹", ">": "›"})  # YouTube rejects < and > in t
 
 def video_title(piece: Piece) -> str:
     """The title sent: the piece's title, else its first line, at most 100 characters."""
-    source = piece.title.strip() or next(
-        (line for line in piece.text.splitlines() if line.strip()), ""
-    )
+    source = piece.title.strip() or next((line for line in piece.text.splitlines() if line.strip()), "")
     title = re.sub(r"\s+", " ", source).strip().translate(_ANGLE)
     if len(title) > TITLE_MAX:
         title = title[: TITLE_MAX - 1].rstrip() + "…"
@@ -214,8 +212,7 @@ class YouTubePublisher:
     ):
         if credentials is None and http is None:
             raise AuthError(
-                "Faltan las credenciales de YouTube. Configúrelas en la conexión de Airflow "
-                f"'{conn_id}'.",
+                f"Faltan las credenciales de YouTube. Configúrelas en la conexión de Airflow '{conn_id}'.",
                 channel=self.channel,
             )
         if chunksize != -1 and (chunksize <= 0 or chunksize % CHUNK_QUANTUM):
@@ -248,9 +245,7 @@ class YouTubePublisher:
         if base_url:
             self._yt = _service_at(base_url, http)
         else:
-            self._yt = build(
-                "youtube", "v3", http=http, static_discovery=True, cache_discovery=False
-            )
+            self._yt = build("youtube", "v3", http=http, static_discovery=True, cache_discovery=False)
         self._uploads_playlist: str | None = None
 
     # -- Publisher protocol ------------------------------------------------------------------
@@ -272,8 +267,7 @@ class YouTubePublisher:
             )
         if not video_title(piece):
             raise MediaRejected(
-                "El video para YouTube necesita un título. Escriba el título o la primera "
-                "línea del texto aprobado.",
+                "El video para YouTube necesita un título. Escriba el título o la primera línea del texto aprobado.",
                 channel=self.channel,
             )
         size = len(video_description(piece).encode("utf-8"))
@@ -292,12 +286,14 @@ class YouTubePublisher:
         thumb = _thumbnail(piece)
         if thumb is not None:
             if not thumb.exists():
-                raise MediaRejected(
-                    f"No se encuentra la miniatura '{thumb.name}'.", channel=self.channel
-                )
+                raise MediaRejected(f"No se encuentra la miniatura '{thumb.name}'.", channel=self.channel)
             check_file(
-                thumb, channel=self.channel, label="YouTube (miniatura)", types=THUMBNAIL_TYPES,
-                max_bytes=THUMBNAIL_MAX_BYTES, formats="una miniatura JPG o PNG",
+                thumb,
+                channel=self.channel,
+                label="YouTube (miniatura)",
+                types=THUMBNAIL_TYPES,
+                max_bytes=THUMBNAIL_MAX_BYTES,
+                formats="una miniatura JPG o PNG",
             )
 
     @announces_post
@@ -323,9 +319,7 @@ class YouTubePublisher:
             },
         }
         # Read through the store by offset (resumable chunks), not from a local path.
-        media = MediaIoBaseUpload(
-            video.open(), mimetype=video.media_type, chunksize=self.chunksize, resumable=True
-        )
+        media = MediaIoBaseUpload(video.open(), mimetype=video.media_type, chunksize=self.chunksize, resumable=True)
         try:
             request = self._yt.videos().insert(
                 part="snippet,status",
@@ -363,9 +357,7 @@ class YouTubePublisher:
     def find_published(self, piece: Piece) -> PublishResult | None:
         playlist = self._uploads()
         response = self._read(
-            lambda: self._yt.playlistItems().list(
-                part="snippet", playlistId=playlist, maxResults=self.lookback
-            ),
+            lambda: self._yt.playlistItems().list(part="snippet", playlistId=playlist, maxResults=self.lookback),
             "lectura de los videos recientes del canal",
         )
         title, description = video_title(piece), video_description(piece)
@@ -403,9 +395,7 @@ class YouTubePublisher:
         charged = False
         announced = before_last_chunk is None
         while response is None:
-            covers_end = (
-                self.chunksize == -1 or request.resumable_progress + self.chunksize >= size
-            )
+            covers_end = self.chunksize == -1 or request.resumable_progress + self.chunksize >= size
             if covers_end and not announced:
                 announced = True
                 before_last_chunk()
@@ -511,8 +501,12 @@ class YouTubePublisher:
                 ) from exc
 
         return with_retries(
-            once, what=what, attempts=self.attempts, base_delay=self.base_delay,
-            max_delay=self.max_delay, sleep=self.sleep,
+            once,
+            what=what,
+            attempts=self.attempts,
+            base_delay=self.base_delay,
+            max_delay=self.max_delay,
+            sleep=self.sleep,
         )
 
     def _ensure_quota(self, needed: int) -> None:

@@ -84,38 +84,54 @@ def grant_app_role(url: str, role: str) -> list[str]:
     if not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", role):
         raise AppRoleError(f"Nombre de rol no válido: {role!r} (minúsculas, dígitos y _).")
     with engine_for(url).begin() as conn:
-        info = conn.execute(text(
-            "SELECT r.rolsuper, r.rolbypassrls, current_schema(), current_database(), "
-            "pg_has_role(:r, n.nspowner, 'USAGE'), pg_has_role(:r, d.datdba, 'USAGE') "
-            "FROM pg_roles r, pg_namespace n, pg_database d "
-            "WHERE r.rolname = :r AND n.nspname = current_schema() AND d.datname = current_database()"),
-            {"r": role}).first()
+        info = conn.execute(
+            text(
+                "SELECT r.rolsuper, r.rolbypassrls, current_schema(), current_database(), "
+                "pg_has_role(:r, n.nspowner, 'USAGE'), pg_has_role(:r, d.datdba, 'USAGE') "
+                "FROM pg_roles r, pg_namespace n, pg_database d "
+                "WHERE r.rolname = :r AND n.nspname = current_schema() AND d.datname = current_database()"
+            ),
+            {"r": role},
+        ).first()
         if info is None:
-            raise AppRoleError(f"El rol «{role}» no existe en el servidor: créelo primero "
-                               f"(CREATE ROLE {role} LOGIN PASSWORD '…').")
+            raise AppRoleError(
+                f"El rol «{role}» no existe en el servidor: créelo primero (CREATE ROLE {role} LOGIN PASSWORD '…')."
+            )
         superuser, bypass, schema, database, owns_schema, owns_database = info
-        owned = list(conn.scalars(text(
-            "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-            "WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p', 'S') AND pg_has_role(:r, c.relowner, 'USAGE')"),
-            {"r": role}))
+        owned = list(
+            conn.scalars(
+                text(
+                    "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+                    "WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p', 'S') AND pg_has_role(:r, c.relowner, 'USAGE')"
+                ),
+                {"r": role},
+            )
+        )
         problems = []
         if superuser or bypass:
             problems.append("es superusuario (o salta las políticas): ningún disparador lo detiene")
         if owned:
             problems.append(f"es dueño de {', '.join(sorted(owned))}: migre con otra cuenta, dueña de las tablas")
         if owns_schema or owns_database:
-            problems.append(f"es dueño del esquema «{schema}» o de la base «{database}» y podría borrar las tablas: "
-                            f"cambie el dueño (ALTER DATABASE {database} OWNER TO <dueño>; ALTER SCHEMA {schema} "
-                            "OWNER TO <dueño>)")
+            problems.append(
+                f"es dueño del esquema «{schema}» o de la base «{database}» y podría borrar las tablas: "
+                f"cambie el dueño (ALTER DATABASE {database} OWNER TO <dueño>; ALTER SCHEMA {schema} "
+                "OWNER TO <dueño>)"
+            )
         if problems:
-            raise AppRoleError(f"El rol «{role}» no sirve como rol restringido de la aplicación: "
-                               + "; ".join(problems) + ".")
+            raise AppRoleError(
+                f"El rol «{role}» no sirve como rol restringido de la aplicación: " + "; ".join(problems) + "."
+            )
         q = conn.dialect.identifier_preparer.quote
         r, s = q(role), q(schema)
-        tables = list(conn.scalars(text(
-            "SELECT tablename FROM pg_tables WHERE schemaname = current_schema() ORDER BY tablename")))
-        statements = [f"GRANT CONNECT ON DATABASE {q(database)} TO {r}", f"GRANT USAGE ON SCHEMA {s} TO {r}",
-                      f"REVOKE CREATE ON SCHEMA {s} FROM {r}"]
+        tables = list(
+            conn.scalars(text("SELECT tablename FROM pg_tables WHERE schemaname = current_schema() ORDER BY tablename"))
+        )
+        statements = [
+            f"GRANT CONNECT ON DATABASE {q(database)} TO {r}",
+            f"GRANT USAGE ON SCHEMA {s} TO {r}",
+            f"REVOKE CREATE ON SCHEMA {s} FROM {r}",
+        ]
         for table in tables:
             t = f"{s}.{q(table)}"
             statements.append(f"REVOKE ALL ON {t} FROM {r}")

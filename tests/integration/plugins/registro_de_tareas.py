@@ -17,9 +17,16 @@ def _write(event: str, task_instance) -> None:
     path = os.environ.get("CVP_TEST_LISTENER_LOG")
     if not path:
         return
-    line = json.dumps({"event": event, "dag_id": task_instance.dag_id, "run_id": task_instance.run_id,
-                       "task_id": task_instance.task_id, "map_index": getattr(task_instance, "map_index", -1),
-                       "pid": os.getpid()})
+    line = json.dumps(
+        {
+            "event": event,
+            "dag_id": task_instance.dag_id,
+            "run_id": task_instance.run_id,
+            "task_id": task_instance.task_id,
+            "map_index": getattr(task_instance, "map_index", -1),
+            "pid": os.getpid(),
+        }
+    )
     with open(path, "a", encoding="utf-8") as f:
         f.write(line + "\n")
 
@@ -45,5 +52,3 @@ class TaskEventLog:
 class RegistroDeTareasPlugin(AirflowPlugin):
     name = "cvp_pruebas_registro_de_tareas"
     listeners = [TaskEventLog()]
-
-

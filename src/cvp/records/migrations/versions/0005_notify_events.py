@@ -9,10 +9,11 @@ transactional: the notice goes out when the transaction that wrote the event (an
 tells of) commits, never before, and never if it rolls back. The payload is the need's id. SQLite
 has no NOTIFY: there the watcher's read by cursor is the only path.
 """
+
 from alembic import op
 
-revision = '0005'
-down_revision = '0004'
+revision = "0005"
+down_revision = "0004"
 branch_labels = None
 depends_on = None
 
