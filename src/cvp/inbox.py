@@ -29,14 +29,11 @@ from cvp.config import TIMEZONE
 from cvp.errors import InvalidInput
 from cvp.records.models import Decision, Event, Need, Publication
 
-IN_COURSE = "en_curso"
-MEETING_DOC = "registro_reunion"
-PLAN_DOC = "plan_contenidos"
-PUBLISHED = "publicado"
-UNCONFIRMED = "sin_confirmar"
-PUBLISH_ACTIVITY = 14
+IN_COURSE, MEETING_DOC, PLAN_DOC, UNCONFIRMED = state.IN_COURSE, state.MEETING_DOC, state.PLAN_DOC, state.UNCONFIRMED
+PUBLISHED = P.PublicationState.PUBLISHED
+PUBLISH_ACTIVITY = state.PUBLISH_ACTIVITY
 PAGE_SIZE, MAX_PAGE_SIZE = 50, 200
-NEED_STATUSES = ("en_curso", "publicada", "cancelada")  # every status a need has (state.py: IN_COURSE...)
+NEED_STATUSES = tuple(P.NeedStatus)  # every status a need has
 NEED_STATES = (*NEED_STATUSES, "todas")
 
 Step = state.Step  # the step a need waits on: who must act, on which activity, since when

@@ -24,11 +24,12 @@ from cvp import procedure as P
 from cvp.errors import Conflict
 from cvp.records.models import Decision, Document, Need, Publication, Revision
 
-IN_COURSE, CANCELLED, PUBLISHED_NEED = "en_curso", "cancelada", "publicada"
-SUBMITTED = "presentado"
-MEETING_DOC, PLAN_DOC = "registro_reunion", "plan_contenidos"
-UNCONFIRMED = "sin_confirmar"
-GOING_OUT = ("enviando", "publicado")  # a piece on its way or out: the need can no longer be withdrawn
+IN_COURSE, CANCELLED, PUBLISHED_NEED = P.NeedStatus.IN_COURSE, P.NeedStatus.CANCELLED, P.NeedStatus.PUBLISHED
+SUBMITTED = P.SUBMITTED
+MEETING_DOC, PLAN_DOC = P.DocumentKind.MEETING, P.DocumentKind.CONTENT_PLAN
+UNCONFIRMED = P.PublicationState.UNCONFIRMED
+# A piece on its way or out: the need can no longer be withdrawn.
+GOING_OUT = (P.PublicationState.SENDING, P.PublicationState.PUBLISHED)
 PUBLISH_ACTIVITY = 14
 CHUNK = 500  # needs per IN (...) list
 

@@ -19,30 +19,18 @@ from cvp import state as S
 from cvp.config import TIMEZONE
 from cvp.office import Office
 from cvp.records.models import Event, Need, Revision
+from cvp.rendering import MONTHS
 
 ORG_NAME = "Caja de la Vivienda Popular"
-PREVIEW_CHANNELS = ("x", "facebook", "instagram", "youtube", "sitio_web")
+PREVIEW_CHANNELS = tuple(P.CHANNELS)
 WEEKDAYS = ("Lunes", "Martes", "Miércoles", "Jueves", "Viernes", "Sábado", "Domingo")
-MONTHS = (
-    "enero",
-    "febrero",
-    "marzo",
-    "abril",
-    "mayo",
-    "junio",
-    "julio",
-    "agosto",
-    "septiembre",
-    "octubre",
-    "noviembre",
-    "diciembre",
-)
-DECISION_NAMES = {P.APPROVED: "Aprobado", P.REJECTED: "Devuelto con comentarios", "presentado": "Pendiente de decisión"}
-KIND_NAMES = {P.TEXT: "Texto", P.DESIGN: "Diseño"}
+# Display names come from the procedure's vocabulary (cvp.procedure) and the month names from cvp.rendering.
+DECISION_NAMES = P.REVISION_STATE_NAMES
+KIND_NAMES = {kind: review.name for kind, review in P.REVIEWS.items()}
 SEVERITY_NAMES = {"error": "Error", "warning": "Advertencia", "info": "Información"}
-STATUS_NAMES = {"en_curso": "En curso", "publicada": "Publicada", "cancelada": "Cancelada"}
-IN_COURSE, CANCELLED, CANCELLED_EVENT = "en_curso", "cancelada", "necesidad_cancelada"
-PUBLISHING_STATES = ("enviando", "publicado")  # a need whose piece is already going out is no longer cancelled
+STATUS_NAMES = P.NEED_STATUS_NAMES
+IN_COURSE, CANCELLED, CANCELLED_EVENT = P.NeedStatus.IN_COURSE, P.NeedStatus.CANCELLED, "necesidad_cancelada"
+PUBLISHING_STATES = S.GOING_OUT  # a need whose piece is already going out is no longer cancelled
 PUBLICATION_STATE_NAMES = {
     "pendiente": "Pendiente",
     "enviando": "Enviando",
