@@ -86,16 +86,7 @@ def publish_once(
     try:
         publisher.validate(piece)
     except PublishError as exc:
-        _update(office, row.id, state=FAILED, error=exc.message)
-        _event(
-            office,
-            need_id,
-            channel,
-            "publicacion_fallida",
-            actor,
-            f"No se publicó en {P.CHANNELS[channel]}: {exc.message}",
-            error=exc.message,
-        )
+        _record_failure(office, row.id, need_id, channel, actor, exc)
         raise
     if row.state == PENDING and row.attempts > 0:
         # A person authorised a resend of an unconfirmed post: a late post may have appeared since.
@@ -119,16 +110,7 @@ def publish_once(
         log.warning("Outcome unknown on %s for need %s: reconciling", channel, need_id)
         return _reconcile(office, publisher, piece, _get(office, row.id), actor, cause=exc)
     except PublishError as exc:
-        _update(office, row.id, state=FAILED, error=exc.message)
-        _event(
-            office,
-            need_id,
-            channel,
-            "publicacion_fallida",
-            actor,
-            f"No se publicó en {P.CHANNELS[channel]}: {exc.message}",
-            error=exc.message,
-        )
+        _record_failure(office, row.id, need_id, channel, actor, exc)
         raise
     except Exception as exc:
         # After 'enviando' we cannot tell whether the post went out: the row stays for reconciliation.
@@ -335,6 +317,20 @@ def _get(office: Office, row_id: int) -> Publication:
     if row is None:
         raise NotFound(f"No existe el registro de publicación n.º {row_id}.")
     return row
+
+
+def _record_failure(office, row_id: int, need_id: int, channel: str, actor: str, exc: PublishError) -> None:
+    """The platform refused without publishing: the ledger row is 'fallido' and the trail says why."""
+    _update(office, row_id, state=FAILED, error=exc.message)
+    _event(
+        office,
+        need_id,
+        channel,
+        "publicacion_fallida",
+        actor,
+        f"No se publicó en {P.CHANNELS[channel]}: {exc.message}",
+        error=exc.message,
+    )
 
 
 def _update(office: Office, row_id: int, **values) -> None:
