@@ -61,6 +61,8 @@ class Stack:
     workers: int = 0
     queue: str = "default"
     extra_env: dict = field(default_factory=dict)
+    # With auth="fab": each user's password in the directory, for the REST clients (never in the components).
+    directory_passwords: dict = field(default_factory=dict)
 
     @property
     def base_url(self) -> str:
@@ -307,10 +309,8 @@ class Stack:
         return json.loads(path.read_text()) if path.exists() else {}
 
     def credentials(self) -> dict[str, str]:
-        """Each user's password: the directory's (``CVP_TEST_PASSWORDS`` from the test directory) or SimpleAuth's."""
-        if self.auth == "fab":
-            return json.loads(self.extra_env.get("CVP_TEST_PASSWORDS", "{}"))
-        return self.passwords()
+        """Each user's password: the directory's (``directory_passwords``) or SimpleAuthManager's."""
+        return dict(self.directory_passwords) if self.auth == "fab" else self.passwords()
 
 
 def _write_secret(path: Path, content: str) -> None:

@@ -153,7 +153,6 @@ def deployment(tmp_path_factory, directory, platforms, databases, broker):
         # A small cap on needs in flight, so the waiting line can be seen with three needs.
         "CVP_MAX_ACTIVE_NEEDS": "2",
         "CVP_QUEUE_GRACE_SECONDS": "0",
-        "CVP_TEST_PASSWORDS": json.dumps({u: directory.passwords[u] for u in ldap_server.USERS}),
     }
     stack = Stack(
         home,
@@ -168,6 +167,7 @@ def deployment(tmp_path_factory, directory, platforms, databases, broker):
         queue=f"cvp-{uuid.uuid4().hex[:8]}",
         storage_url=f"file://{home / 'almacen'}",
         extra_env=env,
+        directory_passwords={u: directory.passwords[u] for u in ldap_server.USERS},
     )
     stack.setup()
     stack.start()
