@@ -275,3 +275,47 @@ class Report(Base):
     data: Mapped[dict] = mapped_column(JSON, default=dict)
     files: Mapped[list] = mapped_column(JSON, default=list)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ChannelCheck(Base):
+    """One daily check of a platform connection: whether it can publish and read metrics, and until when.
+
+    The newest row per channel is the channel's state the forms show (ok / vence / roto); the older ones
+    say since when a channel has been broken.
+    """
+
+    __tablename__ = "channel_checks"
+    __table_args__ = (Index("ix_channel_checks_channel_at", "channel", "checked_at", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    channel: Mapped[str] = mapped_column(String(30))
+    conn_id: Mapped[str] = mapped_column(String(250))
+    checked_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    state: Mapped[str] = mapped_column(String(10))  # "ok" | "vence" | "roto"
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    reason: Mapped[str] = mapped_column(Text, default="", server_default="")
+    scopes: Mapped[list] = mapped_column(JSON, default=list)  # granted, as the platform reported them
+    missing_scopes: Mapped[list] = mapped_column(JSON, default=list)
+
+
+class ChannelNotice(Base):
+    """A mail to the head about a channel's token (7 days / 1 day before expiry, a missing permission).
+
+    The unique key (channel, threshold, expiry) is what makes each notice go out once, however many
+    times the daily check runs.
+    """
+
+    __tablename__ = "channel_notices"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    channel: Mapped[str] = mapped_column(String(30))
+    conn_id: Mapped[str] = mapped_column(String(250))
+    kind: Mapped[str] = mapped_column(String(20))  # "vence_7d" | "vence_1d" | "permiso"
+    dedupe_key: Mapped[str] = mapped_column(String(250), unique=True)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    recipients: Mapped[list] = mapped_column(JSON, default=list)
+    subject: Mapped[str] = mapped_column(String(300), default="")
+    body: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    error: Mapped[str] = mapped_column(Text, default="", server_default="")
