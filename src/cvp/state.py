@@ -449,6 +449,7 @@ def backfill(s) -> int:
 
 _TRACKED = (Document, Revision, Decision, Publication)
 _TOUCHED = "cvp_state_touched"
+_KEPT = "_cvp_keeps_standing"
 
 
 def _after_flush(session: Session, _context) -> None:
@@ -476,6 +477,11 @@ def keep_current(sessions) -> None:
     status) is a row written through the office's sessions; recomputing at commit, inside the same
     transaction, means the columns never disagree with the records, whoever wrote them.
     """
-    if not event.contains(sessions, "after_flush", _after_flush):
-        event.listen(sessions, "after_flush", _after_flush)
-        event.listen(sessions, "before_commit", _before_commit)
+    # Marked on the sessionmaker itself: SQLAlchemy's ``event.contains`` keys on ``id(target)``, and a
+    # new sessionmaker may reuse the id of a freed one whose listeners are still registered (until the
+    # cyclic GC collects its session class), which skipped the registration now and then.
+    if getattr(sessions, _KEPT, False):
+        return
+    event.listen(sessions, "after_flush", _after_flush)
+    event.listen(sessions, "before_commit", _before_commit)
+    setattr(sessions, _KEPT, True)
