@@ -56,10 +56,10 @@ def current_revision(url: str) -> str | None:
         return MigrationContext.configure(conn).get_current_revision()
 
 
-# Tables the application only appends to (the audit trail and the head's decisions), and the one it
+# Tables the application only appends to (the audit trail and the head's decisions, joint actions too), and the one it
 # updates on a single column (a revision's state, when the head decides): the triggers of migrations
-# 0001 and 0004 refuse the rest, and the privileges below do not even grant it.
-APPEND_ONLY_TABLES = ("events", "decisions")
+# 0001, 0004 and 0009 refuse the rest, and the privileges below do not even grant it.
+APPEND_ONLY_TABLES = ("events", "decisions", "joint_action_decisions")
 COLUMN_UPDATES = {"revisions": ("state",)}
 READ_ONLY_TABLES = ("alembic_version",)
 

@@ -262,6 +262,83 @@ class RedItem(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+class JointAgendaLoad(Base):
+    """One reading of the Red Distrital's agenda of joint actions: where from, what it created, which rows it refused.
+
+    A refused row is kept here with its line and reason, so that nothing of the agenda is dropped silently.
+    """
+
+    __tablename__ = "joint_agenda_loads"
+    __table_args__ = (Index("ix_joint_agenda_loads_day", "day", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    day: Mapped[date] = mapped_column(Date)
+    source: Mapped[str] = mapped_column(String(300))
+    created: Mapped[int] = mapped_column(Integer, default=0)
+    existing: Mapped[int] = mapped_column(Integer, default=0)
+    problems: Mapped[list] = mapped_column(JSON, default=list)  # [{"linea": n, "motivo": "..."}]
+    loaded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class JointAction(Base):
+    """A joint action the Red Distrital asks of its entities on one day (join a post, a hashtag, a message).
+
+    The unique key (day, entity, theme, post, message) is what makes a second reading of the day create nothing.
+    """
+
+    __tablename__ = "joint_actions"
+    __table_args__ = (Index("ix_joint_actions_day", "day", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    dedupe_key: Mapped[str] = mapped_column(String(80), unique=True)
+    day: Mapped[date] = mapped_column(Date)
+    entity: Mapped[str] = mapped_column(String(200))
+    theme: Mapped[str] = mapped_column(String(300))
+    hashtag: Mapped[str] = mapped_column(String(140), default="")
+    message: Mapped[str] = mapped_column(Text, default="")
+    link: Mapped[str] = mapped_column(String(500), default="")
+    post_url: Mapped[str] = mapped_column(String(500), default="")
+    channels: Mapped[list] = mapped_column(JSON, default=list)
+    source: Mapped[str] = mapped_column(String(300), default="")
+    line: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    need_run_id: Mapped[str] = mapped_column(String(250), default="")  # the need run an 'adaptar' opened
+
+
+class JointActionDecision(Base):
+    """The head's decision on a joint action (unirse / declinar / adaptar): one per action, never changed."""
+
+    __tablename__ = "joint_action_decisions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    action_id: Mapped[int] = mapped_column(ForeignKey("joint_actions.id"), unique=True)
+    decision: Mapped[str] = mapped_column(String(20))
+    reason: Mapped[str] = mapped_column(Text, default="")
+    decided_by: Mapped[str] = mapped_column(String(120))
+    decided_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class JointAmplification(Base):
+    """Ledger of a joined action's posts: one row per (action, channel), written before and after the call."""
+
+    __tablename__ = "joint_amplifications"
+    __table_args__ = (UniqueConstraint("action_id", "channel", name="uq_joint_amplification"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    action_id: Mapped[int] = mapped_column(ForeignKey("joint_actions.id"), index=True)
+    channel: Mapped[str] = mapped_column(String(30))
+    mode: Mapped[str] = mapped_column(String(20))  # "repost" | "cita" | "compartir" | "mensaje"
+    state: Mapped[str] = mapped_column(String(20), default="pendiente")
+    fingerprint: Mapped[str] = mapped_column(String(64), default="")
+    remote_id: Mapped[str] = mapped_column(String(200), default="")
+    url: Mapped[str] = mapped_column(String(500), default="")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    published_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
 class Report(Base):
     """A report built from the records (engagement, procedure timeliness), kept with its data."""
 
