@@ -16,7 +16,7 @@ from fastapi import APIRouter, BackgroundTasks, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
-from cvp import export, inbox
+from cvp import export, inbox, joint_actions
 from cvp import procedure as P
 from cvp import state as S
 from cvp.config import TIMEZONE, settings
@@ -192,6 +192,7 @@ def inbox_page(
         now=datetime.now(TIMEZONE),
         line=waiting_line(),
         broker=broker_problem(),
+        joint_actions=joint_actions.waiting(office) if viewer.role == P.HEAD else [],
     )
 
 
