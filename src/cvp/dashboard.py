@@ -1,0 +1,771 @@
+"""The head's dashboard (Tablero): how the pieces did and how the procedure runs, as pandas frames.
+
+Everything is read for a period of whole Bogotá days and optional filters (channel, source document,
+público de interés, requesting department) in a handful of set-based statements: one per table, never
+one per need. Engagement comes from the dated snapshots of the pieces published in the period; a
+metric a platform never gave stays missing (NaN), never zero. The frames feed the forms' page, its CSV
+and XLSX downloads, the charts (:mod:`cvp.charts`) and the weekly and monthly reports.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import TYPE_CHECKING
+
+from sqlalchemy import String, and_, cast, func, or_, select
+from sqlalchemy.orm import Session
+
+from cvp import procedure as P
+from cvp.config import TIMEZONE, bogota_date, bogota_day_start
+from cvp.engagement import METRIC_KEYS
+from cvp.errors import InvalidInput
+from cvp.records.models import Decision, EngagementSnapshot, Event, Need, Publication, Revision
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+PUBLISHED = P.PublicationState.PUBLISHED
+#: What the dashboard calls interactions: what people did with a piece (not what they were shown).
+INTERACTIONS = ("reacciones", "comentarios", "compartidos")
+TOP = 10
+#: Ages (days) of what waits now: the buckets' lower bounds and their names.
+AGE_BUCKETS = ((0, "0 a 2 días"), (3, "3 a 7 días"), (8, "8 a 14 días"), (15, "15 días o más"))
+CANCEL_ACTION = "necesidad_cancelada"
+
+THIS_WEEK, THIS_MONTH, RANGE = "semana", "mes", "rango"
+PRESETS = {THIS_WEEK: "Esta semana", THIS_MONTH: "Este mes", RANGE: "Rango de fechas"}
+MAX_DAYS = 731
+
+
+# --- period and filters ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Period:
+    """Whole Bogotá days, ``start`` to ``end`` inclusive."""
+
+    start: date
+    end: date
+    preset: str = RANGE
+
+    @property
+    def bounds(self) -> tuple[datetime, datetime]:
+        """The period as a half-open UTC interval."""
+        return bogota_day_start(self.start), bogota_day_start(self.end + timedelta(days=1))
+
+    @property
+    def days(self) -> int:
+        return (self.end - self.start).days + 1
+
+
+def period_for(preset: str, today: date, start: date | None = None, end: date | None = None) -> Period:
+    """This week (Monday to today), this month (1st to today) or a custom range (refused in Spanish if absurd)."""
+    if preset == THIS_WEEK:
+        return Period(today - timedelta(days=today.weekday()), today, THIS_WEEK)
+    if preset == THIS_MONTH:
+        return Period(today.replace(day=1), today, THIS_MONTH)
+    if preset != RANGE:
+        raise InvalidInput(f"Periodo desconocido: {preset!r}. Use «semana», «mes» o «rango».")
+    if start is None or end is None:
+        raise InvalidInput("Para un rango de fechas indique la fecha inicial y la final.")
+    if end < start:
+        raise InvalidInput(f"El periodo termina ({end.isoformat()}) antes de empezar ({start.isoformat()}).")
+    if (end - start).days + 1 > MAX_DAYS:
+        raise InvalidInput(f"El periodo es demasiado largo: como máximo {MAX_DAYS} días.")
+    return Period(start, end, RANGE)
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Optional filters; each value is a key of the procedure's vocabulary (checked here)."""
+
+    channel: str | None = None
+    source: str | None = None
+    audience: str | None = None
+    department: str | None = None
+
+    def __post_init__(self):
+        for value, vocabulary, name in (
+            (self.channel, P.CHANNELS, "canal"),
+            (self.source, P.SOURCES, "fuente"),
+            (self.audience, P.AUDIENCES, "público de interés"),
+            (self.department, P.DEPARTMENTS, "dependencia"),
+        ):
+            if value is not None and value not in vocabulary:
+                raise InvalidInput(f"Valor desconocido para el filtro {name}: {value!r}.")
+
+    def need_conditions(self) -> list:
+        """SQL conditions on ``needs`` (the JSON lists are matched on their text: portable and exact for keys)."""
+        conds = []
+        if self.channel:
+            conds.append(_json_list_has(Need.channels, self.channel))
+        if self.source:
+            conds.append(Need.source == self.source)
+        if self.audience:
+            conds.append(_json_list_has(Need.audiences, self.audience))
+        if self.department:
+            conds.append(Need.department == self.department)
+        return conds
+
+    def describe(self) -> list[str]:
+        """The filters in words, for headings and the downloads."""
+        out = []
+        if self.channel:
+            out.append(f"Canal: {P.CHANNELS[self.channel]}")
+        if self.source:
+            out.append(f"Fuente: {P.SOURCES[self.source]}")
+        if self.audience:
+            out.append(f"Público de interés: {P.AUDIENCES[self.audience]}")
+        if self.department:
+            out.append(f"Dependencia: {P.DEPARTMENTS[self.department]}")
+        return out
+
+
+def _json_list_has(column, key: str):
+    return cast(column, String).like(f'%"{key}"%')
+
+
+# --- the result ------------------------------------------------------------------------------------
+
+
+@dataclass
+class Dashboard:
+    """The frames of one period and filters; column names are Spanish, as the downloads show them."""
+
+    period: Period
+    filters: Filters
+    now: datetime
+    engagement_daily: pd.DataFrame  # dia, canal, impresiones, interacciones (accumulated to that day)
+    engagement_channels: pd.DataFrame  # canal, publicaciones, con_metricas, impresiones, interacciones, ...
+    top: pd.DataFrame  # the period's pieces with most interactions
+    flow: pd.DataFrame  # dia, abiertas, publicadas, canceladas
+    summary: dict = field(default_factory=dict)
+    durations: pd.DataFrame | None = None  # tramo, necesidades, mediana_horas, p90_horas
+    rounds: pd.DataFrame | None = None  # punto_control, revisiones, aprobadas, devueltas, necesidades_con_devolucion
+    returns: pd.DataFrame | None = None  # the comments of the returns (why texts and designs came back)
+    timeliness: pd.DataFrame | None = None  # necesidad, titulo, fecha_limite, publicada_el, a_tiempo
+    waiting: pd.DataFrame | None = None  # rol, one column per age bucket, total
+
+    def tables(self) -> dict[str, pd.DataFrame]:
+        """Every table with Spanish headers, in the page's order (one CSV each, one XLSX sheet each)."""
+        return _spanish_tables(self)
+
+
+def build(session: Session, period: Period, filters: Filters | None = None, now: datetime | None = None) -> Dashboard:
+    """Read the period's records (a fixed number of statements, whatever the volume) into frames."""
+    filters = filters or Filters()
+    now = now or datetime.now(UTC)
+    pubs = _publications(session, period, filters)
+    snaps = _snapshots(session, period, filters)
+    latest = _latest(pubs, snaps)
+    needs = _needs(session, period, filters)
+    published = _published_in(needs, period)
+    d = Dashboard(
+        period=period,
+        filters=filters,
+        now=now,
+        engagement_daily=_daily(snaps, pubs, period),
+        engagement_channels=_per_channel(latest),
+        top=_top(latest),
+        flow=_flow(needs, period),
+    )
+    d.timeliness = _timeliness(published)
+    d.durations = _durations(session, period, filters, published)
+    d.rounds, d.returns = _rounds(session, period, filters)
+    d.waiting = _waiting(session, filters, now)
+    d.summary = _summary(d, needs, period)
+    return d
+
+
+# --- engagement ------------------------------------------------------------------------------------
+
+
+def _pub_conditions(period: Period, filters: Filters) -> list:
+    lo, hi = period.bounds
+    conds = [Publication.state == PUBLISHED, Publication.published_at >= lo, Publication.published_at < hi]
+    if filters.channel:
+        conds.append(Publication.channel == filters.channel)
+    return conds + filters.need_conditions()
+
+
+def _publications(session: Session, period: Period, filters: Filters) -> pd.DataFrame:
+    import pandas as pd
+
+    rows = session.execute(
+        select(
+            Publication.id,
+            Publication.need_id,
+            Need.title,
+            Publication.channel,
+            Publication.published_at,
+            Publication.url,
+            Publication.design_revision_id,
+        )
+        .join(Need, Need.id == Publication.need_id)
+        .where(*_pub_conditions(period, filters))
+        .order_by(Publication.published_at, Publication.id)
+    ).all()
+    frame = pd.DataFrame(rows, columns=["publicacion", "necesidad", "titulo", "canal", "publicado_en", "url", "diseno"])
+    frame["publicado_en"] = _utc(frame["publicado_en"])
+    return frame
+
+
+def _snapshots(session: Session, period: Period, filters: Filters) -> pd.DataFrame:
+    """Every reading, up to the period's end, of the pieces published in the period (metrics as numbers)."""
+    import pandas as pd
+
+    _, hi = period.bounds
+    pub_ids = select(Publication.id).join(Need, Need.id == Publication.need_id).where(*_pub_conditions(period, filters))
+    rows = session.execute(
+        select(
+            EngagementSnapshot.publication_id,
+            EngagementSnapshot.channel,
+            EngagementSnapshot.taken_at,
+            *(EngagementSnapshot.metrics[k].as_float() for k in METRIC_KEYS),
+        )
+        .where(EngagementSnapshot.publication_id.in_(pub_ids), EngagementSnapshot.taken_at < hi)
+        .order_by(EngagementSnapshot.publication_id, EngagementSnapshot.taken_at, EngagementSnapshot.id)
+    ).all()
+    frame = pd.DataFrame(rows, columns=["publicacion", "canal", "tomado_en", *METRIC_KEYS])
+    frame["tomado_en"] = _utc(frame["tomado_en"])
+    for k in METRIC_KEYS:
+        frame[k] = pd.to_numeric(frame[k], errors="coerce").astype("float64")
+    frame["interacciones"] = frame[list(INTERACTIONS)].sum(axis=1, min_count=1)
+    frame["dia"] = _bogota_days(frame["tomado_en"])
+    return frame
+
+
+def _latest(pubs: pd.DataFrame, snaps: pd.DataFrame) -> pd.DataFrame:
+    """Each publication with its last reading in the period (NaN metrics when never read)."""
+    last = snaps.drop_duplicates("publicacion", keep="last").drop(columns=["canal", "dia"])
+    frame = pubs.merge(last, on="publicacion", how="left")
+    return frame
+
+
+def _daily(snaps: pd.DataFrame, pubs: pd.DataFrame, period: Period) -> pd.DataFrame:
+    """Impressions and interactions accumulated per channel at the end of each day of the period.
+
+    Each piece's reading is cumulative; per piece the day's increment is its last reading of the day
+    minus the one before (a missing value keeps the last known one), summed per channel and day,
+    then accumulated. A channel with no reading yet is missing on that day, not zero.
+    """
+    import pandas as pd
+
+    days = pd.Index([period.start + timedelta(days=i) for i in range(period.days)], name="dia")
+    columns = ["dia", "canal", "impresiones", "interacciones"]
+    if snaps.empty:
+        return pd.DataFrame(columns=columns)
+    per_day = snaps.drop_duplicates(["publicacion", "dia"], keep="last")[
+        ["publicacion", "canal", "dia", "impresiones", "interacciones"]
+    ].copy()
+    out = []
+    for metric in ("impresiones", "interacciones"):
+        known = per_day.groupby("publicacion")[metric].ffill()
+        previous = known.groupby(per_day["publicacion"]).shift(1)
+        per_day[f"d_{metric}"] = known - previous.fillna(0).where(known.notna())
+        table = per_day.pivot_table(
+            index="dia", columns="canal", values=f"d_{metric}", aggfunc=lambda s: s.sum(min_count=1), dropna=False
+        )
+        # A day without readings keeps the total so far; NaN stays NaN until the channel's first figure.
+        table = table.reindex(days).cumsum().ffill()
+        out.append(table.stack(future_stack=True).rename(metric))
+    frame = pd.concat(out, axis=1).reset_index()
+    frame.columns = columns
+    first_seen = per_day.groupby("canal")["dia"].min()
+    frame = frame[frame["dia"] >= frame["canal"].map(first_seen)]
+    frame = frame.sort_values(["dia", "canal"], key=_channel_order_key).reset_index(drop=True)
+    return frame
+
+
+def _channel_order_key(series):
+    if series.name == "canal":
+        order = {c: i for i, c in enumerate(P.CHANNELS)}
+        return series.map(lambda c: order.get(c, len(order)))
+    return series
+
+
+def _per_channel(latest: pd.DataFrame) -> pd.DataFrame:
+    import pandas as pd
+
+    metrics = [*METRIC_KEYS, "interacciones"]
+    columns = ["canal", "publicaciones", "con_metricas", *metrics]
+    if latest.empty:
+        return pd.DataFrame(columns=columns)
+    grouped = latest.groupby("canal", sort=False)
+    frame = pd.DataFrame(
+        {
+            "publicaciones": grouped.size(),
+            "con_metricas": grouped["tomado_en"].count(),
+            **{m: grouped[m].sum(min_count=1) for m in metrics},
+        }
+    ).reset_index()
+    frame = frame[columns].sort_values("canal", key=_channel_order_key).reset_index(drop=True)
+    return frame
+
+
+def _top(latest: pd.DataFrame) -> pd.DataFrame:
+    columns = [
+        "publicacion",
+        "necesidad",
+        "titulo",
+        "canal",
+        "publicado_en",
+        "url",
+        "diseno",
+        "impresiones",
+        "interacciones",
+        "tomado_en",
+    ]
+    frame = latest[columns].sort_values(
+        ["interacciones", "impresiones", "publicado_en"], ascending=[False, False, True], na_position="last"
+    )
+    return frame.head(TOP).reset_index(drop=True)
+
+
+# --- the procedure ---------------------------------------------------------------------------------
+
+
+def _needs(session: Session, period: Period, filters: Filters) -> pd.DataFrame:
+    """The needs opened, published or cancelled in the period, with when each of those happened."""
+    import pandas as pd
+
+    lo, hi = period.bounds
+    last_pub = (
+        select(Publication.need_id, func.max(Publication.published_at).label("publicada_el"))
+        .where(Publication.state == PUBLISHED)
+        .group_by(Publication.need_id)
+        .subquery()
+    )
+    cancelled = (
+        select(Event.need_id, func.min(Event.at).label("cancelada_el"))
+        .where(Event.action == CANCEL_ACTION)
+        .group_by(Event.need_id)
+        .subquery()
+    )
+    published_at = last_pub.c.publicada_el
+    rows = session.execute(
+        select(
+            Need.id,
+            Need.title,
+            Need.status,
+            Need.created_at,
+            Need.deadline,
+            last_pub.c.publicada_el,
+            cancelled.c.cancelada_el,
+        )
+        .outerjoin(last_pub, last_pub.c.need_id == Need.id)
+        .outerjoin(cancelled, cancelled.c.need_id == Need.id)
+        .where(
+            *filters.need_conditions(),
+            or_(
+                and_(Need.created_at >= lo, Need.created_at < hi),
+                and_(Need.status == P.NeedStatus.PUBLISHED, published_at >= lo, published_at < hi),
+                and_(cancelled.c.cancelada_el >= lo, cancelled.c.cancelada_el < hi),
+            ),
+        )
+        .order_by(Need.id)
+    ).all()
+    frame = pd.DataFrame(
+        rows, columns=["necesidad", "titulo", "estado", "creada_el", "fecha_limite", "publicada_el", "cancelada_el"]
+    )
+    for c in ("creada_el", "publicada_el", "cancelada_el"):
+        frame[c] = _utc(frame[c])
+    frame.loc[frame["estado"] != P.NeedStatus.PUBLISHED, "publicada_el"] = pd.NaT
+    return frame
+
+
+def _in_period(series: pd.Series, period: Period) -> pd.Series:
+    lo, hi = period.bounds
+    return series.notna() & (series >= lo) & (series < hi)
+
+
+def _published_in(needs: pd.DataFrame, period: Period) -> pd.DataFrame:
+    return needs[_in_period(needs["publicada_el"], period)].reset_index(drop=True)
+
+
+def _flow(needs: pd.DataFrame, period: Period) -> pd.DataFrame:
+    """Needs opened, published and cancelled per day (per week when the period is longer than two months)."""
+    import pandas as pd
+
+    weekly = period.days > 62
+    index = []
+    day = period.start - timedelta(days=period.start.weekday()) if weekly else period.start
+    while day <= period.end:
+        index.append(day)
+        day += timedelta(days=7 if weekly else 1)
+    counts = {}
+    for name, column in (("abiertas", "creada_el"), ("publicadas", "publicada_el"), ("canceladas", "cancelada_el")):
+        values = needs.loc[_in_period(needs[column], period), column]
+        days = pd.Series(_bogota_days(values), dtype="object")
+        if weekly:
+            days = days.map(lambda d: d - timedelta(days=d.weekday()))
+        counts[name] = days.value_counts().reindex(index, fill_value=0).astype("int64")
+    frame = pd.DataFrame(counts, index=pd.Index(index, name="semana" if weekly else "dia")).reset_index()
+    return frame
+
+
+def _timeliness(published: pd.DataFrame) -> pd.DataFrame:
+    frame = published[["necesidad", "titulo", "fecha_limite", "creada_el", "publicada_el"]].copy()
+    frame["a_tiempo"] = [
+        bogota_date(p.to_pydatetime()) <= d for p, d in zip(frame["publicada_el"], frame["fecha_limite"], strict=True)
+    ]
+    frame["horas_hasta_publicar"] = (frame["publicada_el"] - frame["creada_el"]).dt.total_seconds() / 3600
+    return frame.reset_index(drop=True)
+
+
+def _durations(session: Session, period: Period, filters: Filters, published: pd.DataFrame) -> pd.DataFrame:
+    """Median and 90th percentile, in hours, of trigger → publication and of each activity.
+
+    An activity's time is the time from the previous act to each of its own acts, summed per need (as
+    :func:`cvp.metrics.compute` counts it); the previous act comes from a window over the audit trail.
+    """
+    import pandas as pd
+
+    columns = ["tramo", "actividad", "necesidades", "mediana_horas", "p90_horas"]
+    rows = []
+    total = published["publicada_el"] - published["creada_el"]
+    hours = total.dt.total_seconds() / 3600
+    rows.append(["Desde la solicitud hasta la publicación", None, *_stats(hours)])
+    if not published.empty:
+        lo, hi = period.bounds
+        last_pub = (
+            select(Publication.need_id, func.max(Publication.published_at).label("at"))
+            .where(Publication.state == PUBLISHED)
+            .group_by(Publication.need_id)
+            .subquery()
+        )
+        ids = (
+            select(Need.id)
+            .join(last_pub, last_pub.c.need_id == Need.id)
+            .where(
+                Need.status == P.NeedStatus.PUBLISHED,
+                last_pub.c.at >= lo,
+                last_pub.c.at < hi,
+                *filters.need_conditions(),
+            )
+        )
+        previous = func.lag(Event.at).over(partition_by=Event.need_id, order_by=Event.id)
+        trail = select(Event.need_id, Event.activity, Event.at, previous.label("antes")).where(Event.need_id.in_(ids))
+        events = pd.DataFrame(session.execute(trail).all(), columns=["necesidad", "actividad", "at", "antes"])
+        events = events.dropna(subset=["antes"])
+        if not events.empty:
+            events["horas"] = (_utc(events["at"]) - _utc(events["antes"])).dt.total_seconds() / 3600
+            per_need = events.groupby(["actividad", "necesidad"])["horas"].sum()
+            for activity, values in per_need.groupby(level=0):
+                rows.append([f"{activity}. {P.ACTIVITY[int(activity)].name}", int(activity), *_stats(values)])
+    frame = pd.DataFrame(rows, columns=columns)
+    frame["actividad"] = frame["actividad"].astype("Int64")
+    return frame
+
+
+def _stats(hours: pd.Series) -> list:
+    hours = hours.dropna()
+    if hours.empty:
+        return [0, float("nan"), float("nan")]
+    return [int(len(hours)), float(hours.median()), float(hours.quantile(0.9))]
+
+
+def _rounds(session: Session, period: Period, filters: Filters) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Decisions at control points 7 and 12 taken in the period, and the comments of the returns."""
+    import pandas as pd
+
+    lo, hi = period.bounds
+    rows = session.execute(
+        select(
+            Decision.need_id,
+            Need.title,
+            Decision.control_point,
+            Revision.number,
+            Decision.decision,
+            Decision.comment,
+            Decision.decided_at,
+        )
+        .join(Need, Need.id == Decision.need_id)
+        .join(Revision, Revision.id == Decision.revision_id)
+        .where(Decision.decided_at >= lo, Decision.decided_at < hi, *filters.need_conditions())
+        .order_by(Decision.decided_at, Decision.id)
+    ).all()
+    decisions = pd.DataFrame(
+        rows, columns=["necesidad", "titulo", "punto_control", "revision", "decision", "comentario", "decidida_el"]
+    )
+    decisions["decidida_el"] = _utc(decisions["decidida_el"])
+    out = []
+    for cp, review in P.REVIEW_AT.items():
+        at = decisions[decisions["punto_control"] == cp]
+        returned = at[at["decision"] == P.REJECTED]
+        out.append(
+            {
+                "punto_control": cp,
+                "que_se_revisa": review.name,
+                "revisiones": len(at),
+                "aprobadas": int((at["decision"] == P.APPROVED).sum()),
+                "devueltas": len(returned),
+                "necesidades_con_devolucion": int(returned["necesidad"].nunique()),
+            }
+        )
+    returns = decisions[decisions["decision"] == P.REJECTED].drop(columns=["decision"]).reset_index(drop=True)
+    return pd.DataFrame(out), returns
+
+
+def _waiting(session: Session, filters: Filters, now: datetime) -> pd.DataFrame:
+    """The needs in course now, by whom they wait for and for how long (one read of the step columns)."""
+    import pandas as pd
+
+    rows = session.execute(
+        select(Need.step_role, Need.step_since).where(
+            Need.status == P.NeedStatus.IN_COURSE, Need.step_role.is_not(None), *filters.need_conditions()
+        )
+    ).all()
+    frame = pd.DataFrame(rows, columns=["rol", "desde"])
+    names = [name for _, name in AGE_BUCKETS]
+    roles = [r for r in (P.HEAD, P.PROFESSIONAL, P.TECHNICIAN, P.SYSTEM)]
+    if frame.empty:
+        table = pd.DataFrame(0, index=pd.Index(roles, name="rol"), columns=names)
+    else:
+        age = (pd.Timestamp(now) - _utc(frame["desde"])).dt.days.clip(lower=0)
+        bounds = [b for b, _ in AGE_BUCKETS] + [10**9]
+        frame["antiguedad"] = pd.cut(age, bins=bounds, right=False, labels=names)
+        table = pd.crosstab(frame["rol"], frame["antiguedad"], dropna=False).reindex(
+            index=roles + sorted(set(frame["rol"]) - set(roles)), columns=names, fill_value=0
+        )
+        table.index.name = "rol"
+    table = table.fillna(0).astype("int64")
+    table["total"] = table.sum(axis=1)
+    table.columns.name = None
+    return table.reset_index()
+
+
+def _summary(d: Dashboard, needs: pd.DataFrame, period: Period) -> dict:
+    on_time = d.timeliness["a_tiempo"]
+    published = len(d.timeliness)
+    return {
+        "abiertas": int(_in_period(needs["creada_el"], period).sum()),
+        "publicadas": published,
+        "canceladas": int(_in_period(needs["cancelada_el"], period).sum()),
+        "a_tiempo": int(on_time.sum()),
+        "porcentaje_a_tiempo": round(100 * float(on_time.mean()), 1) if published else None,
+        "publicaciones": int(d.engagement_channels["publicaciones"].sum()) if len(d.engagement_channels) else 0,
+        "en_espera": int(d.waiting["total"].sum()),
+    }
+
+
+# --- helpers ---------------------------------------------------------------------------------------
+
+
+def _utc(series: pd.Series) -> pd.Series:
+    import pandas as pd
+
+    return pd.to_datetime(series, utc=True)
+
+
+def _bogota_days(series: pd.Series) -> list[date]:
+    import pandas as pd
+
+    if series.empty:
+        return []
+    return list(pd.to_datetime(series, utc=True).dt.tz_convert(TIMEZONE).dt.date)
+
+
+# --- Spanish tables (page, CSV, XLSX) --------------------------------------------------------------
+
+TABLE_TITLES = {
+    "resumen": "Resumen del periodo",
+    "interaccion_por_dia": "Interacción acumulada por canal y día",
+    "interaccion_por_canal": "Interacción por canal",
+    "piezas_destacadas": "Piezas con más interacción",
+    "flujo_necesidades": "Necesidades abiertas, publicadas y canceladas",
+    "tiempos": "Tiempos del procedimiento (horas)",
+    "rondas_control": "Rondas en los puntos de control 7 y 12",
+    "motivos_devolucion": "Motivos de devolución (comentarios de la Jefe OAC)",
+    "oportunidad": "Publicadas frente a la fecha límite",
+    "en_espera": "Lo que espera ahora, por responsable y antigüedad",
+}
+
+
+def _local_text(value) -> str:
+    if value is None or value != value:
+        return ""
+    return value.astimezone(TIMEZONE).strftime("%Y-%m-%d %H:%M")
+
+
+def _spanish_tables(d: Dashboard) -> dict[str, pd.DataFrame]:
+    import pandas as pd
+
+    s = d.summary
+    summary = pd.DataFrame(
+        [
+            ("Necesidades abiertas", s["abiertas"]),
+            ("Necesidades publicadas", s["publicadas"]),
+            ("Necesidades canceladas", s["canceladas"]),
+            ("Publicadas a tiempo", s["a_tiempo"]),
+            ("Porcentaje publicado a tiempo", s["porcentaje_a_tiempo"]),
+            ("Publicaciones en canales", s["publicaciones"]),
+            ("Necesidades en espera ahora", s["en_espera"]),
+        ],
+        columns=["Indicador", "Valor"],
+        dtype="object",
+    )
+    daily = d.engagement_daily.assign(canal=d.engagement_daily["canal"].map(_channel_name)).rename(
+        columns={"dia": "Día", "canal": "Canal", "impresiones": "Impresiones", "interacciones": "Interacciones"}
+    )
+    channels = d.engagement_channels.assign(canal=d.engagement_channels["canal"].map(_channel_name)).rename(
+        columns={
+            "canal": "Canal",
+            "publicaciones": "Publicaciones",
+            "con_metricas": "Con métricas",
+            **{k: k.capitalize() for k in METRIC_KEYS},
+            "interacciones": "Interacciones",
+        }
+    )
+    top = pd.DataFrame(
+        {
+            "Necesidad": d.top["necesidad"],
+            "Título": d.top["titulo"],
+            "Canal": d.top["canal"].map(_channel_name),
+            "Publicada el": d.top["publicado_en"].map(_local_text),
+            "Enlace": d.top["url"],
+            "Impresiones": d.top["impresiones"],
+            "Interacciones": d.top["interacciones"],
+        }
+    )
+    flow = d.flow.rename(
+        columns={"dia": "Día", "semana": "Semana del", "abiertas": "Abiertas", "publicadas": "Publicadas"}
+    ).rename(columns={"canceladas": "Canceladas"})
+    durations = d.durations.drop(columns=["actividad"]).rename(
+        columns={
+            "tramo": "Tramo",
+            "necesidades": "Necesidades",
+            "mediana_horas": "Mediana (horas)",
+            "p90_horas": "Percentil 90 (horas)",
+        }
+    )
+    rounds = d.rounds.rename(
+        columns={
+            "punto_control": "Punto de control",
+            "que_se_revisa": "Qué se revisa",
+            "revisiones": "Revisiones decididas",
+            "aprobadas": "Aprobadas",
+            "devueltas": "Devueltas",
+            "necesidades_con_devolucion": "Necesidades con devolución",
+        }
+    )
+    returns = pd.DataFrame(
+        {
+            "Necesidad": d.returns["necesidad"],
+            "Título": d.returns["titulo"],
+            "Punto de control": d.returns["punto_control"],
+            "Versión": d.returns["revision"],
+            "Comentario": d.returns["comentario"],
+            "Devuelta el": d.returns["decidida_el"].map(_local_text),
+        }
+    )
+    timeliness = pd.DataFrame(
+        {
+            "Necesidad": d.timeliness["necesidad"],
+            "Título": d.timeliness["titulo"],
+            "Fecha límite": d.timeliness["fecha_limite"],
+            "Publicada el": d.timeliness["publicada_el"].map(_local_text),
+            "Horas desde la solicitud": d.timeliness["horas_hasta_publicar"],
+            "A tiempo": d.timeliness["a_tiempo"].map({True: "sí", False: "no"}),
+        }
+    )
+    waiting = d.waiting.assign(rol=d.waiting["rol"].map(lambda r: P.ROLE_NAMES.get(r, r))).rename(
+        columns={"rol": "Responsable", "total": "Total"}
+    )
+    return {
+        "resumen": summary,
+        "interaccion_por_dia": daily,
+        "interaccion_por_canal": channels,
+        "piezas_destacadas": top,
+        "flujo_necesidades": flow,
+        "tiempos": durations,
+        "rondas_control": rounds,
+        "motivos_devolucion": returns,
+        "oportunidad": timeliness,
+        "en_espera": waiting,
+    }
+
+
+def _channel_name(key: str) -> str:
+    return P.CHANNELS.get(key, key)
+
+
+# --- downloads -------------------------------------------------------------------------------------
+
+#: The XLSX sheets' names (Excel allows 31 characters and no []:*?/\).
+SHEET_NAMES = {
+    "resumen": "Resumen",
+    "interaccion_por_dia": "Interacción por día",
+    "interaccion_por_canal": "Interacción por canal",
+    "piezas_destacadas": "Piezas destacadas",
+    "flujo_necesidades": "Flujo de necesidades",
+    "tiempos": "Tiempos",
+    "rondas_control": "Rondas de control",
+    "motivos_devolucion": "Motivos de devolución",
+    "oportunidad": "Oportunidad",
+    "en_espera": "En espera",
+}
+
+
+def _cell(value):
+    """A frame's value as a spreadsheet cell: missing stays empty (never 0), text never a formula."""
+    import pandas as pd
+
+    if value is None or value is pd.NA or value is pd.NaT:
+        return None
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if isinstance(value, pd.Timestamp):
+        return value.to_pydatetime()
+    if hasattr(value, "item"):
+        return value.item()
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
+
+
+def describe_period(d: Dashboard) -> list[tuple[str, str]]:
+    """The period and filters in words, as the downloads' first sheet and the reports say them."""
+    return [
+        ("Periodo", f"{d.period.start.isoformat()} a {d.period.end.isoformat()} (hora de Bogotá)"),
+        ("Filtros", "; ".join(d.filters.describe()) or "Ninguno"),
+        ("Generado el", d.now.astimezone(TIMEZONE).strftime("%Y-%m-%d %H:%M")),
+        ("Procedimiento", P.PROCEDURE_CODE),
+    ]
+
+
+def to_xlsx(d: Dashboard) -> bytes:
+    """One sheet per table (Spanish headers), after a first sheet that names the period and the filters."""
+    from openpyxl import Workbook
+    from openpyxl.styles import Font
+
+    book = Workbook()
+    about = book.active
+    about.title = "Periodo"
+    for row in describe_period(d):
+        about.append(row)
+    about.column_dimensions["A"].width, about.column_dimensions["B"].width = 16, 70
+    bold = Font(bold=True)
+    for key, frame in d.tables().items():
+        sheet = book.create_sheet(SHEET_NAMES[key])
+        sheet.append([str(c) for c in frame.columns])
+        for cell in sheet[1]:
+            cell.font = bold
+        for row in frame.itertuples(index=False, name=None):
+            sheet.append([_cell(v) for v in row])
+        for i, column in enumerate(frame.columns, start=1):
+            sheet.column_dimensions[sheet.cell(1, i).column_letter].width = max(12, min(60, len(str(column)) + 4))
+        sheet.freeze_panes = "A2"
+    book.move_sheet("Periodo", offset=0)
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+def to_csv(frame: pd.DataFrame) -> bytes:
+    """One table for Excel in Spanish: ';' between columns, decimal comma, a BOM; missing values empty."""
+    safe = frame.map(lambda v: _cell(v) if isinstance(v, str) else v)
+    return safe.to_csv(sep=";", index=False, decimal=",", lineterminator="\r\n").encode("utf-8-sig")
