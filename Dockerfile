@@ -31,12 +31,15 @@ RUN uv pip install --no-cache --find-links /tmp/wheels \
       "apache-airflow==${AIRFLOW_VERSION}" -r /opt/cvp/requirements.txt
 COPY pyproject.toml /opt/cvp/pyproject.toml
 COPY src /opt/cvp/src
-# The domain package, built from a scratch copy (the build writes beside the sources).
+COPY plugins /opt/cvp/plugins
+# The domain package and the Airflow side, built from a scratch copy (the build writes beside the
+# sources): installed, cvp_airflow registers the project as a provider (entry point
+# apache_airflow_provider: the channels' connection types); at run time PYTHONPATH puts the same
+# /opt/cvp/plugins first.
 RUN cp -r /opt/cvp /tmp/cvp-build \
  && uv pip install --no-cache --no-deps /tmp/cvp-build \
  && rm -rf /tmp/cvp-build
 COPY dags /opt/cvp/dags
-COPY plugins /opt/cvp/plugins
 COPY include /opt/cvp/include
 COPY docker/airflow-init.sh /opt/cvp/docker/airflow-init.sh
 

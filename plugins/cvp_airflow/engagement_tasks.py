@@ -1,19 +1,9 @@
-"""The engagement DAG's task bodies, and the metric collectors they build from the platforms' Connections.
+"""The engagement DAG's task bodies, and the metric collectors built from the platforms' hooks.
 
-The Connections are those the publishers use (``plugins/cvp_airflow/channels.py``), read with the
-same field mapping when a task runs, so one Connection per platform serves both DAGs:
-
-* ids ``x_default``, ``facebook_default``, ``instagram_default``, ``youtube_default`` (the channel
-  registry, ``cvp.procedure.CHANNEL``), each overridable with ``CVP_<CANAL>_CONN_ID`` (e.g. ``CVP_X_CONN_ID``);
-* X: ``password`` = access token, or the extras ``consumer_key``, ``consumer_secret``,
-  ``access_token``, ``access_token_secret`` (OAuth 1.0a); extra ``base_url``;
-* Facebook, Instagram: ``password`` = access token; extras ``version``, ``app_secret``, ``base_url``;
-* YouTube: extras ``client_id``, ``client_secret``, ``refresh_token`` (OAuth, optional
-  ``token_uri``); or, for reading only, an extra ``api_key``; else the Google provider's
-  credentials for the connection (key file, ADC); extra ``base_url``.
-
-Credentials are registered with Airflow's log masker and never logged. A platform without its
-connection is skipped (logged); client libraries are imported only when a collector is built.
+Each collector comes from its platform's hook (:mod:`cvp_airflow.platforms`), the same that builds the
+publisher, so one Connection per platform serves both DAGs and is read in one place. A platform
+without its connection is skipped (logged); client libraries are imported only when a collector is
+built.
 """
 
 from __future__ import annotations
@@ -27,14 +17,12 @@ log = logging.getLogger(__name__)
 
 #: Posts published in the last 35 days are read every day: on the 1st, the whole previous month.
 COLLECT_WINDOW_DAYS = 35
-GOOGLE_TOKEN_URI = "https://oauth2.googleapis.com/token"
-YOUTUBE_READONLY = "https://www.googleapis.com/auth/youtube.readonly"
 
 
 def conn_ids() -> dict[str, str]:
-    """Each platform's connection id: the publishers' own (``channels.conn_id_for``)."""
+    """Each platform's connection id: the publishers' own."""
     from cvp import procedure as P
-    from cvp_airflow.channels import conn_id_for
+    from cvp_airflow.platforms import conn_id_for
 
     return {ch: conn_id_for(ch) for ch in P.PLATFORM_CHANNELS}
 
@@ -43,90 +31,6 @@ def _airflow_connection(conn_id: str):
     from cvp_airflow.channels import lookup_connection
 
     return lookup_connection(conn_id)
-
-
-def _mask(value: str) -> None:
-    from airflow.sdk.log import mask_secret
-
-    mask_secret(value)
-
-
-def _secret(value: Any) -> str | None:
-    """A credential as the collector takes it, registered with Airflow's log masker first."""
-    text = str(value).strip() if value not in (None, "") else ""
-    if text:
-        _mask(text)
-    return text or None
-
-
-def _extra(conn) -> dict:
-    from cvp_airflow.channels import connection_extra
-
-    return connection_extra(conn)
-
-
-def _x(conn, conn_id: str):
-    from cvp.engagement import X_API_URL, XCollector
-
-    extra = _extra(conn)
-    keys = {
-        k: _secret(extra.get(k)) for k in ("consumer_key", "consumer_secret", "access_token", "access_token_secret")
-    }
-    return XCollector(
-        bearer_token=_secret(conn.password), **keys, base_url=extra.get("base_url") or X_API_URL, conn_id=conn_id
-    )
-
-
-def _graph(cls_name: str):
-    def build(conn, conn_id: str):
-        from cvp import engagement
-        from cvp.publishers.graph import GRAPH_BASE_URL, GRAPH_VERSION
-
-        extra = _extra(conn)
-        return getattr(engagement, cls_name)(
-            access_token=_secret(conn.password) or "",
-            app_secret=_secret(extra.get("app_secret")),
-            version=extra.get("version") or GRAPH_VERSION,
-            base_url=extra.get("base_url") or GRAPH_BASE_URL,
-            conn_id=conn_id,
-        )
-
-    return build
-
-
-def _youtube(conn, conn_id: str):
-    from cvp.engagement import YouTubeCollector
-
-    extra = _extra(conn)
-    credentials, api_key = None, None
-    if extra.get("client_id") and extra.get("client_secret") and extra.get("refresh_token"):
-        from google.oauth2.credentials import Credentials
-
-        credentials = Credentials(
-            None,
-            refresh_token=_secret(extra["refresh_token"]),
-            token_uri=extra.get("token_uri") or GOOGLE_TOKEN_URI,
-            client_id=extra["client_id"],
-            client_secret=_secret(extra["client_secret"]),
-            scopes=[YOUTUBE_READONLY],
-        )
-    elif extra.get("api_key"):
-        api_key = _secret(extra["api_key"])
-    else:
-        from airflow.providers.google.common.hooks.discovery_api import GoogleDiscoveryApiHook
-
-        credentials = GoogleDiscoveryApiHook(
-            api_service_name="youtube", api_version="v3", gcp_conn_id=conn_id
-        ).get_credentials()
-    return YouTubeCollector(credentials, api_key=api_key, base_url=extra.get("base_url") or None, conn_id=conn_id)
-
-
-BUILDERS: dict[str, Callable[[Any, str], Any]] = {
-    "x": _x,
-    "facebook": _graph("FacebookCollector"),
-    "instagram": _graph("InstagramCollector"),
-    "youtube": _youtube,
-}
 
 
 def collectors(
@@ -138,6 +42,7 @@ def collectors(
     exists but cannot give a collector (no token, bad credentials file) is reported by channel.
     """
     from cvp import procedure as P
+    from cvp_airflow.platforms import HOOKS
 
     get_connection = get_connection or _airflow_connection
     built, problems = {}, {}
@@ -148,7 +53,7 @@ def collectors(
             log.info("Sin la conexión de Airflow '%s': no se leen métricas de %s.", conn_id, label)
             continue
         try:
-            built[channel] = BUILDERS[channel](conn, conn_id)
+            built[channel] = HOOKS[channel](conn_id, connection=conn).collector()
         except Exception as exc:  # noqa: BLE001 - one bad connection must not stop the other channels
             message = getattr(exc, "message", None) or (
                 f"La conexión de Airflow '{conn_id}' no permite leer métricas de {label} ({type(exc).__name__})."

@@ -670,7 +670,7 @@ def test_factory_builds_from_connections_and_skips_missing_ones(monkeypatch, cap
     from cvp_airflow import engagement_tasks
 
     masked = []
-    monkeypatch.setattr(engagement_tasks, "_mask", masked.append)
+    monkeypatch.setattr("airflow.sdk.log.mask_secret", masked.append)
     monkeypatch.setenv("CVP_X_CONN_ID", "x_cvp")
     caplog.set_level(logging.INFO)
     conns = {
