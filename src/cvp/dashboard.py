@@ -203,12 +203,18 @@ def _publications(session: Session, period: Period, filters: Filters) -> pd.Data
             Publication.published_at,
             Publication.url,
             Publication.design_revision_id,
+            Revision.media_type,
+            Revision.alt_text,
         )
         .join(Need, Need.id == Publication.need_id)
+        .outerjoin(Revision, Revision.id == Publication.design_revision_id)
         .where(*_pub_conditions(period, filters))
         .order_by(Publication.published_at, Publication.id)
     ).all()
-    frame = pd.DataFrame(rows, columns=["publicacion", "necesidad", "titulo", "canal", "publicado_en", "url", "diseno"])
+    frame = pd.DataFrame(
+        rows,
+        columns=["publicacion", "necesidad", "titulo", "canal", "publicado_en", "url", "diseno", "tipo", "texto_alt"],
+    )
     frame["publicado_en"] = _utc(frame["publicado_en"])
     return frame
 
@@ -315,6 +321,8 @@ def _top(latest: pd.DataFrame) -> pd.DataFrame:
         "publicado_en",
         "url",
         "diseno",
+        "tipo",
+        "texto_alt",
         "impresiones",
         "interacciones",
         "tomado_en",
@@ -767,5 +775,23 @@ def to_xlsx(d: Dashboard) -> bytes:
 
 def to_csv(frame: pd.DataFrame) -> bytes:
     """One table for Excel in Spanish: ';' between columns, decimal comma, a BOM; missing values empty."""
-    safe = frame.map(lambda v: _cell(v) if isinstance(v, str) else v)
-    return safe.to_csv(sep=";", index=False, decimal=",", lineterminator="\r\n").encode("utf-8-sig")
+    import csv
+
+    out = io.StringIO()
+    writer = csv.writer(out, delimiter=";", lineterminator="\r\n")
+    writer.writerow([str(c) for c in frame.columns])
+    for row in frame.itertuples(index=False, name=None):
+        writer.writerow([_csv_value(_cell(v)) for v in row])
+    return out.getvalue().encode("utf-8-sig")
+
+
+def _csv_value(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "sí" if value else "no"
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() else f"{round(value, 2)}".replace(".", ",")
+    if isinstance(value, datetime):
+        return value.astimezone(TIMEZONE).strftime("%Y-%m-%d %H:%M")
+    return str(value)

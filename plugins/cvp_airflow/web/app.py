@@ -18,7 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import get_route_path
 
 from cvp.errors import CvpError
-from cvp_airflow.web import api, pages, red, waiting_line
+from cvp_airflow.web import api, dashboard, pages, red, waiting_line
 from cvp_airflow.web.inputs import ShownJSONResponse, error_detail
 from cvp_airflow.web.security import Viewer, authenticated, current_viewer, is_auth_failure
 
@@ -113,6 +113,7 @@ def create_app() -> FastAPI:
     app.include_router(waiting_line.router)
     app.include_router(red.api_router)
     app.include_router(red.router)
+    app.include_router(dashboard.router)
     app.include_router(pages.router)
 
     @app.get("/api/openapi.json", include_in_schema=False)
