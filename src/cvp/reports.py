@@ -4,7 +4,9 @@ A report covers whole days in Bogotá time. It aggregates, per channel and per n
 engagement snapshot of every post published in the period, and, for the needs whose publication
 (activity 14) fell in the period, the metrics each need logged at its end (``metricas`` document,
 see :mod:`cvp.metrics`): on time against the deadline, cycle time per activity, rounds and returns
-at control points 7 and 12. It is written as an HTML page and a CSV file for Excel, and kept as a
+at control points 7 and 12. It is written as an HTML page with the Tablero's charts inline
+(:mod:`cvp.dashboard`, :mod:`cvp.charts`), a CSV file for Excel and an XLSX workbook with one sheet per
+table of the Tablero, and kept as a
 :class:`~cvp.records.models.Report` row, one per kind and period: rebuilding replaces its data and
 files and keeps the record of the mail already sent.
 """
@@ -20,6 +22,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from cvp import dashboard
 from cvp import procedure as P
 from cvp.config import bogota, bogota_date, bogota_day_start
 from cvp.engagement import METRIC_KEYS
@@ -145,9 +148,10 @@ def build_report(
         "necesidades": [_need_row(n) for n in needs],
     }
 
+    board = _dashboard(office, start, end, now)
     storage = office.storage
     stem = f"{folder.strip('/')}/informe-{kind}-{start.isoformat()}-{end.isoformat()}"
-    html_key, csv_key = f"{stem}.html", f"{stem}.csv"
+    html_key, csv_key, xlsx_key = f"{stem}.html", f"{stem}.csv", f"{stem}.xlsx"
     html = office.renderer.render(
         TEMPLATE,
         informe=data,
@@ -159,10 +163,12 @@ def build_report(
         numero=numero,
         porcentaje=porcentaje,
         de_iso=de_iso,
+        graficos=_charts(board),
     )
     storage.write_bytes(html_key, html.encode("utf-8"))  # each file whole or not at all
     storage.write_bytes(csv_key, _csv(pd, frame, needs))
-    files = [html_key, csv_key]
+    storage.write_bytes(xlsx_key, dashboard.to_xlsx(board))
+    files = [html_key, csv_key, xlsx_key]
 
     row, replaced = _store(office, kind, start, end, data, files, now)
     for old in replaced:
@@ -180,6 +186,24 @@ def build_report(
         storage.uri(html_key),
     )
     return row
+
+
+def _dashboard(office, start: date, end: date, now: datetime) -> dashboard.Dashboard:
+    """The Tablero's frames for the period, unfiltered: the report's charts and its XLSX (a sheet per table)."""
+    with office.session() as s:
+        return dashboard.build(s, dashboard.Period(start, end), now=now)
+
+
+def _charts(board: dashboard.Dashboard) -> list[dict]:
+    """The Tablero's charts as inline SVG (a report is a file: no Content-Security-Policy to respect)."""
+    from markupsafe import Markup
+
+    from cvp import charts
+
+    return [
+        {"clave": key, "titulo": charts.CHART_TITLES[key], "svg": Markup(svg)}  # our own SVG, its texts escaped
+        for key, svg in charts.all_charts(board).items()
+    ]
 
 
 def _publications(office, start: date, end: date) -> list[dict]:
