@@ -119,8 +119,10 @@ def collect_engagement(context: Mapping[str, Any]) -> dict:
 
 
 def build_reports(context: Mapping[str, Any]) -> list[dict]:
-    """The reports due on the run's day (see :func:`cvp.reports.periods_for`), into ``informes/`` of the store."""
+    """The reports due on the run's day (see :func:`cvp.reports.periods_for`), into ``informes/`` of the store;
+    also into a Google Sheet when one is configured (:mod:`cvp_airflow.sheets`)."""
     from cvp import reports
+    from cvp_airflow import sheets
 
     office = _office()
     built = []
@@ -133,6 +135,7 @@ def build_reports(context: Mapping[str, Any]) -> list[dict]:
                 "inicio": row.period_start.isoformat(),
                 "fin": row.period_end.isoformat(),
                 "archivos": list(row.files),
+                **sheets.export_report(office, row),
             }
         )
     return built
