@@ -39,7 +39,7 @@ def compute(need: Need, events: list[Event], decisions: list[dict], published_at
 def log_metrics(office: Office, need_id: int) -> dict:
     """Compute, keep as a record, and tell the team (idempotent per need)."""
     with office.session() as s:
-        need = office._need(s, need_id)
+        need = office.records.need(s, need_id)
         if need.status == P.NeedStatus.CANCELLED:
             return {}
         existing = s.scalar(
@@ -59,14 +59,14 @@ def log_metrics(office: Office, need_id: int) -> dict:
     data = compute(need, events, decisions, published)
     data["canales"] = {p.channel: {"estado": p.state, "url": p.url} for p in pubs}
     with office.session() as s:
-        need = office._need(s, need_id)
+        need = office.records.need(s, need_id)
         rendered = office.renderer.render("reportes/metricas_necesidad.txt.j2", necesidad=need, m=data)
         s.add(
             Document(
                 need_id=need_id, activity=14, kind=P.DocumentKind.METRICS, data=data, rendered=rendered, author=P.SYSTEM
             )
         )
-        office._queue_mail(
+        office.outbox.queue(
             s,
             need,
             14,
@@ -76,7 +76,7 @@ def log_metrics(office: Office, need_id: int) -> dict:
             m=data,
         )
         verdict = {True: "a tiempo", False: "fuera de la fecha límite", None: "sin publicación"}[data["a_tiempo"]]
-        office._event(
+        office.records.event(
             s,
             need_id,
             14,

@@ -45,9 +45,9 @@ class Unconfirmed(PublishError):
 def build_piece(office: Office, need_id: int, channel: str) -> tuple[Piece, int, int]:
     """The approved text for ``channel`` and the approved design, as a Piece."""
     with office.session() as s:
-        need = office._need(s, need_id)
-        text = office._current(s, need_id, P.TEXT)
-        design = office._current(s, need_id, P.DESIGN)
+        need = office.records.need(s, need_id)
+        text = office.records.current(s, need_id, P.TEXT)
+        design = office.records.current(s, need_id, P.DESIGN)
         if text is None or text.state != P.APPROVED or design is None or design.state != P.APPROVED:
             raise Conflict("Solo se publica una pieza con texto y diseño aprobados (actividades 7 y 12).")
         if channel not in need.channels:
@@ -123,7 +123,7 @@ def publish_once(
 def _mark_sending(office: Office, row_id: int, need_id: int, channel: str) -> None:
     """The last write before the post call; refused if the need was cancelled during the uploads."""
     with office.session() as s:
-        need = office._need(s, need_id, for_update=True)  # serialised with cancel_need
+        need = office.records.need(s, need_id, for_update=True)  # serialised with cancel_need
         if need.status == P.NeedStatus.CANCELLED:
             raise Conflict(f"La necesidad n.º {need_id} fue cancelada: no se publica en {P.CHANNELS[channel]}.")
         row = s.get(Publication, row_id)
@@ -209,7 +209,7 @@ def _mark_published(
 ) -> Publication:
     """Close the publication in one transaction: ledger row, its 'publicado' event, the need if done."""
     with office.session() as s:
-        office._need(s, need_id, for_update=True)  # one closer at a time: the last channel closes the need
+        office.records.need(s, need_id, for_update=True)  # one closer at a time: the last channel closes the need
         row = s.get(Publication, row_id)
         row.state, row.remote_id, row.url = PUBLISHED, result.remote_id, result.url
         row.published_at, row.error, row.updated_at = result.published_at or utcnow(), "", utcnow()
@@ -222,7 +222,7 @@ def _close_in(office: Office, s, row: Publication, actor: str, reconciled: bool 
     """The 'publicado' event of this row (once) and the need's closing, inside the caller's transaction."""
     if not _has_published_event(s, row):
         how = " (confirmada al reconciliar)" if reconciled else ""
-        office._event(
+        office.records.event(
             s,
             row.need_id,
             14,
@@ -253,10 +253,10 @@ def _repair_closing(office: Office, row: Publication, actor: str) -> Publication
     """A row published by a version that closed in several transactions may lack its event or the need's
     closing (a crash between them): a later attempt completes what is missing, once."""
     with office.session() as s:
-        need = office._need(s, row.need_id)
+        need = office.records.need(s, row.need_id)
         if _has_published_event(s, row) and need.status != P.NeedStatus.IN_COURSE:
             return row
-        office._need(s, row.need_id, for_update=True)
+        office.records.need(s, row.need_id, for_update=True)
         fresh = s.get(Publication, row.id)
         if not _has_published_event(s, fresh):
             log.warning("Publication %s was published without its audit event: recording it now", row.id)
@@ -266,8 +266,8 @@ def _repair_closing(office: Office, row: Publication, actor: str) -> Publication
 
 def _close_need_if_done(office: Office, s, need_id: int) -> None:
     """A need is published once its approved piece is published on every requested channel."""
-    need = office._need(s, need_id)
-    text, design = office._current(s, need_id, P.TEXT), office._current(s, need_id, P.DESIGN)
+    need = office.records.need(s, need_id)
+    text, design = office.records.current(s, need_id, P.TEXT), office.records.current(s, need_id, P.DESIGN)
     done = set(
         s.scalars(
             select(Publication.channel).where(
@@ -343,4 +343,4 @@ def _update(office: Office, row_id: int, **values) -> None:
 
 def _event(office: Office, need_id: int, channel: str, action: str, actor: str, summary: str, **detail) -> None:
     with office.session() as s:
-        office._event(s, need_id, 14, action, actor, summary, canal=channel, **detail)
+        office.records.event(s, need_id, 14, action, actor, summary, canal=channel, **detail)

@@ -245,7 +245,7 @@ def test_an_event_committed_after_a_later_one_is_still_seen(pg_office):
     need = office.register_need(ONE_OFF, "jefe").id
     with office.session() as s:
         cursor = waits.latest_event_id(s)
-    slow = office._sessions()
+    slow = office.records.sessions()
     slow.begin()
     slow.add(Event(need_id=need, activity=2, action="lento", actor="jefe", summary="", detail={}, at=utcnow()))
     slow.flush()

@@ -8,7 +8,6 @@ import pytest
 from sqlalchemy import update
 
 from cvp import inbox
-from cvp import office as office_module
 from cvp import procedure as P
 from cvp.records.models import Need, Publication, Revision, utcnow
 from tests.conftest import NEED, tiny_png
@@ -74,7 +73,7 @@ def test_inbox_is_per_role_oldest_first_and_never_offers_own_work(office, monkey
     third = office.register_need(NEED, "jefe", run_id="c").id
     # The first need's text was submitted later but the need is older: the wait, not the need, orders.
     with monkeypatch.context() as m:  # submitted three days ago (a revision is never changed afterwards)
-        m.setattr(office_module, "utcnow", lambda: utcnow() - timedelta(days=3))
+        m.setattr(office.records, "now", lambda: utcnow() - timedelta(days=3))
         rev_b = office.submit_text(second, "profesional", TEXTS)
     rev_a = office.submit_text(first, "profesional", TEXTS)
 
@@ -188,7 +187,7 @@ def test_an_unconfirmed_publication_waits_on_the_professional_and_the_head_sees_
     lose(lost, "facebook")
     # The text to write has waited longer than the unconfirmed publication (opened two days ago): it comes first.
     with monkeypatch.context() as m:
-        m.setattr(office_module, "utcnow", lambda: utcnow() - timedelta(days=2))
+        m.setattr(office.records, "now", lambda: utcnow() - timedelta(days=2))
         writing = office.register_need(dict(NEED, accion_puntual=True, titulo="Por escribir"), "jefe", run_id="w").id
 
     st = step_of(office, lost)

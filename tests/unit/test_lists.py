@@ -7,7 +7,6 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 
 from cvp import inbox, publishing
-from cvp import office as office_module
 from cvp import procedure as P
 from cvp.errors import InvalidInput
 from cvp.mail import MailboxMailer
@@ -41,7 +40,7 @@ def seed(office, monkeypatch, count=7):
     ids = []
     for i in range(count):
         with monkeypatch.context() as m:
-            m.setattr(office_module, "utcnow", lambda i=i: utcnow() - timedelta(days=count - i))
+            m.setattr(office.records, "now", lambda i=i: utcnow() - timedelta(days=count - i))
             need = office.register_need(
                 dict(ONE_OFF, titulo=f"Necesidad {i}", fecha_limite=f"2099-12-{10 + i}"), "jefe", run_id=f"r{i}"
             ).id

@@ -13,10 +13,10 @@ from email import policy
 import pytest
 from sqlalchemy import select, update
 
-from cvp import office as office_module
 from cvp.mail import MailboxMailer, SmtpMailer
 from cvp.office import Office
-from cvp.records.models import Notification
+from cvp.office.outbox import CLAIM_TTL, Outbox
+from cvp.records.models import Notification, utcnow
 from tests.conftest import ONE_OFF
 from tests.unit.test_office import TEXTS
 
@@ -115,11 +115,7 @@ def a_need_with_one_mail(office: Office) -> int:
 
 def expire_claims(office: Office) -> None:
     with office.session() as s:
-        s.execute(
-            update(Notification).values(
-                claimed_at=office_module.utcnow() - office_module.CLAIM_TTL - timedelta(seconds=1)
-            )
-        )
+        s.execute(update(Notification).values(claimed_at=utcnow() - CLAIM_TTL - timedelta(seconds=1)))
 
 
 @pytest.mark.parametrize("transport", ["smtp", "buzon"])
@@ -131,15 +127,15 @@ def test_a_mail_resent_after_a_crash_carries_the_same_message_id(sqlite_url, smt
         else MailboxMailer(office.cfg.mailbox_dir)
     )
     need = a_need_with_one_mail(office)
-    real = Office._record_sent
+    real = Outbox.record_sent
 
     def killed(self, *args):
         raise Killed("el api-server murió entre la aceptación y el registro")
 
-    monkeypatch.setattr(Office, "_record_sent", killed)
+    monkeypatch.setattr(Outbox, "record_sent", killed)
     with pytest.raises(Killed):
         office.deliver_pending(mailer, need_id=need)
-    monkeypatch.setattr(Office, "_record_sent", real)
+    monkeypatch.setattr(Outbox, "record_sent", real)
     [n] = office.notifications(need)
     assert n.sent_at is None and n.claimed_at is not None  # claimed, sent, not recorded
     assert office.deliver_pending(mailer, need_id=need) == 0  # the claim holds: no resend at once

@@ -16,7 +16,6 @@ from sqlalchemy import select
 
 from cvp import procedure as P
 from cvp import publishing
-from cvp.office import Office
 from cvp.publishers.outbox import OutboxPublisher
 from cvp.records.models import Publication
 from tests.conftest import ONE_OFF, tiny_png
@@ -78,7 +77,9 @@ def _die_once(monkeypatch, target, name, when=lambda *a, **k: True):
 @pytest.mark.parametrize("where", ["before_the_event", "before_the_need_closes"])
 def test_a_crash_while_closing_leaves_no_half_closed_publication(office, only_x, monkeypatch, where):
     if where == "before_the_event":
-        _die_once(monkeypatch, Office, "_event", when=lambda self, s, need, act, action, *a, **k: action == "publicado")
+        _die_once(
+            monkeypatch, office.records, "event", when=lambda s, need, act, action, *a, **k: action == "publicado"
+        )
     else:
         _die_once(monkeypatch, publishing, "_close_need_if_done")
     with pytest.raises(Killed):

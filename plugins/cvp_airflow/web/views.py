@@ -238,7 +238,7 @@ class NeedFile:
 def need_file(office: Office, need_id: int) -> NeedFile:
     """Everything a need's page shows, read in one transaction."""
     with office.session() as s:
-        need = office._need(s, need_id)
+        need = office.records.need(s, need_id)
         standing = S.standing(s, need_id)
         step = standing.step if standing else None
         timeline = inbox.timeline(s, need, step)
