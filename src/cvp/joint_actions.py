@@ -379,6 +379,17 @@ def waiting(office: Office, today: date | None = None, limit: int = 50) -> list[
         return _views(s, list(rows))
 
 
+def undecided_count(s, day: date) -> int:
+    """How many of the day's actions still wait for the head (one query: the deferred wait asks it often)."""
+    from sqlalchemy import func
+
+    return s.scalar(
+        select(func.count(JointAction.id))
+        .outerjoin(JointActionDecision, JointActionDecision.action_id == JointAction.id)
+        .where(JointAction.day == day, JointActionDecision.id.is_(None))
+    )
+
+
 def loads_of_day(office: Office, day: date) -> list[JointAgendaLoad]:
     with office.session() as s:
         return list(s.scalars(select(JointAgendaLoad).where(JointAgendaLoad.day == day).order_by(JointAgendaLoad.id)))
