@@ -28,6 +28,7 @@ def identify_need(context: dict[str, Any]) -> str:
     """Activity 1: record the need; branch on whether it is a one-off action (→ 5) or not (→ 2)."""
     from airflow.sdk.exceptions import AirflowFailException
 
+    from cvp import channel_health
     from cvp import procedure as P
     from cvp.errors import InvalidInput, PermissionDenied
     from cvp.needs import parse_need
@@ -51,13 +52,25 @@ def identify_need(context: dict[str, Any]) -> str:
             + ". Créelas (Administración → Conexiones) o quite esos canales, y vuelva a disparar la necesidad."
         )
     need = office.register_need(data, actor, run_id=context["run_id"])
+    with office.session() as s:  # the daily check's last answer: a broken channel is said today, not at 14
+        broken = channel_health.broken_among(s, [c for c, conn in status.items() if conn])
     routes = "; ".join(
-        f"{P.CHANNELS[c]}: " + (f"conexión «{conn}»" if conn else "bandeja de salida local")
+        f"{P.CHANNELS[c]}: "
+        + (f"conexión «{conn}»" if conn else "bandeja de salida local")
+        + (f" — AVISO, la conexión está {broken[c]}" if c in broken else "")
         for c, conn in status.items()
     )
     office.record_event(
-        need.id, 1, "canales_verificados", P.SYSTEM, f"Canales verificados al disparar. {routes}.", conexiones=status
+        need.id,
+        1,
+        "canales_verificados",
+        P.SYSTEM,
+        f"Canales verificados al disparar. {routes}.",
+        conexiones=status,
+        conexiones_rotas=broken,
     )
+    if broken:
+        log.warning("Need %s: broken connections for %s", need.id, sorted(broken))
     if missing:
         log.warning("Need %s: no connection for %s; those pieces go to the local outbox", need.id, missing)
     log.info("Need %s registered for run %s (one-off: %s)", need.id, context["run_id"], need.one_off)

@@ -122,7 +122,9 @@ def test_every_dag_loads_where_listeners_are_installed(setup):
     report = json.loads(out.stdout.strip().splitlines()[-1])
     assert report["listeners"], "the setup installed no listener: the test would prove nothing"
     assert report["errors"] == {}
-    assert report["dags"] == sorted(["necesidad_comunicacion", "red_distrital_diaria", "metricas_interaccion"])
+    assert report["dags"] == sorted(
+        ["necesidad_comunicacion", "red_distrital_diaria", "metricas_interaccion", "conexiones_canales"]
+    )
     assert report["ends"] == dict.fromkeys(WAITS, False)
 
 
@@ -183,3 +185,13 @@ def test_module_level_is_cheap(path, empty_dag_modules):
     heavy = sorted(m for m in extra if m.startswith(HEAVY) or m.startswith(("sqlalchemy", "yaml", "httpx", "requests")))
     assert heavy == []
     assert len(extra) < 40, sorted(extra)
+
+
+def test_conexiones_canales_checks_daily_in_bogota_then_tells_the_head(dagbag):
+    dag = dagbag.dags["conexiones_canales"]
+    assert dag.schedule == "0 6 * * *" and dag.timezone.name == "America/Bogota"
+    assert dag.max_active_runs == 1
+    check, notify = dag.get_task("verificar_conexiones"), dag.get_task("avisar_a_la_jefe")
+    assert notify.upstream_task_ids == {"verificar_conexiones"}
+    assert notify.trigger_rule == "all_done"  # a platform that did not answer must not hold back the others' notices
+    assert "7 días" in dag.doc_md and "1 día" in dag.doc_md and check.task_display_name.startswith("Verificar")

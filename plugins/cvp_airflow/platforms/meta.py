@@ -15,6 +15,7 @@ import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from cvp_airflow.platforms import base
 from cvp_airflow.platforms.base import (
     CheckUnavailable,
     ConnectionMisconfigured,
@@ -24,7 +25,6 @@ from cvp_airflow.platforms.base import (
     fingerprint,
     form_widgets,
     http_get,
-    in_task,
     json_of,
     parse_time,
     required,
@@ -196,7 +196,7 @@ class GraphHook(PlatformHook):
             return Health(False, f"{self.label}: {message} (conexión de Airflow '{self.conn_id}').")
         expires = _epoch(info.get("expires_at"))
         renewed, remark = False, ""
-        if self._should_renew(info, expires, now) and in_task():
+        if self._should_renew(info, expires, now) and base.in_task():
             try:
                 fresh = self.refresh(token)
                 expires, renewed = parse_time(fresh["expires_at"]), True
@@ -235,7 +235,7 @@ class FacebookPageHook(GraphHook):
     hook_name = "Página de Facebook — CVP"
     needed_scopes = ("pages_manage_posts", "pages_read_engagement", "read_insights")
 
-    def __init__(self, facebook_conn_id: str = default_conn_name, *, connection=None):
+    def __init__(self, facebook_conn_id: str | None = None, *, connection=None):
         super().__init__(facebook_conn_id, connection=connection)
 
     @classmethod
@@ -304,7 +304,7 @@ class InstagramHook(GraphHook):
     hook_name = "Instagram — CVP"
     needed_scopes = ("instagram_basic", "instagram_content_publish", "instagram_manage_insights")
 
-    def __init__(self, instagram_conn_id: str = default_conn_name, *, connection=None):
+    def __init__(self, instagram_conn_id: str | None = None, *, connection=None):
         super().__init__(instagram_conn_id, connection=connection)
 
     @classmethod

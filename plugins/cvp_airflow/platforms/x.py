@@ -12,6 +12,7 @@ import logging
 from datetime import datetime, timedelta
 from typing import Any
 
+from cvp_airflow.platforms import base
 from cvp_airflow.platforms.base import (
     PlatformHook,
     TokenRefused,
@@ -20,7 +21,6 @@ from cvp_airflow.platforms.base import (
     form_widgets,
     http_get,
     http_post,
-    in_task,
     json_of,
     parse_time,
     secret,
@@ -47,7 +47,7 @@ class XHook(PlatformHook):
     conn_type = "cvp_x"
     hook_name = "X (Twitter) — CVP"
 
-    def __init__(self, x_conn_id: str = default_conn_name, *, connection=None):
+    def __init__(self, x_conn_id: str | None = None, *, connection=None):
         super().__init__(x_conn_id, connection=connection)
         self._store = TokenStore(self.conn_id)
         self._renewed: dict | None = None
@@ -209,7 +209,7 @@ class XHook(PlatformHook):
             )
         else:
             tokens = self.tokens()
-            if self.can_refresh(tokens) and in_task():  # X rotates the refresh token: renew only where it is kept
+            if self.can_refresh(tokens) and base.in_task():  # X rotates the refresh token: renew only where it is kept
                 try:
                     tokens, renewed = self.refresh(tokens), True
                 except TokenRefused as exc:

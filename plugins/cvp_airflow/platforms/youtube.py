@@ -45,7 +45,7 @@ class YouTubeHook(PlatformHook):
     conn_type = "cvp_youtube"
     hook_name = "Canal de YouTube — CVP"
 
-    def __init__(self, youtube_conn_id: str = default_conn_name, *, connection=None):
+    def __init__(self, youtube_conn_id: str | None = None, *, connection=None):
         super().__init__(youtube_conn_id, connection=connection)
 
     @classmethod
