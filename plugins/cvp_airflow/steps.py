@@ -57,7 +57,7 @@ def identify_need(context: dict[str, Any]) -> str:
     routes = "; ".join(
         f"{P.CHANNELS[c]}: "
         + (f"conexión «{conn}»" if conn else "bandeja de salida local")
-        + (f" — AVISO, la conexión está {broken[c]}" if c in broken else "")
+        + (f" — AVISO: la conexión no funciona ({broken[c].removeprefix('roto: ').rstrip('.')})" if c in broken else "")
         for c, conn in status.items()
     )
     office.record_event(
