@@ -67,7 +67,7 @@ class Forms:
         headers = {"Cookie": f"_token={self.token}"}
         if csrf:
             if self.csrf is None:
-                self.csrf = self.call("GET", "/cvp/api/yo")[1]["csrf_token"]
+                self.csrf = self.call("GET", "/cvp/api/yo")[1]["codigo_csrf"]
             headers["X-CSRF-Token"] = self.csrf
         return headers
 
@@ -107,8 +107,8 @@ class Forms:
         parts = []
         if self.cookie and csrf:
             self.headers()
-            parts.append(("csrf_token", None, self.csrf.encode()))
-        parts += [("alt_text", None, alt.encode()), ("archivo", filename, content)]
+            parts.append(("codigo_csrf", None, self.csrf.encode()))
+        parts += [("texto_alternativo", None, alt.encode()), ("archivo", filename, content)]
         body = b""
         for name, fname, value in parts:
             disp = f'form-data; name="{name}"' + (f'; filename="{fname}"' if fname else "")

@@ -6,6 +6,7 @@ import json
 from datetime import date, datetime
 
 from cvp import procedure as P
+from cvp.checks.findings import finding_es
 from cvp.office import Office
 
 
@@ -15,8 +16,86 @@ def _plain(value):
     return value
 
 
-def _row(obj, fields: tuple[str, ...]) -> dict:
-    return {f: _plain(getattr(obj, f)) for f in fields}
+def _row(obj, fields: dict[str, str]) -> dict:
+    """The row's columns under the record's Spanish names (the forms' API uses the same ones)."""
+    return {key: _plain(getattr(obj, attr)) for attr, key in fields.items()}
+
+
+NEED = {
+    "id": "id",
+    "run_id": "ejecucion",
+    "title": "titulo",
+    "description": "descripcion",
+    "source": "fuente",
+    "source_reference": "referencia_fuente",
+    "audiences": "publicos_interes",
+    "channels": "canales",
+    "one_off": "accion_puntual",
+    "deadline": "fecha_limite",
+    "department": "dependencia",
+    "requested_by": "solicitado_por",
+    "publish_at": "publicar_en",
+    "status": "estado",
+    "created_at": "creado_en",
+}
+DOCUMENT = {
+    "id": "id",
+    "activity": "actividad",
+    "kind": "tipo",
+    "data": "datos",
+    "author": "autor",
+    "created_at": "creado_en",
+}
+REVISION = {
+    "id": "id",
+    "kind": "tipo",
+    "number": "numero",
+    "state": "estado",
+    "author": "autor",
+    "created_at": "creado_en",
+    "title": "titulo",
+    "texts": "textos",
+    "note": "nota",
+    "checks": "hallazgos",
+    "filename": "nombre_archivo",
+    "media_type": "tipo_medio",
+    "size": "tamano",
+    "sha256": "sha256",
+    "alt_text": "texto_alternativo",
+}
+DECISION = {
+    "control_point": "punto_control",
+    "decision": "decision",
+    "comment": "comentario",
+    "decided_by": "decidido_por",
+    "decided_at": "decidido_en",
+}
+PUBLICATION = {
+    "channel": "canal",
+    "state": "estado",
+    "remote_id": "id_plataforma",
+    "url": "url",
+    "attempts": "intentos",
+    "error": "error",
+    "published_at": "publicado_en",
+}
+MAIL = {
+    "activity": "actividad",
+    "recipients": "destinatarios",
+    "subject": "asunto",
+    "created_at": "creado_en",
+    "sent_at": "enviado_en",
+    "transport": "transporte",
+}
+EVENT = {
+    "id": "id",
+    "activity": "actividad",
+    "action": "accion",
+    "actor": "actor",
+    "at": "fecha",
+    "summary": "resumen",
+    "detail": "detalle",
+}
 
 
 def record(office: Office, need_id: int) -> dict:
@@ -24,69 +103,20 @@ def record(office: Office, need_id: int) -> dict:
     revisions = office.revisions(need_id)
     return {
         "procedimiento": {"codigo": P.PROCEDURE_CODE, "version": P.PROCEDURE_VERSION, "nombre": P.PROCEDURE_NAME},
-        "necesidad": _row(
-            need,
-            (
-                "id",
-                "run_id",
-                "title",
-                "description",
-                "source",
-                "source_reference",
-                "audiences",
-                "channels",
-                "one_off",
-                "deadline",
-                "department",
-                "requested_by",
-                "publish_at",
-                "status",
-                "created_at",
-            ),
-        ),
-        "documentos": [
-            _row(d, ("id", "activity", "kind", "data", "author", "created_at")) for d in office.documents(need_id)
-        ],
+        "necesidad": _row(need, NEED),
+        "documentos": [_row(d, DOCUMENT) for d in office.documents(need_id)],
         "revisiones": [
             {
-                **_row(
-                    r,
-                    (
-                        "id",
-                        "kind",
-                        "number",
-                        "state",
-                        "author",
-                        "created_at",
-                        "title",
-                        "texts",
-                        "note",
-                        "checks",
-                        "filename",
-                        "media_type",
-                        "size",
-                        "sha256",
-                        "alt_text",
-                    ),
-                ),
+                **_row(r, REVISION),
+                "hallazgos": [finding_es(f) for f in r.checks or []],
                 "archivo": r.stored_path or None,  # the design's key in the product's store
-                "decision": _row(r.decision, ("control_point", "decision", "comment", "decided_by", "decided_at"))
-                if r.decision
-                else None,
+                "decision": _row(r.decision, DECISION) if r.decision else None,
             }
             for r in revisions
         ],
-        "publicaciones": [
-            _row(p, ("channel", "state", "remote_id", "url", "attempts", "error", "published_at"))
-            for p in office.publications(need_id)
-        ],
-        "correos": [
-            _row(n, ("activity", "recipients", "subject", "created_at", "sent_at", "transport"))
-            for n in office.notifications(need_id)
-        ],
-        "eventos": [
-            _row(e, ("id", "activity", "action", "actor", "at", "summary", "detail")) for e in office.events(need_id)
-        ],
+        "publicaciones": [_row(p, PUBLICATION) for p in office.publications(need_id)],
+        "correos": [_row(n, MAIL) for n in office.notifications(need_id)],
+        "eventos": [_row(e, EVENT) for e in office.events(need_id)],
     }
 
 

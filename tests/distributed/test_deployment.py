@@ -60,21 +60,23 @@ def test_need_published_by_a_worker_from_the_shared_storage(deployment, head_api
     head_api.wait_task(run, "producir_contenidos", timeout=180)
     head, prof, tech = (Forms(deployment, u) for u in ("jefe", "profesional", "tecnico"))
     status, me, _ = prof.call("GET", "/cvp/api/yo")
-    assert status == 200 and me["role"] == "profesional", me  # the procedure role comes from the directory
-    need = next(n["id"] for n in head.call("GET", "/cvp/api/necesidades?estado=todas")[1] if n["run_id"] == run)
+    assert status == 200 and me["rol"] == "profesional", me  # the procedure role comes from the directory
+    need = next(n["id"] for n in head.call("GET", "/cvp/api/necesidades?estado=todas")[1] if n["ejecucion"] == run)
 
-    status, rev1, _ = prof.call("POST", f"/cvp/api/necesidades/{need}/texto", {"texts": TEXTS})
+    status, rev1, _ = prof.call("POST", f"/cvp/api/necesidades/{need}/texto", {"textos": TEXTS})
     assert status == 201, rev1
-    back = {"revision_id": rev1["id"], "control_point": 7, "decision": "devuelto", "comment": "Citar la fuente"}
+    back = {"revision": rev1["id"], "punto_control": 7, "decision": "devuelto", "comentario": "Citar la fuente"}
     assert prof.call("POST", f"/cvp/api/necesidades/{need}/decisiones", back)[0] == 403
     assert head.call("POST", f"/cvp/api/necesidades/{need}/decisiones", back)[0] == 201
-    status, rev2, _ = prof.call("POST", f"/cvp/api/necesidades/{need}/texto", {"texts": TEXTS, "note": "Fuente citada"})
-    assert status == 201 and rev2["number"] == 2
+    status, rev2, _ = prof.call(
+        "POST", f"/cvp/api/necesidades/{need}/texto", {"textos": TEXTS, "nota": "Fuente citada"}
+    )
+    assert status == 201 and rev2["numero"] == 2
     assert (
         head.call(
             "POST",
             f"/cvp/api/necesidades/{need}/decisiones",
-            {"revision_id": rev2["id"], "control_point": 7, "decision": "aprobado"},
+            {"revision": rev2["id"], "punto_control": 7, "decision": "aprobado"},
         )[0]
         == 201
     )
@@ -87,7 +89,7 @@ def test_need_published_by_a_worker_from_the_shared_storage(deployment, head_api
         head.call(
             "POST",
             f"/cvp/api/necesidades/{need}/decisiones",
-            {"revision_id": design["id"], "control_point": 12, "decision": "aprobado"},
+            {"revision": design["id"], "punto_control": 12, "decision": "aprobado"},
         )[0]
         == 201
     )
@@ -145,14 +147,14 @@ def test_a_need_over_the_cap_waits_and_the_forms_say_so(deployment, head_api):
     status, page, _ = head.call("GET", "/cvp/")
     assert status == 200 and "Necesidades en cola" in page.decode() and "1 necesidad espera" in page.decode()
 
-    needs = {n["run_id"]: n["id"] for n in head.call("GET", "/cvp/api/necesidades?estado=todas")[1]}
+    needs = {n["ejecucion"]: n["id"] for n in head.call("GET", "/cvp/api/necesidades?estado=todas")[1]}
     assert runs[2] not in needs  # nothing recorded before activity 1 runs
     assert (
         head.call("POST", f"/cvp/api/necesidades/{needs[runs[0]]}/cancelar", {"motivo": "Se libera un cupo"})[0] == 200
     )
     head_api.wait_task(runs[2], "producir_contenidos", timeout=180)  # started by itself
     assert head.call("GET", "/cvp/api/cola")[1]["retenidas"] is False
-    needs = {n["run_id"]: n["id"] for n in head.call("GET", "/cvp/api/necesidades?estado=todas")[1]}
+    needs = {n["ejecucion"]: n["id"] for n in head.call("GET", "/cvp/api/necesidades?estado=todas")[1]}
     for run in runs[1:]:
         assert (
             head.call("POST", f"/cvp/api/necesidades/{needs[run]}/cancelar", {"motivo": "Fin de la prueba"})[0] == 200
@@ -183,5 +185,5 @@ def test_a_lost_broker_is_said_in_the_forms_and_loses_nothing(deployment, head_a
     head_api.wait_task(run, "producir_contenidos", timeout=240)  # the same run goes on once Redis is back
     time.sleep(6)
     assert head.call("GET", "/cvp/api/cola")[1]["intermediario"] is None
-    need = next(n["id"] for n in head.call("GET", "/cvp/api/necesidades?estado=todas")[1] if n["run_id"] == run)
+    need = next(n["id"] for n in head.call("GET", "/cvp/api/necesidades?estado=todas")[1] if n["ejecucion"] == run)
     assert head.call("POST", f"/cvp/api/necesidades/{need}/cancelar", {"motivo": "Fin de la prueba"})[0] == 200

@@ -102,7 +102,7 @@ class Person:
 def need_id_of(api, run_id: str) -> int:
     status, needs = api.call("GET", "/cvp/api/necesidades?estado=todas")
     assert status == 200, needs
-    return next(n["id"] for n in needs if n["run_id"] == run_id)
+    return next(n["id"] for n in needs if n["ejecucion"] == run_id)
 
 
 def drive_need(person: Person, api, run_id: str, png_path: Path) -> int:

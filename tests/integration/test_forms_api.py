@@ -30,7 +30,7 @@ def people(airflow_stack):
 def need_of(forms: Forms, run_id: str) -> int:
     status, needs, _ = forms.call("GET", "/cvp/api/necesidades?estado=todas")
     assert status == 200, needs
-    return next(n["id"] for n in needs if n["run_id"] == run_id)
+    return next(n["id"] for n in needs if n["ejecucion"] == run_id)
 
 
 def test_plugin_is_mounted_linked_and_closed_to_anonymous(airflow_stack, head_api):
@@ -61,31 +61,31 @@ def test_run_driven_through_the_api_with_its_refusals(airflow_stack, head_api, p
     prof, head, tech, reader = people["profesional"], people["jefe"], people["tecnico"], people["lector"]
 
     # Wrong roles are refused; the professional submits (Bearer: no anti-forgery token needed).
-    assert tech.call("POST", f"/cvp/api/necesidades/{need}/texto", {"texts": TEXTS})[0] == 403
-    status, rev1, _ = prof.call("POST", f"/cvp/api/necesidades/{need}/texto", {"texts": TEXTS})
+    assert tech.call("POST", f"/cvp/api/necesidades/{need}/texto", {"textos": TEXTS})[0] == 403
+    status, rev1, _ = prof.call("POST", f"/cvp/api/necesidades/{need}/texto", {"textos": TEXTS})
     assert status == 201, rev1
-    assert [i["need_id"] for i in head.call("GET", "/cvp/api/bandeja")[1]].count(need) == 1
+    assert [i["necesidad"] for i in head.call("GET", "/cvp/api/bandeja")[1]].count(need) == 1
 
-    decision = {"revision_id": rev1["id"], "control_point": 7, "decision": "devuelto", "comment": "Citar la fuente"}
+    decision = {"revision": rev1["id"], "punto_control": 7, "decision": "devuelto", "comentario": "Citar la fuente"}
     assert reader.call("POST", f"/cvp/api/necesidades/{need}/decisiones", decision)[0] == 403
     assert prof.call("POST", f"/cvp/api/necesidades/{need}/decisiones", decision)[0] == 403
     assert head.call("POST", f"/cvp/api/necesidades/{need}/decisiones", decision)[0] == 201
 
     # With the browser's cookie, a write needs the anti-forgery token.
     cookie_prof = Forms(airflow_stack, "profesional", cookie=True)
-    body = {"texts": TEXTS, "note": "Fuente citada"}
+    body = {"textos": TEXTS, "nota": "Fuente citada"}
     status, refused, _ = cookie_prof.call("POST", f"/cvp/api/necesidades/{need}/texto", body, csrf=False)
     assert status == 403 and "código de seguridad" in refused["detail"]
     status, rev2, _ = cookie_prof.call("POST", f"/cvp/api/necesidades/{need}/texto", body)
-    assert status == 201 and rev2["number"] == 2
+    assert status == 201 and rev2["numero"] == 2
 
     # A decision on the stale revision is a conflict; a double click records one decision.
-    stale = dict(decision, decision="aprobado", comment="")
+    stale = dict(decision, decision="aprobado", comentario="")
     assert head.call("POST", f"/cvp/api/necesidades/{need}/decisiones", stale)[0] == 409
-    approve = dict(stale, revision_id=rev2["id"])
+    approve = dict(stale, revision=rev2["id"])
     first = head.call("POST", f"/cvp/api/necesidades/{need}/decisiones", approve)
     second = head.call("POST", f"/cvp/api/necesidades/{need}/decisiones", approve)
-    assert (first[0], second[0], second[1]["already_recorded"]) == (201, 200, True)
+    assert (first[0], second[0], second[1]["ya_registrada"]) == (201, 200, True)
 
     # The technician's upload: a wrong type, a missing token (cookie) and an announced oversize are refused.
     head_api.wait_task(run, "elaborar_diseno")
@@ -106,7 +106,7 @@ def test_run_driven_through_the_api_with_its_refusals(airflow_stack, head_api, p
 
     status, design, _ = cookie_tech.upload(need, tiny_png(48, 48))
     assert status == 201, design
-    status, content, headers = reader.call("GET", design["file_url"])
+    status, content, headers = reader.call("GET", design["url_archivo"])
     assert status == 200 and content == tiny_png(48, 48)
     assert headers["Content-Type"] == "image/png" and headers["X-Content-Type-Options"] == "nosniff"
 
@@ -114,15 +114,15 @@ def test_run_driven_through_the_api_with_its_refusals(airflow_stack, head_api, p
         head.call(
             "POST",
             f"/cvp/api/necesidades/{need}/decisiones",
-            {"revision_id": design["id"], "control_point": 12, "decision": "aprobado"},
+            {"revision": design["id"], "punto_control": 12, "decision": "aprobado"},
         )[0]
         == 201
     )
     assert head_api.wait_run(run) == "success", head_api.task_states(run)
 
     detail = reader.call("GET", f"/cvp/api/necesidades/{need}")[1]
-    assert {p["state"] for p in detail["publications"]} == {"publicado"}
-    actors = {(e["action"], e["actor"]) for t in detail["timeline"] for e in t["events"]}
+    assert {p["estado"] for p in detail["publicaciones"]} == {"publicado"}
+    actors = {(e["accion"], e["actor"]) for t in detail["linea_tiempo"] for e in t["eventos"]}
     assert {
         ("texto_producido", "profesional"),
         ("texto_devuelto", "jefe"),
@@ -132,13 +132,13 @@ def test_run_driven_through_the_api_with_its_refusals(airflow_stack, head_api, p
         ("diseno_aprobado", "jefe"),
     } <= actors
     record = reader.call("GET", f"/cvp/api/necesidades/{need}/expediente")[1]
-    assert record["necesidad"]["run_id"] == run
+    assert record["necesidad"]["ejecucion"] == run
 
 
 def test_checks_endpoint_on_the_server(people):
     status, body, _ = people["profesional"].call(
-        "POST", "/cvp/api/verificar", {"channel": "x", "text": "Visite https://www.cajaviviendapopular.gov.co"}
+        "POST", "/cvp/api/verificar", {"canal": "x", "texto": "Visite https://www.cajaviviendapopular.gov.co"}
     )
-    assert status == 200 and body["x_weighted_length"] == len("Visite ") + 23
+    assert status == 200 and body["longitud_ponderada_x"] == len("Visite ") + 23
     status, doc, _ = people["lector"].call("GET", "/cvp/api/openapi.json")
     assert status == 200 and "/api/verificar" in doc["paths"]

@@ -35,7 +35,7 @@ def test_a_need_through_the_command_line(sqlite_url, tmp_path, capsys):
     code, out, _ = run(capsys, *u, "historial", "1")
     assert "texto_aprobado" in out and "diseno_cargado" in out
     code, out, _ = run(capsys, *u, "exportar", "1", "--formato", "json")
-    assert json.loads(out)["necesidad"]["title"] == NEED["titulo"]
+    assert json.loads(out)["necesidad"]["titulo"] == NEED["titulo"]
 
 
 def test_unknown_user_and_missing_schema_are_explained(cvp_env, tmp_path, capsys):

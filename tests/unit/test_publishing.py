@@ -127,8 +127,8 @@ def test_metrics_and_the_ley_1712_export(office, ready):
 
     record = export.record(office, ready)
     json.dumps(record)  # serialisable as is
-    assert [r["number"] for r in record["revisiones"]] == [1, 1]
-    assert record["eventos"][0]["activity"] == 1 and record["eventos"][-1]["action"] == "metricas_registradas"
+    assert [r["numero"] for r in record["revisiones"]] == [1, 1]
+    assert record["eventos"][0]["actividad"] == 1 and record["eventos"][-1]["accion"] == "metricas_registradas"
     page = export.record_html(office, ready)
     assert "Ley 1712" in page and "Trazabilidad" in page and TEXTS["x"] in page
 

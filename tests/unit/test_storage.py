@@ -313,7 +313,7 @@ def test_every_kept_file_goes_to_the_store_and_none_to_the_data_dir(remote_offic
     assert mails and all(k.endswith(".eml") for k in mails)
     msg = email.message_from_bytes(storage.read_bytes(mails[0]), policy=policy.default)
     assert msg["From"] and "sent_at" not in msg
-    [kept] = [r for r in json.loads(storage.read_text(saved[0]))["revisiones"] if r["kind"] == P.DESIGN]
+    [kept] = [r for r in json.loads(storage.read_text(saved[0]))["revisiones"] if r["tipo"] == P.DESIGN]
     assert kept["archivo"] == design
     # This host keeps only the records database: no design, piece, outbox, mail or report on its disk.
     assert {Path(f).name for f in _local_files(cvp_env)} <= {"registros.db", "registros.db-wal", "registros.db-shm"}

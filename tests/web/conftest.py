@@ -83,7 +83,7 @@ class Web:
     def csrf(self, user: str) -> str:
         r = self.as_(user).get("/cvp/api/yo")
         assert r.status_code == 200, r.text
-        return r.json()["csrf_token"]
+        return r.json()["codigo_csrf"]
 
     def post_json(self, user: str, path: str, body: dict, *, csrf: bool = True):
         headers = {"X-CSRF-Token": self.csrf(user)} if csrf else {}
@@ -92,7 +92,7 @@ class Web:
     def post_form(self, user: str, path: str, data: dict, *, csrf: bool = True, files=None):
         data = dict(data)
         if csrf:
-            data = {"csrf_token": self.csrf(user), **data}
+            data = {"codigo_csrf": self.csrf(user), **data}
         return self.as_(user).post(path, data=data, files=files)
 
 

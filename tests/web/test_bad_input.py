@@ -12,7 +12,7 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from cvp import procedure as P
 from cvp.records.models import Event, Revision, utcnow
-from cvp_airflow.web import api as api_module
+from cvp_airflow.web import schemas as api_module
 from tests.conftest import NEED, tiny_png
 
 ONE_OFF = dict(NEED, accion_puntual=True)
@@ -62,15 +62,15 @@ def assert_spanish_refusal(r, status=(422,)):
 # --- item 4: lone surrogates are refused at the door ----------------------------------------------
 
 API_TEXT_FIELDS = [
-    ("profesional", "/necesidades/{n}/texto", '{{"texts": {{"x": "Hola{s}", "facebook": "Hola"}}}}'),
-    ("profesional", "/necesidades/{n}/texto", '{{"texts": {{"x{s}": "Hola", "facebook": "Hola"}}}}'),
-    ("profesional", "/necesidades/{n}/texto", '{{"texts": {{"x": "Hola", "facebook": "Hola{s}"}}}}'),
-    ("profesional", "/necesidades/{n}/texto", '{{"texts": {{"x": "Hola", "facebook": "Hola"}}, "title": "T{s}"}}'),
-    ("profesional", "/necesidades/{n}/texto", '{{"texts": {{"x": "Hola", "facebook": "Hola"}}, "note": "n{s}"}}'),
+    ("profesional", "/necesidades/{n}/texto", '{{"textos": {{"x": "Hola{s}", "facebook": "Hola"}}}}'),
+    ("profesional", "/necesidades/{n}/texto", '{{"textos": {{"x{s}": "Hola", "facebook": "Hola"}}}}'),
+    ("profesional", "/necesidades/{n}/texto", '{{"textos": {{"x": "Hola", "facebook": "Hola{s}"}}}}'),
+    ("profesional", "/necesidades/{n}/texto", '{{"textos": {{"x": "Hola", "facebook": "Hola"}}, "titulo": "T{s}"}}'),
+    ("profesional", "/necesidades/{n}/texto", '{{"textos": {{"x": "Hola", "facebook": "Hola"}}, "nota": "n{s}"}}'),
     (
         "jefe",
         "/necesidades/{n}/decisiones",
-        '{{"revision_id": 1, "control_point": 7, "decision": "devuelto", "comment": "c{s}"}}',
+        '{{"revision": 1, "punto_control": 7, "decision": "devuelto", "comentario": "c{s}"}}',
     ),
     (
         "jefe",
@@ -80,20 +80,20 @@ API_TEXT_FIELDS = [
     ("jefe", "/necesidades/{n}/plan", '{{"contenidos": ["c{s}"], "enlaces": []}}'),
     ("jefe", "/necesidades/{n}/cancelar", '{{"motivo": "m{s}"}}'),
     ("jefe", "/publicaciones/1/confirmar", '{{"url": "https://x.com/a/status/1{s}"}}'),
-    ("jefe", "/publicaciones/1/confirmar", '{{"url": "https://x.com/a/status/1", "remote_id": "1{s}"}}'),
-    ("jefe", "/verificar", '{{"channel": "x", "text": "hola{s}"}}'),
-    ("jefe", "/verificar", '{{"channel": "youtube", "text": "hola", "title": "t{s}"}}'),
+    ("jefe", "/publicaciones/1/confirmar", '{{"url": "https://x.com/a/status/1", "id_plataforma": "1{s}"}}'),
+    ("jefe", "/verificar", '{{"canal": "x", "texto": "hola{s}"}}'),
+    ("jefe", "/verificar", '{{"canal": "youtube", "texto": "hola", "titulo": "t{s}"}}'),
     (
         "jefe",
         "/verificar",
-        '{{"channel": "x", "text": "hola", "media": [{{"media_type": "image/png", "size": 1, "name": "a{s}"}}]}}',
+        '{{"canal": "x", "texto": "hola", "medios": [{{"tipo_medio": "image/png", "tamano": 1, "nombre": "a{s}"}}]}}',
     ),
     (
         "jefe",
         "/verificar",
-        '{{"channel": "x", "text": "hola", "media": [{{"media_type": "image/png", "size": 1, "alt_text": "a{s}"}}]}}',
+        '{{"canal": "x", "texto": "hola", "medios": [{{"tipo_medio": "image/png", "tamano": 1, "texto_alternativo": "a{s}"}}]}}',
     ),
-    ("jefe", "/verificar", '{{"channel": "x", "text": "hola\\u0000"}}'),
+    ("jefe", "/verificar", '{{"canal": "x", "texto": "hola\\u0000"}}'),
 ]
 
 
@@ -104,7 +104,7 @@ def test_a_lone_surrogate_in_any_api_text_field_is_a_spanish_422_and_nothing_is_
     before = len(web.office.events(need))
     r = post_raw(web, user, api(path.format(n=need)), body.format(s=SURROGATE))
     body = assert_spanish_refusal(r)
-    assert any("no se puede guardar ni publicar" in d for d in body["details"]), body
+    assert any("no se puede guardar ni publicar" in d for d in body["detalles"]), body
     assert len(web.office.events(need)) == before
 
 
@@ -144,15 +144,15 @@ def test_every_text_field_of_every_input_schema_refuses_a_lone_surrogate():
                     adapter.validate_python(value)
                 checked.append(f"{model.__name__}.{name}")
     assert {
-        "TextIn.texts",
-        "TextIn.title",
-        "DecisionIn.comment",
+        "TextIn.textos",
+        "TextIn.titulo",
+        "DecisionIn.comentario",
         "MeetingIn.temas",
         "PlanIn.enlaces",
         "CancelIn.motivo",
         "ConfirmPublicationIn.url",
-        "CheckIn.text",
-        "MediaIn.name",
+        "CheckIn.texto",
+        "MediaIn.nombre",
     } <= set(checked)
 
 
@@ -160,7 +160,7 @@ def test_the_pages_forms_refuse_a_lone_surrogate_or_nul(web, need):
     token = web.csrf("profesional")
     # A multipart form decodes its fields with the charset the client names: this one makes a lone surrogate.
     boundary = "limite"
-    parts = [("csrf_token", token), ("texto_x", "Hola\\ud800"), ("texto_facebook", "Hola")]
+    parts = [("codigo_csrf", token), ("texto_x", "Hola\\ud800"), ("texto_facebook", "Hola")]
     body = (
         b"".join(
             f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'.encode() for k, v in parts
@@ -299,10 +299,10 @@ def test_ids_past_64_bits_in_bodies_and_form_fields_are_a_spanish_4xx(web, need)
         web,
         "jefe",
         api(f"/necesidades/{need}/decisiones"),
-        json.dumps({"revision_id": HUGE, "control_point": 7, "decision": "aprobado"}),
+        json.dumps({"revision": HUGE, "punto_control": 7, "decision": "aprobado"}),
     )
     body = assert_spanish_refusal(r)
-    assert any(d.startswith("revision_id:") for d in body["details"])
+    assert any(d.startswith("revision:") for d in body["detalles"])
     for path in (f"/publicaciones/{HUGE}/confirmar", f"/publicaciones/{HUGE}/reintentar"):
         assert_spanish_refusal(post_raw(web, "jefe", api(path), '{"url": "https://x.com/a/status/1"}'))
     for value in (str(HUGE), str(-HUGE - 1), "١٢", "1e3"):
@@ -383,13 +383,13 @@ def test_double_submitted_text_is_one_revision_and_a_409(any_web, monkeypatch):
     token = web.csrf("profesional")
     clients = _clients(web, "profesional", 2)
     calls = [
-        lambda c=c: c.post(api(f"/necesidades/{need}/texto"), json={"texts": TEXTS}, headers={"X-CSRF-Token": token})
+        lambda c=c: c.post(api(f"/necesidades/{need}/texto"), json={"textos": TEXTS}, headers={"X-CSRF-Token": token})
         for c in clients
     ]
     responses = _race(web.office, monkeypatch, calls)
     assert sorted(r.status_code for r in responses) == [201, 409], [r.text for r in responses]
     refused = next(r for r in responses if r.status_code == 409).json()
-    assert refused["code"] == "Conflict" and ("doble clic" in refused["detail"] or "pendiente" in refused["detail"])
+    assert refused["codigo"] == "conflicto" and ("doble clic" in refused["detail"] or "pendiente" in refused["detail"])
     assert [r.number for r in web.office.revisions(need)] == [1]
 
 
@@ -404,7 +404,7 @@ def test_double_submitted_design_is_one_revision_and_a_409_and_no_orphan_file(an
         lambda c=c: c.post(
             api(f"/necesidades/{need}/diseno"),
             headers={"X-CSRF-Token": token},
-            data={"alt_text": "Afiche de la entrega"},
+            data={"texto_alternativo": "Afiche de la entrega"},
             files={"archivo": ("afiche.png", tiny_png(32, 32), "image/png")},
         )
         for c in clients
@@ -419,7 +419,7 @@ def test_double_submitted_design_is_one_revision_and_a_409_and_no_orphan_file(an
 def test_double_submitted_editor_form_shows_the_conflict_in_place(web, need, monkeypatch):
     token = web.csrf("profesional")
     clients = _clients(web, "profesional", 2)
-    form = {"csrf_token": token, "texto_x": TEXTS["x"], "texto_facebook": TEXTS["facebook"]}
+    form = {"codigo_csrf": token, "texto_x": TEXTS["x"], "texto_facebook": TEXTS["facebook"]}
     responses = _race(
         web.office, monkeypatch, [lambda c=c: c.post(f"/cvp/necesidades/{need}/texto", data=form) for c in clients]
     )
@@ -433,28 +433,31 @@ def test_double_submitted_editor_form_shows_the_conflict_in_place(web, need, mon
 @pytest.mark.parametrize("duration", ["Infinity", "-Infinity", "NaN", "1e999"])
 def test_an_infinite_duration_is_a_spanish_422(web, duration):
     body = (
-        '{"channel": "instagram", "text": "hola", "media": [{"media_type": "video/mp4", "size": 10, '
-        f'"width": 1080, "height": 1920, "duration": {duration}}}]}}'
+        '{"canal": "instagram", "texto": "hola", "medios": [{"tipo_medio": "video/mp4", "tamano": 10, '
+        f'"ancho": 1080, "alto": 1920, "duracion": {duration}}}]}}'
     )
     out = assert_spanish_refusal(post_raw(web, "jefe", api("/verificar"), body))
-    assert any("media.0.duration" in d for d in out["details"]), out
+    assert any("medios.0.duracion" in d for d in out["detalles"]), out
 
 
 def test_an_x_text_with_a_lone_surrogate_is_a_spanish_422(web, need):
     out = assert_spanish_refusal(
         post_raw(
-            web, "profesional", api(f"/necesidades/{need}/texto"), '{"texts": {"x": "hola\\udfff", "facebook": "hola"}}'
+            web,
+            "profesional",
+            api(f"/necesidades/{need}/texto"),
+            '{"textos": {"x": "hola\\udfff", "facebook": "hola"}}',
         )
     )
-    assert out["details"] == [
+    assert out["detalles"] == [
         (
-            "texts.x: contiene un carácter que no se puede guardar ni publicar (la mitad suelta "
+            "textos.x: contiene un carácter que no se puede guardar ni publicar (la mitad suelta "
             "de un emoji o símbolo, o un carácter nulo); bórrelo y, si era un emoji, vuelva a "
             "insertarlo completo"
         )
     ]
-    out = assert_spanish_refusal(post_raw(web, "jefe", api("/verificar"), '{"channel": "x", "text": "hola\\udfff"}'))
-    assert out["details"][0].startswith("text: contiene un carácter")
+    out = assert_spanish_refusal(post_raw(web, "jefe", api("/verificar"), '{"canal": "x", "texto": "hola\\udfff"}'))
+    assert out["detalles"][0].startswith("texto: contiene un carácter")
 
 
 def _multipart(boundary: str, fields: dict) -> bytes:
@@ -472,7 +475,7 @@ def test_a_300_character_multipart_boundary_is_a_spanish_4xx(web, need):
     headers = {"Content-Type": f"multipart/form-data; boundary={long}"}
     r = web.as_("tecnico").post(
         api(f"/necesidades/{need}/diseno"),
-        content=_multipart(long, {"note": "x"}),
+        content=_multipart(long, {"nota": "x"}),
         headers={**headers, "X-CSRF-Token": web.csrf("tecnico")},
     )
     out = assert_spanish_refusal(r)
@@ -511,7 +514,7 @@ def test_a_nul_in_an_upload_field_is_refused_before_the_file(web, need):
     r = web.post_form(
         "tecnico",
         api(f"/necesidades/{need}/diseno"),
-        {"alt_text": "Afiche\x00"},
+        {"texto_alternativo": "Afiche\x00"},
         files={"archivo": ("afiche.png", tiny_png(32, 32), "image/png")},
     )
     out = assert_spanish_refusal(r)
@@ -525,9 +528,9 @@ def test_a_publication_date_out_of_any_calendar_is_a_spanish_422(web, need, when
     rev = web.office.submit_text(need, "profesional", TEXTS)
     web.office.decide(need, rev.id, 7, P.APPROVED, "jefe")
     design = web.office.submit_design(need, "tecnico", tiny_png(), "afiche.png", alt_text="Afiche de la entrega")
-    body = {"revision_id": design.id, "control_point": 12, "decision": "aprobado", "publish_at": when}
+    body = {"revision": design.id, "punto_control": 12, "decision": "aprobado", "publicar_en": when}
     out = assert_spanish_refusal(post_raw(web, "jefe", api(f"/necesidades/{need}/decisiones"), json.dumps(body)))
-    assert out["details"] == ["publish_at: debe ser una fecha y hora entre los años 2000 y 2200"]
+    assert out["detalles"] == ["publicar_en: debe ser una fecha y hora entre los años 2000 y 2200"]
     r = web.post_form(
         "jefe",
         f"/cvp/necesidades/{need}/revision-diseno",

@@ -50,7 +50,7 @@ def test_head_cancels_with_a_reason_in_her_name(web, need):
     r = web.post_json("jefe", api(need), {"motivo": f"  {REASON}  "})
     assert r.status_code == 200, r.text
     body = r.json()
-    assert (body["id"], body["status"], body["step"]) == (need, "cancelada", None)
+    assert (body["id"], body["estado"], body["paso"]) == (need, "cancelada", None)
     assert body["url"] == f"/cvp/necesidades/{need}"
     assert web.office.need(need).status == "cancelada"
     [event] = events(web.office, need, "necesidad_cancelada")
@@ -58,23 +58,23 @@ def test_head_cancels_with_a_reason_in_her_name(web, need):
     # Nothing waits on anybody any more; the need's detail says so.
     assert web.as_("jefe").get("/cvp/api/bandeja").json() == []
     detail = web.as_("lector").get(f"/cvp/api/necesidades/{need}").json()
-    assert detail["status"] == "cancelada" and detail["step"] is None
+    assert detail["estado"] == "cancelada" and detail["paso"] is None
     assert any(
-        e["action"] == "necesidad_cancelada" and e["detail"]["motivo"] == REASON
-        for t in detail["timeline"]
-        for e in t["events"]
+        e["accion"] == "necesidad_cancelada" and e["detalle"]["motivo"] == REASON
+        for t in detail["linea_tiempo"]
+        for e in t["eventos"]
     )
 
 
 def test_bearer_clients_need_no_csrf(web, need):
     r = web.anonymous().post(api(need), json={"motivo": REASON}, headers=web.bearer("jefe"))
-    assert r.status_code == 200 and r.json()["status"] == "cancelada"
+    assert r.status_code == 200 and r.json()["estado"] == "cancelada"
 
 
 @pytest.mark.parametrize("user", ["profesional", "tecnico", "lector", "intruso"])
 def test_other_roles_are_refused(web, need, user):
     r = web.anonymous().post(api(need), json={"motivo": REASON}, headers=web.bearer(user))
-    assert r.status_code == 403 and r.json()["code"] == "PermissionDenied"
+    assert r.status_code == 403 and r.json()["codigo"] == "sin_permiso"
     if user != "intruso":
         r = web.post_json(user, api(need), {"motivo": REASON})  # with the cookie and a valid token too
         assert r.status_code == 403 and "corresponde a: Jefe" in r.json()["detail"]
@@ -100,7 +100,7 @@ def test_cookie_write_without_csrf_is_refused(web, need):
 @pytest.mark.parametrize("body", [{"motivo": ""}, {"motivo": "  \n "}, {}])
 def test_a_reason_is_required(web, need, body):
     r = web.post_json("jefe", api(need), body)
-    assert r.status_code == 422 and r.json()["code"] == "InvalidInput"
+    assert r.status_code == 422 and r.json()["codigo"] == "datos_invalidos"
     assert "se requiere el motivo" in r.json()["detail"]
     assert_in_course(web, need)
 
@@ -115,7 +115,7 @@ def test_a_reason_too_long_or_of_the_wrong_type_is_refused_in_spanish(web, need)
 def test_twice_is_a_conflict_and_records_one_event(web, need):
     assert web.post_json("jefe", api(need), {"motivo": REASON}).status_code == 200
     r = web.post_json("jefe", api(need), {"motivo": "Otra vez"})
-    assert r.status_code == 409 and r.json()["code"] == "Conflict"
+    assert r.status_code == 409 and r.json()["codigo"] == "conflicto"
     assert "ya no está en curso (cancelada)" in r.json()["detail"]
     [event] = events(web.office, need, "necesidad_cancelada")
     assert event.detail["motivo"] == REASON
@@ -141,12 +141,12 @@ def test_a_published_need_is_not_in_course(web):
 
 def test_unknown_need_is_a_404(web):
     r = web.post_json("jefe", api(999), {"motivo": REASON})
-    assert r.status_code == 404 and "n.º 999" in r.json()["detail"] and r.json()["code"] == "NotFound"
+    assert r.status_code == 404 and "n.º 999" in r.json()["detail"] and r.json()["codigo"] == "no_encontrado"
 
 
 def test_openapi_names_the_role(web):
     doc = web.as_("lector").get("/cvp/api/openapi.json").json()
-    op = doc["paths"]["/api/necesidades/{need_id}/cancelar"]["post"]
+    op = doc["paths"]["/api/necesidades/{necesidad}/cancelar"]["post"]
     assert op["x-cvp-roles"] == [P.HEAD]
     assert {"200", "401", "403", "404", "409", "422"} <= set(op["responses"])
     assert "Roles: Jefe OAC." in op["description"] and "necesidad_cancelada" in op["description"]
@@ -155,7 +155,7 @@ def test_openapi_names_the_role(web):
     ]
     assert schema["properties"]["motivo"]["maxLength"] == 5000
     html = web.as_("lector").get("/cvp/documentacion-api").text
-    assert "/cvp/api/necesidades/{need_id}/cancelar" in html
+    assert "/cvp/api/necesidades/{necesidad}/cancelar" in html
 
 
 # --- the need's page -----------------------------------------------------------------------------------------

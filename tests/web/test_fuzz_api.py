@@ -95,7 +95,7 @@ def records(web):
         run_id="planeada",
     ).id
     design = next(r for r in web.office.revisions(need) if r.kind == "diseno")
-    return {"need_id": need, "publication_id": row.id, "revision_id": design.id, "planned": planned}
+    return {"necesidad": need, "publicacion": row.id, "revision": design.id, "planned": planned}
 
 
 def _describe(case, response) -> str:
@@ -110,9 +110,9 @@ def test_every_operation_answers_below_500_and_refuses_in_spanish(web, records, 
     assert len(operations) >= 15, "the document lost operations"
     base_url = f"http://{st_asgi.HOST}/cvp"
     known = {
-        "need_id": records["need_id"],
-        "publication_id": records["publication_id"],
-        "revision_id": records["revision_id"],
+        "necesidad": records["necesidad"],
+        "publicacion": records["publicacion"],
+        "revision": records["revision"],
     }
 
     def strategy(op, mode):

@@ -91,11 +91,11 @@ def test_the_json_lists_are_pages_with_links_and_counts(web):
     by_run = head.get("/cvp/api/necesidades?estado=todas&ejecucion=r3").json()
     assert [n["id"] for n in by_run] == [4]
     waiting = head.get("/cvp/api/necesidades?rol=profesional").json()
-    assert waiting and all(n["step"]["role"] == P.PROFESSIONAL for n in waiting)
+    assert waiting and all(n["paso"]["rol"] == P.PROFESSIONAL for n in waiting)
     inbox = head.get("/cvp/api/bandeja?actividad=7")
-    assert {s["activity"] for s in inbox.json()} == {7} and inbox.headers["x-total-count"] == str(len(inbox.json()))
+    assert {s["actividad"] for s in inbox.json()} == {7} and inbox.headers["x-total-count"] == str(len(inbox.json()))
     bad = head.get("/cvp/api/bandeja?desde=1.x")
-    assert bad.status_code == 422 and "desde" in bad.json()["detail"] + " ".join(bad.json()["details"])
+    assert bad.status_code == 422 and "desde" in bad.json()["detail"] + " ".join(bad.json()["detalles"])
 
 
 @pytest.mark.parametrize("path", ["/cvp/?desde=basura", "/cvp/necesidades?desde=9.9.9"])

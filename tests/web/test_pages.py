@@ -300,7 +300,7 @@ def test_export_page_is_the_ley_1712_record(web, need):
 
 def test_api_documentation_page_and_static_files(web):
     html = page(web, "lector", "/documentacion-api")
-    assert "POST /cvp/api/necesidades/{need_id}/decisiones" in html and "Jefe Oficina Asesora" in html
+    assert "POST /cvp/api/necesidades/{necesidad}/decisiones" in html and "Jefe Oficina Asesora" in html
     css = web.as_("lector").get("/cvp/static/cvp.css")
     assert css.status_code == 200 and css.headers["content-type"].startswith("text/css")
     js = web.as_("lector").get("/cvp/static/cvp.js")
@@ -335,4 +335,4 @@ def test_refused_requests_show_in_the_need_list_escaped(web):
     assert "corresponde a la Jefe OAC" in html and "Pedida por el técnico &lt;script&gt;" in html
     assert "<script>alert" not in html
     api = web.as_("jefe").get("/cvp/api/solicitudes-rechazadas").json()
-    assert [(r["run_id"], r["solicitado_por"]) for r in api] == [("rechazada", "tecnico")]
+    assert [(r["ejecucion"], r["solicitado_por"]) for r in api] == [("rechazada", "tecnico")]

@@ -99,9 +99,9 @@ def test_confirm_marks_it_published_with_its_url_in_the_users_name(web, need, ro
     r = web.post_json(user, api(f"/publicaciones/{row.id}/confirmar"), {"url": POST_URL})
     assert r.status_code == 200, r.text
     body = r.json()
-    assert (body["id"], body["state"], body["url"]) == (row.id, "publicado", POST_URL)
-    assert body["remote_id"] == "1234567890"  # taken from the X link, so the engagement can be read
-    assert body["published_at"] and body["error"] == ""
+    assert (body["id"], body["estado"], body["url"]) == (row.id, "publicado", POST_URL)
+    assert body["id_plataforma"] == "1234567890"  # taken from the X link, so the engagement can be read
+    assert body["publicado_en"] and body["error"] == ""
     stored = row_of(web.office, need, "x")
     assert (stored.state, stored.url) == (publishing.PUBLISHED, POST_URL)
     [event] = events(web.office, need, "publicado")
@@ -115,16 +115,16 @@ def test_confirm_keeps_an_explicit_remote_id(web, need, row):
     r = web.post_json(
         "profesional",
         api(f"/publicaciones/{row.id}/confirmar"),
-        {"url": "https://x.com/CVPBogota/status/1", "remote_id": "  1999  "},
+        {"url": "https://x.com/CVPBogota/status/1", "id_plataforma": "  1999  "},
     )
-    assert r.status_code == 200 and r.json()["remote_id"] == "1999"
+    assert r.status_code == 200 and r.json()["id_plataforma"] == "1999"
 
 
 @pytest.mark.parametrize("user", ["profesional", "jefe"])
 def test_retry_returns_it_to_pending_and_the_next_attempt_sends(web, need, row, user):
     r = web.post_json(user, api(f"/publicaciones/{row.id}/reintentar"), {"revisado": True})
     assert r.status_code == 200, r.text
-    assert r.json()["state"] == "pendiente" and r.json()["error"] == ""
+    assert r.json()["estado"] == "pendiente" and r.json()["error"] == ""
     assert row_of(web.office, need, "x").state == publishing.PENDING
     [event] = events(web.office, need, "reenvio_autorizado")
     assert event.actor == user and event.activity == 14
@@ -157,7 +157,7 @@ def test_other_roles_are_refused(web, need, row, user):
     for action, body in (("confirmar", {"url": POST_URL}), ("reintentar", {"revisado": True})):
         r = web.anonymous().post(api(f"/publicaciones/{row.id}/{action}"), json=body, headers=web.bearer(user))
         assert r.status_code == 403, r.text
-        assert r.json()["code"] == "PermissionDenied"
+        assert r.json()["codigo"] == "sin_permiso"
     assert_unchanged(web, need, row)
 
 
@@ -193,7 +193,7 @@ def test_cookie_write_without_csrf_is_refused(web, need, row):
 def test_a_url_that_is_not_https_is_refused(web, need, row, url):
     r = web.post_json("profesional", api(f"/publicaciones/{row.id}/confirmar"), {"url": url})
     assert r.status_code == 422, (url, r.text)
-    assert r.json()["code"] == "InvalidInput" and (
+    assert r.json()["codigo"] == "datos_invalidos" and (
         "https://" in r.json()["detail"] or "largo" in r.json()["detail"] or "Escriba el enlace" in r.json()["detail"]
     )
     assert_unchanged(web, need, row)
@@ -219,7 +219,7 @@ def test_a_state_that_does_not_allow_it_is_a_conflict(web, need, row):
     for action, body in (("confirmar", {"url": POST_URL}), ("reintentar", {"revisado": True})):
         r = web.post_json("profesional", api(f"/publicaciones/{row.id}/{action}"), body)
         assert r.status_code == 409, r.text
-        assert "ya está registrada como publicada" in r.json()["detail"] and r.json()["code"] == "Conflict"
+        assert "ya está registrada como publicada" in r.json()["detail"] and r.json()["codigo"] == "conflicto"
     # A failed one is retried from Airflow, not here.
     fb = failed(web.office, need)
     r = web.post_json("profesional", api(f"/publicaciones/{fb.id}/reintentar"), {"revisado": True})
@@ -245,23 +245,23 @@ def test_unknown_publication_is_a_404(web, row):
 def test_openapi_names_the_roles_and_the_need_lists_its_publications(web, need, row):
     paths = web.as_("lector").get("/cvp/api/openapi.json").json()["paths"]
     for action in ("confirmar", "reintentar"):
-        op = paths[f"/api/publicaciones/{{publication_id}}/{action}"]["post"]
+        op = paths[f"/api/publicaciones/{{publicacion}}/{action}"]["post"]
         assert op["x-cvp-roles"] == [P.PROFESSIONAL, P.HEAD]
         assert {"401", "403", "404", "409", "422"} <= set(op["responses"])
         assert "Profesional Universitario" in op["description"] and "Jefe OAC" in op["description"]
     detail = web.as_("lector").get(api(f"/necesidades/{need}")).json()
-    [pub] = detail["publications"]
-    assert (pub["id"], pub["channel"], pub["state"]) == (row.id, "x", "sin_confirmar")
-    assert pub["error"] and pub["attempts"] == 1
-    step = detail["step"]
-    assert (step["activity"], step["role"]) == (14, P.PROFESSIONAL) and "sin confirmar" in step["label"]
+    [pub] = detail["publicaciones"]
+    assert (pub["id"], pub["canal"], pub["estado"]) == (row.id, "x", "sin_confirmar")
+    assert pub["error"] and pub["intentos"] == 1
+    step = detail["paso"]
+    assert (step["actividad"], step["rol"]) == (14, P.PROFESSIONAL) and "sin confirmar" in step["etiqueta"]
 
 
 def test_the_inbox_offers_it_to_the_professional_and_the_head(web, need, row):
     for user in ("profesional", "jefe"):
         [item] = web.as_(user).get(api("/bandeja")).json()
-        assert (item["need_id"], item["activity"]) == (need, 14)
-        assert "X (Twitter)" in item["label"]
+        assert (item["necesidad"], item["actividad"]) == (need, 14)
+        assert "X (Twitter)" in item["etiqueta"]
         html = web.as_(user).get("/cvp/").text
         assert f'href="/cvp/necesidades/{need}#sec-publicaciones"' in html
     assert web.as_("tecnico").get(api("/bandeja")).json() == []
@@ -287,7 +287,7 @@ def test_page_explains_and_offers_both_actions_to_the_allowed_roles(web, need, r
     assert "Confirmar que está publicada" in html and "Autorizar el reenvío" in html
     assert f'<input type="url" id="url-{row.id}" name="url" required pattern="https://.+"' in html
     assert f'<label for="revisado-{row.id}">Revisé la cuenta y la publicación no existe</label>' in html
-    assert 'name="csrf_token"' in html
+    assert 'name="codigo_csrf"' in html
     assert "/dags/necesidad_comunicacion/runs/manual__2099-12-01T09%3A30%3A00%2B00%3A00/tasks/publicar_pieza" in html
     assert 'href="#sec-publicaciones">14. Verificar la publicación sin confirmar' in html
 

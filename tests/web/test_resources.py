@@ -37,25 +37,25 @@ def x_parser(monkeypatch):
 def test_live_check_of_a_huge_x_text_is_refused_without_parsing_it(web, x_parser):
     """Any team member, the read-only role included, calls the live check."""
     start = time.perf_counter()
-    r = web.post_json("lector", "/cvp/api/verificar", {"channel": "x", "text": SLOW_X})
+    r = web.post_json("lector", "/cvp/api/verificar", {"canal": "x", "texto": SLOW_X})
     assert r.status_code == 200, r.text
     body = r.json()
-    assert body["blocking"] and body["counts"]["error"] >= 1
-    finding = next(f for f in body["findings"] if f["code"] == "x.length")
-    assert finding["severity"] == "error" and "demasiado largo" in finding["message"]
-    assert body["length"]["value"] == len(SLOW_X) and body["length"]["limit"] == 280
+    assert body["bloqueante"] and body["conteo"]["error"] >= 1
+    finding = next(f for f in body["hallazgos"] if f["codigo"] == "x.length")
+    assert finding["severidad"] == "error" and "demasiado largo" in finding["mensaje"]
+    assert body["longitud"]["valor"] == len(SLOW_X) and body["longitud"]["limite"] == 280
     assert time.perf_counter() - start < 5
     # An ordinary text is still weighed by twitter-text.
-    ok = web.post_json("lector", "/cvp/api/verificar", {"channel": "x", "text": "Hola https://www.cvp.gov.co/a"})
-    assert ok.json()["x_weighted_length"] == 5 + 23 and not ok.json()["blocking"]
+    ok = web.post_json("lector", "/cvp/api/verificar", {"canal": "x", "texto": "Hola https://www.cvp.gov.co/a"})
+    assert ok.json()["longitud_ponderada_x"] == 5 + 23 and not ok.json()["bloqueante"]
 
 
 def test_submitting_a_huge_x_text_is_refused_without_parsing_it(web, x_parser):
     need = web.office.register_need(ONE_OFF, "jefe", run_id="r").id
     texts = {"x": SLOW_X, "facebook": "Hoy entregamos 120 títulos de propiedad."}
-    r = web.post_json("profesional", f"/cvp/api/necesidades/{need}/texto", {"texts": texts})
+    r = web.post_json("profesional", f"/cvp/api/necesidades/{need}/texto", {"textos": texts})
     assert r.status_code == 422, r.text
-    assert any("demasiado largo" in d for d in r.json()["details"])
+    assert any("demasiado largo" in d for d in r.json()["detalles"])
     assert web.office.revisions(need) == []
     # The page refuses the same way and shows the form again with the text, without parsing it either.
     data = {"titulo": "Entrega", "texto_x": SLOW_X, "texto_facebook": texts["facebook"], "nota": ""}

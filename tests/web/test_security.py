@@ -50,18 +50,18 @@ def test_default_public_documents_are_switched_off(web):
     doc = web.as_("lector").get("/cvp/api/openapi.json").json()
     paths = doc["paths"]
     assert {
-        "/api/necesidades/{need_id}/texto",
-        "/api/necesidades/{need_id}/decisiones",
-        "/api/necesidades/{need_id}/diseno",
+        "/api/necesidades/{necesidad}/texto",
+        "/api/necesidades/{necesidad}/decisiones",
+        "/api/necesidades/{necesidad}/diseno",
         "/api/verificar",
         "/api/bandeja",
         "/api/calendario",
-        "/api/necesidades/{need_id}/expediente",
+        "/api/necesidades/{necesidad}/expediente",
     } <= set(paths)
     assert all(p.startswith("/api/") for p in paths)  # pages are not API operations
-    assert paths["/api/necesidades/{need_id}/decisiones"]["post"]["x-cvp-roles"] == [P.HEAD]
-    assert paths["/api/necesidades/{need_id}/diseno"]["post"]["x-cvp-roles"] == [P.TECHNICIAN]
-    assert "multipart/form-data" in paths["/api/necesidades/{need_id}/diseno"]["post"]["requestBody"]["content"]
+    assert paths["/api/necesidades/{necesidad}/decisiones"]["post"]["x-cvp-roles"] == [P.HEAD]
+    assert paths["/api/necesidades/{necesidad}/diseno"]["post"]["x-cvp-roles"] == [P.TECHNICIAN]
+    assert "multipart/form-data" in paths["/api/necesidades/{necesidad}/diseno"]["post"]["requestBody"]["content"]
 
 
 def test_bad_or_expired_token_is_refused(web, auth_manager):
@@ -89,8 +89,8 @@ def test_airflow_user_outside_the_team_sees_nothing(web):
 
 def test_me_tells_the_role_and_a_token(web):
     body = web.as_("jefe").get("/cvp/api/yo").json()
-    assert (body["username"], body["role"]) == ("jefe", P.HEAD)
-    assert body["role_name"] == P.ROLE_NAMES[P.HEAD] and body["csrf_token"]
+    assert (body["usuario"], body["rol"]) == ("jefe", P.HEAD)
+    assert body["nombre_rol"] == P.ROLE_NAMES[P.HEAD] and body["codigo_csrf"]
 
 
 @pytest.mark.parametrize(
@@ -98,7 +98,7 @@ def test_me_tells_the_role_and_a_token(web):
 )
 def test_only_the_professional_submits_text(web, user, allowed):
     need = web.office.register_need(ONE_OFF, "jefe", run_id="r").id
-    r = web.post_json(user, f"/cvp/api/necesidades/{need}/texto", {"texts": TEXTS})
+    r = web.post_json(user, f"/cvp/api/necesidades/{need}/texto", {"textos": TEXTS})
     if allowed:
         assert r.status_code == 201, r.text
     else:
@@ -111,7 +111,7 @@ def test_only_the_professional_submits_text(web, user, allowed):
 def test_only_the_head_decides(web, user):
     need = web.office.register_need(ONE_OFF, "jefe", run_id="r").id
     rev = web.office.submit_text(need, "profesional", TEXTS)
-    body = {"revision_id": rev.id, "control_point": 7, "decision": "aprobado"}
+    body = {"revision": rev.id, "punto_control": 7, "decision": "aprobado"}
     r = web.post_json(user, f"/cvp/api/necesidades/{need}/decisiones", body)
     assert r.status_code == 403 and "Jefe Oficina Asesora" in r.json()["detail"]
     assert web.office.current_revision(need, P.TEXT).state == "presentado"
@@ -126,11 +126,11 @@ def test_the_role_mapping_is_read_again_on_every_action(web, tmp_path):
     team.write_text(base % "profesional")
     web.office.cfg = type(web.office.cfg)(**{**web.office.cfg.__dict__, "team_file": team})
     need = web.office.register_need(ONE_OFF, "jefe", run_id="r").id
-    assert web.post_json("profesional", f"/cvp/api/necesidades/{need}/texto", {"texts": TEXTS}).status_code == 201
+    assert web.post_json("profesional", f"/cvp/api/necesidades/{need}/texto", {"textos": TEXTS}).status_code == 201
     team.write_text(base % "lector")
     future = time.time() + 5  # a different modification time even on coarse clocks
     os.utime(team, (future, future))
-    r = web.post_json("profesional", f"/cvp/api/necesidades/{need}/texto", {"texts": TEXTS})
+    r = web.post_json("profesional", f"/cvp/api/necesidades/{need}/texto", {"textos": TEXTS})
     assert r.status_code == 403 and "Consulta" in r.json()["detail"]
 
 
@@ -150,7 +150,7 @@ def test_self_approval_is_refused(web, tmp_path):
     r = web.anonymous().post(
         f"/cvp/api/necesidades/{need}/decisiones",
         headers={"Authorization": f"Bearer {token}"},
-        json={"revision_id": rev.id, "control_point": 7, "decision": "aprobado"},
+        json={"revision": rev.id, "punto_control": 7, "decision": "aprobado"},
     )
     assert r.status_code == 409 and "propio trabajo" in r.json()["detail"]
     assert web.office.current_revision(need, P.TEXT).state == "presentado"
@@ -164,21 +164,21 @@ def test_self_approval_is_refused(web, tmp_path):
 def test_json_write_with_the_cookie_needs_the_csrf_header(web):
     need = web.office.register_need(ONE_OFF, "jefe", run_id="r").id
     path = f"/cvp/api/necesidades/{need}/texto"
-    r = web.post_json("profesional", path, {"texts": TEXTS}, csrf=False)
+    r = web.post_json("profesional", path, {"textos": TEXTS}, csrf=False)
     assert r.status_code == 403 and "código de seguridad" in r.json()["detail"]
-    r = web.as_("profesional").post(path, json={"texts": TEXTS}, headers={"X-CSRF-Token": "123.abc"})
+    r = web.as_("profesional").post(path, json={"textos": TEXTS}, headers={"X-CSRF-Token": "123.abc"})
     assert r.status_code == 403 and "no es válido" in r.json()["detail"]
     # Another user's token does not work either.
-    r = web.as_("profesional").post(path, json={"texts": TEXTS}, headers={"X-CSRF-Token": web.csrf("jefe")})
+    r = web.as_("profesional").post(path, json={"textos": TEXTS}, headers={"X-CSRF-Token": web.csrf("jefe")})
     assert r.status_code == 403
     assert web.office.revisions(need) == []
-    assert web.post_json("profesional", path, {"texts": TEXTS}).status_code == 201
+    assert web.post_json("profesional", path, {"textos": TEXTS}).status_code == 201
 
 
 def test_bearer_header_is_exempt_from_csrf(web):
     need = web.office.register_need(ONE_OFF, "jefe", run_id="r").id
     r = web.anonymous().post(
-        f"/cvp/api/necesidades/{need}/texto", json={"texts": TEXTS}, headers=web.bearer("profesional")
+        f"/cvp/api/necesidades/{need}/texto", json={"textos": TEXTS}, headers=web.bearer("profesional")
     )
     assert r.status_code == 201, r.text
 
@@ -239,14 +239,14 @@ def test_malformed_json_body_is_a_login_refusal_for_anonymous_callers(web):
             path = "/cvp" + concrete(route.path)
             r = anon.post(path, content=b"{no es json", headers={"content-type": "application/json"})
             assert r.status_code == 401, (path, r.status_code, r.text)
-            assert r.json()["code"] == "NotAuthenticated" and "JSON" not in r.text
+            assert r.json()["codigo"] == "sin_sesion" and "JSON" not in r.text
     # A logged-in member still gets the Spanish explanation of the bad body.
     r = web.as_("profesional").post(
         "/cvp/api/verificar",
         content=b"{no es json",
         headers={"content-type": "application/json", "X-CSRF-Token": web.csrf("profesional")},
     )
-    assert r.status_code == 422 and r.json()["code"] == "InvalidInput"
+    assert r.status_code == 422 and r.json()["codigo"] == "datos_invalidos"
 
 
 def test_csrf_token_with_non_ascii_characters_is_refused_not_a_server_error(web):
@@ -257,12 +257,12 @@ def test_csrf_token_with_non_ascii_characters_is_refused_not_a_server_error(web)
     need = web.office.register_need(ONE_OFF, "jefe", run_id="r").id
     r = web.as_("profesional").post(
         f"/cvp/api/necesidades/{need}/texto",
-        json={"texts": TEXTS},
+        json={"textos": TEXTS},
         headers={"X-CSRF-Token": f"{now}.\xe9".encode("latin-1")},
     )
     assert r.status_code == 403 and "no es válido" in r.json()["detail"]
     r = web.as_("jefe").post(
-        f"/cvp/necesidades/{need}/plan", data={"csrf_token": f"{now}.ñ", "contenidos": "a", "enlaces": "b"}
+        f"/cvp/necesidades/{need}/plan", data={"codigo_csrf": f"{now}.ñ", "contenidos": "a", "enlaces": "b"}
     )
     assert r.status_code == 403 and "código de seguridad" in r.text
     assert web.office.documents(need) == []

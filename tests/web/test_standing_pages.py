@@ -16,7 +16,7 @@ def test_a_planned_need_before_its_meeting_offers_no_text_nor_plan_and_the_api_r
     assert (
         plan.status_code == 200 and "registre primero la reunión" in plan.text and 'name="contenidos"' not in plan.text
     )
-    r = web.post_json("profesional", f"/cvp/api/necesidades/{need}/texto", {"texts": TEXTS})
+    r = web.post_json("profesional", f"/cvp/api/necesidades/{need}/texto", {"textos": TEXTS})
     assert r.status_code == 409 and "actividad 2" in r.json()["detail"]
     r = web.post_json("jefe", f"/cvp/api/necesidades/{need}/plan", {"contenidos": ["Afiche"], "enlaces": ["DUT"]})
     assert r.status_code == 409 and "reunión" in r.json()["detail"]
@@ -26,5 +26,5 @@ def test_a_planned_need_before_its_meeting_offers_no_text_nor_plan_and_the_api_r
     meeting = web.as_("jefe").get(f"/cvp/necesidades/{need}/reunion")
     assert "ya tiene su registro de reunión" in meeting.text and 'name="temas"' not in meeting.text
     assert 'name="contenidos"' in web.as_("jefe").get(f"/cvp/necesidades/{need}/plan").text
-    assert [s["activity"] for s in web.as_("jefe").get("/cvp/api/bandeja").json()] == [3]
-    assert P.HEAD == web.as_("jefe").get(f"/cvp/api/necesidades/{need}").json()["step"]["role"]
+    assert [s["actividad"] for s in web.as_("jefe").get("/cvp/api/bandeja").json()] == [3]
+    assert P.HEAD == web.as_("jefe").get(f"/cvp/api/necesidades/{need}").json()["paso"]["rol"]

@@ -54,7 +54,7 @@ def test_an_uploaded_design_lives_in_the_store_and_is_served_from_it(remote, nee
     assert key.startswith(f"archivos/{need}/") and web.office.storage.read_bytes(key) == png
     assert not web.office.cfg.uploads_dir.exists()  # nothing on this host's disk
     assert not any((web.office.cfg.data_dir / "subidas-en-curso").glob("*"))  # the upload's temp is gone
-    r = web.as_("lector").get(design["file_url"])
+    r = web.as_("lector").get(design["url_archivo"])
     assert r.status_code == 200 and r.content == png
     assert r.headers["content-type"] == "image/png" and r.headers["content-length"] == str(len(png))
     assert r.headers["x-content-type-options"] == "nosniff"

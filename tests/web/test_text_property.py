@@ -141,7 +141,7 @@ def _json_pages(need_id: int) -> list[tuple[str, str]]:
 
 
 def _texts_of(detail: dict) -> dict:
-    return next(r["texts"] for r in detail["revisions"] if r["kind"] == P.TEXT)
+    return next(r["textos"] for r in detail["revisiones"] if r["tipo"] == P.TEXT)
 
 
 def _assert_shown(web, need_id: int, expected_texts: dict) -> None:

@@ -20,6 +20,7 @@ from starlette.routing import get_route_path
 from cvp.errors import CvpError
 from cvp_airflow.web import api, dashboard, pages, red, waiting_line
 from cvp_airflow.web.inputs import ShownJSONResponse, error_detail
+from cvp_airflow.web.schemas import error_body
 from cvp_airflow.web.security import Viewer, authenticated, current_viewer, is_auth_failure
 
 log = logging.getLogger(__name__)
@@ -110,8 +111,9 @@ def create_app() -> FastAPI:
     )
     app.add_middleware(SecurityHeaders)
     app.include_router(api.router)
-    app.include_router(waiting_line.router)
-    app.include_router(red.api_router)
+    # Every JSON route refuses with the same Spanish body (schemas.ErrorOut), and its document says so.
+    app.include_router(waiting_line.router, responses=api.ERRORS)
+    app.include_router(red.api_router, responses=api.ERRORS)
     app.include_router(red.router)
     app.include_router(dashboard.router)
     app.include_router(pages.router)
@@ -127,9 +129,7 @@ def create_app() -> FastAPI:
     @app.exception_handler(CvpError)
     async def domain_error(request: Request, exc: CvpError):
         if is_api(request):
-            return ShownJSONResponse(
-                {"detail": exc.message, "details": exc.details, "code": type(exc).__name__}, status_code=exc.status
-            )
+            return ShownJSONResponse(error_body(exc.message, exc.details, type(exc).__name__), status_code=exc.status)
         return await _page_error(request, exc.status, exc.message, exc.details)
 
     @app.exception_handler(StarletteHTTPException)
@@ -145,7 +145,7 @@ def create_app() -> FastAPI:
         if is_api(request) or request.url.path.endswith("/openapi.json"):
             code = "NotAuthenticated" if auth else "HTTPError"
             return ShownJSONResponse(
-                {"detail": message, "details": [], "code": code},
+                error_body(message, [], code),
                 status_code=exc.status_code,
                 headers=getattr(exc, "headers", None),
             )
@@ -163,7 +163,7 @@ def create_app() -> FastAPI:
         details = [error_detail(e) for e in exc.errors()]
         message = "La solicitud no es válida: revise los campos indicados."
         if is_api(request):
-            return ShownJSONResponse({"detail": message, "details": details, "code": "InvalidInput"}, status_code=422)
+            return ShownJSONResponse(error_body(message, details, "InvalidInput"), status_code=422)
         return await _page_error(request, 422, message, details)
 
     return app

@@ -25,8 +25,9 @@ from cvp.mail import Mailer
 from cvp.office import UPLOAD_TYPES, Office
 from cvp.rendering import fecha
 from cvp_airflow.web import actions, views
-from cvp_airflow.web.api import base_of, file_url, receive_design
+from cvp_airflow.web.api import base_of, receive_design
 from cvp_airflow.web.inputs import RecordId, form_instant, record_id, showable, text_field
+from cvp_airflow.web.schemas import file_url
 from cvp_airflow.web.security import CSRF_FIELD, Viewer, csrf_protect, csrf_token, current_viewer
 from cvp_airflow.web.services import deliver_later, get_mailer, get_office
 from cvp_airflow.web.uploads import ACCEPTED, max_upload_bytes

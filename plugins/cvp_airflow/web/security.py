@@ -8,7 +8,7 @@ read again whenever it changes, and is checked by every action.
 Cross-site request forgery: a browser attaches the ``_token`` cookie to any request, even one
 started by another site, so every unsafe request authenticated by that cookie must also carry a
 token only our pages know: ``HMAC-SHA256(key, username|issued)``, keyed by the api-server's JWT
-secret (``[api_auth] jwt_secret``), sent as the ``csrf_token`` form field or the ``X-CSRF-Token``
+secret (``[api_auth] jwt_secret``), sent as the ``codigo_csrf`` form field or the ``X-CSRF-Token``
 header, valid for ``CSRF_MAX_AGE`` seconds. A request whose credential is an ``Authorization:
 Bearer`` header is exempt: a browser never adds that header by itself, and another site cannot add
 it without the token, so such a request is the client's own intent (scripts, the command line).
@@ -31,7 +31,7 @@ from cvp.errors import PermissionDenied
 from cvp.office import Office
 from cvp_airflow.web.services import get_office
 
-CSRF_FIELD = "csrf_token"
+CSRF_FIELD = "codigo_csrf"
 CSRF_HEADER = "X-CSRF-Token"
 CSRF_MAX_AGE = 24 * 3600
 UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}

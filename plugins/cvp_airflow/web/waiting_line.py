@@ -19,9 +19,9 @@ from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Depends
-from pydantic import BaseModel, Field
 
 from cvp.office import Office
+from cvp_airflow.web.schemas import RefusedNeedOut, WaitingLineOut
 from cvp_airflow.web.security import current_viewer
 from cvp_airflow.web.services import get_office
 
@@ -131,26 +131,6 @@ def broker_problem(timeout: float = 1.0) -> str | None:
     return problem
 
 
-class WaitingLineOut(BaseModel):
-    en_cola: int = Field(
-        description="Necesidades disparadas que aún no empiezan (en cola más de CVP_QUEUE_GRACE_SECONDS)"
-    )
-    en_curso: int = Field(description="Ejecuciones de necesidades en curso en Airflow")
-    maximo: int = Field(description="Máximo de necesidades en curso (CVP_MAX_ACTIVE_NEEDS)")
-    desde: datetime | None = Field(description="Desde cuándo espera la más antigua")
-    retenidas: bool = Field(description="Si esperan porque se alcanzó el máximo")
-    mensaje: str | None = None
-    intermediario: str | None = Field(None, description="Problema con el intermediario de tareas, si lo hay")
-
-
-class RefusedNeedOut(BaseModel):
-    run_id: str | None = Field(description="Ejecución de Airflow que pidió abrir la necesidad")
-    solicitado_por: str = Field(description="Usuario de Airflow que disparó la ejecución")
-    titulo: str = Field(description="Título que traía el formulario")
-    motivo: str = Field(description="Por qué no se abrió (en español)")
-    fecha: datetime
-
-
 router = APIRouter(prefix="/api", tags=["Formularios CVP"], dependencies=[Depends(current_viewer)])
 
 
@@ -161,7 +141,7 @@ router = APIRouter(prefix="/api", tags=["Formularios CVP"], dependencies=[Depend
 )
 def refused_needs_api(office: Office = Depends(get_office)):
     return [
-        RefusedNeedOut(run_id=r.run_id, solicitado_por=r.requested_by, titulo=r.title, motivo=r.reason, fecha=r.at)
+        RefusedNeedOut(ejecucion=r.run_id, solicitado_por=r.requested_by, titulo=r.title, motivo=r.reason, fecha=r.at)
         for r in office.refused_needs(20)
     ]
 

@@ -90,6 +90,29 @@ class CheckReport:
         }
 
 
+#: A finding's keys as the record and the forms' JSON API name them (Spanish, ASCII).
+FINDING_KEYS_ES = {
+    "code": "codigo",
+    "severity": "severidad",
+    "message": "mensaje",
+    "channel": "canal",
+    "start": "inicio",
+    "end": "fin",
+    "suggestion": "sugerencia",
+    "field": "campo",
+}
+#: Which string a finding's positions refer to, named as the forms' API names that field.
+FINDING_FIELDS_ES = {"text": "texto", "title": "titulo"}
+
+
+def finding_es(finding: dict) -> dict:
+    """A finding as ``Finding.to_dict`` gives it (and revisions keep it), under its Spanish keys."""
+    out = {FINDING_KEYS_ES[k]: v for k, v in finding.items() if k in FINDING_KEYS_ES}
+    if "campo" in out:
+        out["campo"] = FINDING_FIELDS_ES.get(out["campo"], out["campo"])
+    return out
+
+
 def sort_findings(findings: list[Finding]) -> list[Finding]:
     """Errors first, then by field and position, so the reader sees what blocks before the rest."""
     return sorted(

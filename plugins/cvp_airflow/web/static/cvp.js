@@ -59,39 +59,39 @@
   function renderReport(channel, report) {
     var counter = document.getElementById("contador-" + channel);
     if (counter) {
-      var len = report.length;
+      var len = report.longitud;
       var value = counter.querySelector("[data-contador-valor]");
-      if (value) { value.textContent = miles(len.value); }
-      counter.classList.toggle("contador-excedido", !!len.limit && len.value > len.limit);
-      counter.classList.toggle("contador-cerca", !!len.limit && len.value <= len.limit && len.value >= 0.9 * len.limit);
+      if (value) { value.textContent = miles(len.valor); }
+      counter.classList.toggle("contador-excedido", !!len.limite && len.valor > len.limite);
+      counter.classList.toggle("contador-cerca", !!len.limite && len.valor <= len.limite && len.valor >= 0.9 * len.limite);
       var title = counter.querySelector("[data-contador-titulo]");
-      if (title && report.title_length) { title.textContent = report.title_length.value; }
+      if (title && report.longitud_titulo) { title.textContent = report.longitud_titulo.valor; }
     }
     var summary = document.getElementById("resumen-" + channel);
     if (summary) {
-      var errors = report.counts.error;
-      summary.textContent = report.blocking
+      var errors = report.conteo.error;
+      summary.textContent = report.bloqueante
         ? "Tiene " + errors + (errors === 1 ? " error que impide" : " errores que impiden") + " presentarlo."
-        : (report.findings.length ? "Sin errores; la Jefe OAC verá " +
-          (report.findings.length === 1 ? "esta observación." : "estas " + report.findings.length + " observaciones.") :
+        : (report.hallazgos.length ? "Sin errores; la Jefe OAC verá " +
+          (report.hallazgos.length === 1 ? "esta observación." : "estas " + report.hallazgos.length + " observaciones.") :
           "Sin observaciones.");
     }
     var box = document.querySelector('[data-hallazgos="' + channel + '"]');
     if (box) {
       box.textContent = "";
-      if (report.findings.length) {
+      if (report.hallazgos.length) {
         var list = el("ul", "hallazgos");
-        report.findings.forEach(function (f) {
-          var li = el("li", "hallazgo hallazgo-" + f.severity);
-          li.appendChild(el("span", "severidad", SEVERITY[f.severity] || f.severity));
-          li.appendChild(document.createTextNode(" " + f.message));
-          if (f.start !== null && f.end !== null) {
-            li.appendChild(el("span", "posicion", " (" + (f.field === "title" ? "título" : "texto") + ", caracteres " +
-              f.start + " a " + f.end + ")"));
+        report.hallazgos.forEach(function (f) {
+          var li = el("li", "hallazgo hallazgo-" + f.severidad);
+          li.appendChild(el("span", "severidad", SEVERITY[f.severidad] || f.severidad));
+          li.appendChild(document.createTextNode(" " + f.mensaje));
+          if (f.inicio !== null && f.fin !== null) {
+            li.appendChild(el("span", "posicion", " (" + (f.campo === "titulo" ? "título" : "texto") + ", caracteres " +
+              f.inicio + " a " + f.fin + ")"));
           }
-          if (f.suggestion) {
+          if (f.sugerencia) {
             li.appendChild(el("br"));
-            li.appendChild(el("span", "sugerencia", "Sugerencia: " + f.suggestion));
+            li.appendChild(el("span", "sugerencia", "Sugerencia: " + f.sugerencia));
           }
           list.appendChild(li);
         });
@@ -129,11 +129,11 @@
         method: "POST",
         credentials: "same-origin",
         headers: { "Content-Type": "application/json", "X-CSRF-Token": CSRF, "Accept": "application/json" },
-        body: JSON.stringify({ channel: channel, text: area.value, title: titleInput ? titleInput.value : "" })
+        body: JSON.stringify({ canal: channel, texto: area.value, titulo: titleInput ? titleInput.value : "" })
       }).then(function (r) { return r.ok ? r.json() : null; }).then(function (report) {
         if (!report || mine !== seq[channel]) { return; }
         renderReport(channel, report);
-        blocking[channel] = report.blocking;
+        blocking[channel] = report.bloqueante;
         updateBanner();
       }).catch(function () { /* the server checks again at submission */ });
     }
