@@ -26,6 +26,7 @@ from cvp.office import UPLOAD_TYPES, Office
 from cvp.rendering import fecha
 from cvp_airflow.web import actions, views
 from cvp_airflow.web.api import base_of, receive_design
+from cvp_airflow.web.channel_state import channel_board, need_warnings
 from cvp_airflow.web.inputs import RecordId, form_instant, record_id, showable, text_field
 from cvp_airflow.web.schemas import file_url
 from cvp_airflow.web.security import CSRF_FIELD, Viewer, csrf_protect, csrf_token, current_viewer
@@ -179,6 +180,7 @@ def inbox_page(
     return render(
         request,
         "inbox.html.j2",
+        channels=channel_board(office, viewer),
         mine=mine.items,
         others=others.items,
         mine_page=mine,
@@ -248,6 +250,7 @@ def _need_page_context(
         cancel_roles=actions.CANCEL_ROLES,
         reason_max=actions.CANCEL_REASON_MAX,
         cancel_error=cancel_error or {"error": None, "motivo": ""},
+        channel_warnings=need_warnings(office, f.need),
     )
     return ctx
 
