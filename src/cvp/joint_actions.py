@@ -255,7 +255,15 @@ def _validate(raw: Mapping, line: int) -> tuple[AgendaRow | None, list[str]]:
         reasons.append("no indica canales (x, facebook).")
     if reasons:
         return None, reasons
-    return AgendaRow(day, entity, theme, hashtag, message, link, post_url, tuple(channels), line), []
+    row = AgendaRow(day, entity, theme, hashtag, message, link, post_url, tuple(channels), line)
+    if "x" in row.channels:
+        from cvp.checks.xlength import x_weighted_length
+
+        limit = P.CHANNEL["x"].text.max_length
+        length = x_weighted_length(plan(row, "x").text)
+        if length > limit:
+            return None, [f"el mensaje para X con el hashtag ocupa {length} caracteres ponderados y X admite {limit}."]
+    return row, []
 
 
 # --- recording -------------------------------------------------------------------------------------
@@ -439,7 +447,7 @@ def with_hashtag(message: str, hashtag: str, link: str = "") -> str:
     return text
 
 
-def plan(a: JointAction, channel: str) -> Plan:
+def plan(a: JointAction | AgendaRow, channel: str) -> Plan:
     """X: a repost (no message) or a quote of an X post; Facebook: a share of the post's link; elsewhere,
     or without a post to amplify, the suggested message with the day's hashtag (and the link)."""
     if channel == "x":
@@ -454,7 +462,7 @@ def plan(a: JointAction, channel: str) -> Plan:
     return Plan(channel, MESSAGE, with_hashtag(a.message, a.hashtag), a.link)
 
 
-def plans(a: JointAction) -> list[Plan]:
+def plans(a: JointAction | AgendaRow) -> list[Plan]:
     return [plan(a, c) for c in a.channels]
 
 

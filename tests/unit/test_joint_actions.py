@@ -46,11 +46,14 @@ def test_every_bad_row_is_reported_with_its_line_and_reason_and_the_good_ones_ar
         + "2026-12-01,IDU,Obras,#Obras,Mensaje,,,tiktok\n"  # 7: channel
         + "2026-12-01,IDU,Obras,#Obras,Mensaje,,,\n"  # 8: no channel
         + "2026-12-01,IDU,Obras,#Obras,Mensaje,,,x,sobra\n"  # 9: one cell too many
+        + "2026-12-01,IDU,Obras,#Obras,"
+        + "Largo " * 50
+        + ",,,x\n"  # 10: too long for X
     )
     agenda = J.parse_csv(text)
     assert [r.line for r in agenda.rows] == [2]
     reasons = {p.line: p.reason for p in agenda.problems}
-    assert sorted(reasons) == [3, 4, 5, 6, 7, 8, 9]
+    assert sorted(reasons) == [3, 4, 5, 6, 7, 8, 9, 10]
     assert "fecha «mañana» no es válida" in reasons[3]
     assert "falta la entidad" in reasons[4]
     assert "hashtag «#con espacio» no es válido" in reasons[5] and "no es una dirección web" in reasons[5]
@@ -58,6 +61,7 @@ def test_every_bad_row_is_reported_with_its_line_and_reason_and_the_good_ones_ar
     assert "«tiktok» no admite acciones conjuntas" in reasons[7]
     assert "no indica canales" in reasons[8]
     assert "más celdas que columnas" in reasons[9]
+    assert "ocupa 306 caracteres ponderados y X admite 280" in reasons[10]
     assert str(agenda.problems[0]).startswith("Línea 3: ")
 
 
