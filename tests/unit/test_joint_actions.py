@@ -203,3 +203,33 @@ def test_an_adapted_action_fills_a_one_off_need(office):
     assert need.one_off and list(need.channels) == ["x", "facebook"] and "Feria de vivienda" in need.title
     assert "#BogotáCuidadora" in need.description and json.dumps(conf)
     assert J.need_run_id(a) == f"red_distrital_adaptar__{a.id}"
+
+
+def test_recorded_once_and_decisions_kept_on_both_databases(records_url):
+    from sqlalchemy import text
+
+    from cvp.office import Office
+
+    office = Office(records_url)
+    agenda = J.read_sample(SAMPLE, DAY)
+    assert len(J.record_agenda(office, agenda, DAY, "ejemplo").created) == 3
+    assert J.record_agenda(office, agenda, DAY, "ejemplo").existing == 3
+    first = J.actions_of_day(office, DAY)[0].action.id
+    J.decide(office, "jefe", first, J.DECLINE, "No aplica")
+    for statement in ("UPDATE joint_action_decisions SET reason = 'otro'", "DELETE FROM joint_action_decisions"):
+        with pytest.raises(Exception, match="decisión registrada"), office.session() as s:
+            s.execute(text(statement))
+    assert J.action(office, first).decision.reason == "No aplica"
+
+
+def test_migration_0009_goes_down_and_up_again(records_url):
+    from alembic import command
+
+    from cvp.records.db import alembic_config, current_revision, engine_for, migrate
+
+    head = current_revision(records_url)
+    command.downgrade(alembic_config(records_url), "0008")
+    assert current_revision(records_url) == "0008"
+    migrate(records_url)
+    assert current_revision(records_url) == head
+    engine_for(records_url).dispose()
