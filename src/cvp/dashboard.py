@@ -15,8 +15,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING
 
-from sqlalchemy import String, and_, cast, func, or_, select
+from sqlalchemy import String, and_, cast, func, or_, select, type_coerce
 from sqlalchemy.orm import Session
+from sqlalchemy.types import NullType
 
 from cvp import procedure as P
 from cvp.config import TIMEZONE, bogota_date, bogota_day_start
@@ -192,15 +193,15 @@ def _pub_conditions(period: Period, filters: Filters) -> list:
 
 
 def _publications(session: Session, period: Period, filters: Filters) -> pd.DataFrame:
-    import pandas as pd
 
-    rows = session.execute(
+    return _read(
+        session,
         select(
             Publication.id,
             Publication.need_id,
             Need.title,
             Publication.channel,
-            Publication.published_at,
+            _raw(Publication.published_at),
             Publication.url,
             Publication.design_revision_id,
             Revision.media_type,
@@ -209,36 +210,31 @@ def _publications(session: Session, period: Period, filters: Filters) -> pd.Data
         .join(Need, Need.id == Publication.need_id)
         .outerjoin(Revision, Revision.id == Publication.design_revision_id)
         .where(*_pub_conditions(period, filters))
-        .order_by(Publication.published_at, Publication.id)
-    ).all()
-    frame = pd.DataFrame(
-        rows,
-        columns=["publicacion", "necesidad", "titulo", "canal", "publicado_en", "url", "diseno", "tipo", "texto_alt"],
+        .order_by(Publication.published_at, Publication.id),
+        ["publicacion", "necesidad", "titulo", "canal", "publicado_en", "url", "diseno", "tipo", "texto_alt"],
+        times=("publicado_en",),
     )
-    frame["publicado_en"] = _utc(frame["publicado_en"])
-    return frame
 
 
 def _snapshots(session: Session, period: Period, filters: Filters) -> pd.DataFrame:
     """Every reading, up to the period's end, of the pieces published in the period (metrics as numbers)."""
-    import pandas as pd
 
     _, hi = period.bounds
     pub_ids = select(Publication.id).join(Need, Need.id == Publication.need_id).where(*_pub_conditions(period, filters))
-    rows = session.execute(
+    frame = _read(
+        session,
         select(
             EngagementSnapshot.publication_id,
             EngagementSnapshot.channel,
-            EngagementSnapshot.taken_at,
+            _raw(EngagementSnapshot.taken_at),
             *(EngagementSnapshot.metrics[k].as_float() for k in METRIC_KEYS),
         )
         .where(EngagementSnapshot.publication_id.in_(pub_ids), EngagementSnapshot.taken_at < hi)
-        .order_by(EngagementSnapshot.publication_id, EngagementSnapshot.taken_at, EngagementSnapshot.id)
-    ).all()
-    frame = pd.DataFrame(rows, columns=["publicacion", "canal", "tomado_en", *METRIC_KEYS])
-    frame["tomado_en"] = _utc(frame["tomado_en"])
-    for k in METRIC_KEYS:
-        frame[k] = pd.to_numeric(frame[k], errors="coerce").astype("float64")
+        .order_by(EngagementSnapshot.publication_id, EngagementSnapshot.taken_at, EngagementSnapshot.id),
+        ["publicacion", "canal", "tomado_en", *METRIC_KEYS],
+        times=("tomado_en",),
+        floats=METRIC_KEYS,
+    )
     frame["interacciones"] = frame[list(INTERACTIONS)].sum(axis=1, min_count=1)
     frame["dia"] = _bogota_days(frame["tomado_en"])
     return frame
@@ -456,11 +452,11 @@ def _durations(session: Session, period: Period, filters: Filters, published: pd
             )
         )
         previous = func.lag(Event.at).over(partition_by=Event.need_id, order_by=Event.id)
-        trail = select(Event.need_id, Event.activity, Event.at, previous.label("antes")).where(Event.need_id.in_(ids))
-        events = pd.DataFrame(session.execute(trail).all(), columns=["necesidad", "actividad", "at", "antes"])
+        trail = select(Event.need_id, Event.activity, _raw(Event.at), _raw(previous)).where(Event.need_id.in_(ids))
+        events = _read(session, trail, ["necesidad", "actividad", "at", "antes"], times=("at", "antes"))
         events = events.dropna(subset=["antes"])
         if not events.empty:
-            events["horas"] = (_utc(events["at"]) - _utc(events["antes"])).dt.total_seconds() / 3600
+            events["horas"] = (events["at"] - events["antes"]).dt.total_seconds() / 3600
             per_need = events.groupby(["actividad", "necesidad"])["horas"].sum()
             for activity, values in per_need.groupby(level=0):
                 rows.append([f"{activity}. {P.ACTIVITY[int(activity)].name}", int(activity), *_stats(values)])
@@ -561,6 +557,33 @@ def _summary(d: Dashboard, needs: pd.DataFrame, period: Period) -> dict:
 
 
 # --- helpers ---------------------------------------------------------------------------------------
+
+
+def _raw(column):
+    """A column read without its per-row conversion (``UTCDateTime``): :func:`_read` converts whole columns."""
+    return type_coerce(column, NullType())
+
+
+def _read(session: Session, stmt, columns: list[str], *, times=(), floats=()) -> pd.DataFrame:
+    """A statement's rows as a frame, built column by column (much cheaper than row objects for 10⁵ rows).
+
+    ``times`` are naive UTC instants (a string on SQLite, a datetime on PostgreSQL) → aware UTC;
+    ``floats`` → float64 with NaN where the database gave NULL.
+    """
+    import numpy as np
+    import pandas as pd
+
+    rows = session.connection().execute(stmt).all()  # Core rows: no ORM loading step
+    values = list(zip(*rows, strict=True)) if rows else [()] * len(columns)
+    data = {}
+    for name, column in zip(columns, values, strict=True):
+        if name in times:
+            data[name] = pd.to_datetime(pd.Series(column, dtype="object"), utc=True, format="ISO8601")
+        elif name in floats:
+            data[name] = pd.Series(np.array(column, dtype="float64"))
+        else:
+            data[name] = pd.Series(column, dtype="object" if not column else None)
+    return pd.DataFrame(data, columns=columns)
 
 
 def _utc(series: pd.Series) -> pd.Series:

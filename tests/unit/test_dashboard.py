@@ -105,6 +105,18 @@ def snap(s, pub, when, **metrics):
 
 @pytest.fixture
 def seeded(office):
+    return seed(office)
+
+
+@pytest.fixture
+def seeded_any(records_url):
+    """The same week on SQLite and on PostgreSQL (the raw columns' types differ by driver)."""
+    from cvp.office import Office
+
+    return seed(Office(records_url))
+
+
+def seed(office):
     with office.session() as s:
         a0 = at(2, 9)
         need(s, 1, "Entrega de títulos", ["x", "facebook"], a0, date(2026, 11, 6), P.NeedStatus.PUBLISHED)
@@ -152,8 +164,8 @@ def build(office, period=WEEK, **filters):
         return dashboard.build(s, period, dashboard.Filters(**filters), now=NOW)
 
 
-def test_procedure_indicators(seeded):
-    d = build(seeded)
+def test_procedure_indicators(seeded_any):
+    d = build(seeded_any)
     assert {k: d.summary[k] for k in ("abiertas", "publicadas", "canceladas", "a_tiempo")} == {
         "abiertas": 3,
         "publicadas": 2,
@@ -199,8 +211,8 @@ def test_waiting_now_by_role_and_age(seeded):
     assert w.loc[P.PROFESSIONAL, "0 a 2 días"] == 1 and w["total"].sum() == 1
 
 
-def test_engagement_missing_is_never_zero(seeded):
-    d = build(seeded)
+def test_engagement_missing_is_never_zero(seeded_any):
+    d = build(seeded_any)
     ch = d.engagement_channels.set_index("canal")
     assert ch.loc["x", ["publicaciones", "con_metricas", "impresiones", "interacciones"]].tolist() == [1, 1, 300, 15]
     assert ch.loc["facebook", "publicaciones"] == 2 and ch.loc["facebook", "con_metricas"] == 1
@@ -277,3 +289,14 @@ def test_charts_are_accessible_svg_with_colombian_numbers(seeded):
     assert "<title id=" in svg and "<desc id=" in svg and "Interacción" in svg
     assert "<script" not in svg and "<?xml" not in svg
     assert charts.numero(1234.5, 1) == "1.234,5" and charts.numero(1234567) == "1.234.567"
+
+
+def test_a_chart_is_drawn_again_only_when_its_data_changes(seeded):
+    d = build(seeded)
+    first = charts.all_charts(d)
+    assert charts.all_charts(d) == first == charts.all_charts(d, cached=False)  # the same data draws the same SVG
+    d.flow.loc[0, "abiertas"] = 7  # another day's numbers: that chart only is drawn again
+    again = charts.all_charts(d)
+    assert again["flujo_necesidades"] != first["flujo_necesidades"]
+    assert "se abrieron 9 necesidades" in again["flujo_necesidades"]
+    assert {k for k in first if again[k] == first[k]} == set(first) - {"flujo_necesidades"}

@@ -8,14 +8,14 @@ import re
 
 import pytest
 
-from tests.unit.test_dashboard import seeded as _seeded_records  # noqa: F401 - the fixture, under another name
+from tests.unit.test_dashboard import seed
 
 WEEK = "/cvp/tablero?periodo=rango&desde=2026-11-02&hasta=2026-11-08"
 
 
 @pytest.fixture
 def seeded_web(web, office):
-    _seeded_records._fixture_function(office)
+    seed(office)
     return web
 
 
