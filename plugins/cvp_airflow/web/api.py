@@ -4,6 +4,7 @@ Reads are open to every member of the team (the read-only role included); each w
 roles allowed in its description and in the OpenAPI extension ``x-cvp-roles``. Writes authenticated
 by the ``_token`` cookie carry the anti-forgery token in ``X-CSRF-Token`` (``GET /api/yo`` gives
 it); writes authenticated by an ``Authorization: Bearer`` header are exempt (see security.py).
+What each route takes and gives, with its Spanish field names, is in schemas.py.
 """
 
 from __future__ import annotations
