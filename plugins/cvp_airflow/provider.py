@@ -1,11 +1,14 @@
 """The project as an Airflow provider: its connection types, so the connection form knows them.
 
 Loaded by Airflow's ``ProvidersManager`` through the ``apache_airflow_provider`` entry point of
-``pyproject.toml``; it must stay cheap (no import here). ``package-name`` must be the distribution's
-name (``cvp``), or Airflow refuses every provider.
+``pyproject.toml``; it must stay cheap (no hook is imported: the forms are data, in
+:mod:`cvp_airflow.connection_forms`). ``package-name`` must be the distribution's name (``cvp``), or
+Airflow refuses every provider.
 """
 
 from __future__ import annotations
+
+from cvp_airflow.connection_forms import provider_entry
 
 HOOKS = {
     "cvp_x": "cvp_airflow.platforms.x.XHook",
@@ -31,7 +34,5 @@ def get_provider_info() -> dict:
                 ],
             }
         ],
-        "connection-types": [
-            {"connection-type": conn_type, "hook-class-name": hook} for conn_type, hook in HOOKS.items()
-        ],
+        "connection-types": [provider_entry(conn_type, hook) for conn_type, hook in HOOKS.items()],
     }

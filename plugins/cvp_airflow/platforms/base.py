@@ -162,6 +162,18 @@ class PlatformHook(BaseHook):
         setattr(self, self.conn_name_attr, conn_id or getattr(connection, "conn_id", None) or self.default_conn_name)
         self._connection = connection
 
+    @classmethod
+    def get_ui_field_behaviour(cls) -> dict[str, Any]:
+        from cvp_airflow.connection_forms import ui_field_behaviour
+
+        return ui_field_behaviour(cls.conn_type)
+
+    @classmethod
+    def get_connection_form_widgets(cls) -> dict[str, Any]:
+        from cvp_airflow.connection_forms import FORMS
+
+        return form_widgets(FORMS[cls.conn_type]["fields"])
+
     @property
     def conn_id(self) -> str:
         return getattr(self, self.conn_name_attr)

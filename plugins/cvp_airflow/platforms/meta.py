@@ -15,6 +15,7 @@ import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from cvp_airflow.connection_forms import FORMS
 from cvp_airflow.platforms import base
 from cvp_airflow.platforms.base import (
     CheckUnavailable,
@@ -23,7 +24,6 @@ from cvp_airflow.platforms.base import (
     TokenRefused,
     TokenStore,
     fingerprint,
-    form_widgets,
     http_get,
     json_of,
     parse_time,
@@ -42,22 +42,12 @@ RENEW_WITHIN = timedelta(days=7)
 class GraphHook(PlatformHook):
     """What Facebook pages and Instagram accounts share: a Graph token, its app, its renewal."""
 
-    id_label = ""
     needed_scopes: tuple[str, ...] = ()
 
     def __init__(self, conn_id: str | None = None, *, connection=None):
         super().__init__(conn_id, connection=connection)
         self._store = TokenStore(self.conn_id)
         self._renewed: dict | None = None
-
-    @classmethod
-    def _graph_widgets(cls) -> dict[str, tuple[str, bool]]:
-        return {
-            "app_id": ("Id de la app de Meta (para vencimiento, permisos y renovación)", False),
-            "app_secret": ("Secreto de la app de Meta", True),
-            "version": ("Versión de la Graph API", False),
-            "base_url": ("Dirección de la Graph API", False),
-        }
 
     # --- credentials ------------------------------------------------------------------------------
 
@@ -232,30 +222,11 @@ class FacebookPageHook(GraphHook):
     conn_name_attr = "facebook_conn_id"
     default_conn_name = "facebook_default"
     conn_type = "cvp_facebook"
-    hook_name = "Página de Facebook — CVP"
+    hook_name = FORMS["cvp_facebook"]["hook_name"]
     needed_scopes = ("pages_manage_posts", "pages_read_engagement", "read_insights")
 
     def __init__(self, facebook_conn_id: str | None = None, *, connection=None):
         super().__init__(facebook_conn_id, connection=connection)
-
-    @classmethod
-    def get_ui_field_behaviour(cls) -> dict[str, Any]:
-        return {
-            "hidden_fields": ["host", "schema", "port"],
-            "relabeling": {"login": "Id de la página", "password": "Token de acceso de la página"},
-            "placeholders": {
-                "login": "104000000000001",
-                "password": "token de página con pages_manage_posts, pages_read_engagement, read_insights",
-                "app_id": "id de la app (opcional: vencimiento, permisos y renovación)",
-                "version": "v25.0",
-                "base_url": "https://graph.facebook.com",
-                "video_base_url": "https://graph-video.facebook.com",
-            },
-        }
-
-    @classmethod
-    def get_connection_form_widgets(cls) -> dict[str, Any]:
-        return form_widgets({**cls._graph_widgets(), "video_base_url": ("Dirección de subida de videos", False)})
 
     def _after_exchange(self, token: str, expires: datetime | None) -> tuple[str, datetime | None]:
         """A page token obtained with a long-lived user token does not expire: keep that one."""
@@ -301,38 +272,11 @@ class InstagramHook(GraphHook):
     conn_name_attr = "instagram_conn_id"
     default_conn_name = "instagram_default"
     conn_type = "cvp_instagram"
-    hook_name = "Instagram — CVP"
+    hook_name = FORMS["cvp_instagram"]["hook_name"]
     needed_scopes = ("instagram_basic", "instagram_content_publish", "instagram_manage_insights")
 
     def __init__(self, instagram_conn_id: str | None = None, *, connection=None):
         super().__init__(instagram_conn_id, connection=connection)
-
-    @classmethod
-    def get_ui_field_behaviour(cls) -> dict[str, Any]:
-        return {
-            "hidden_fields": ["host", "schema", "port"],
-            "relabeling": {"login": "Id de la cuenta de Instagram (IG user id)", "password": "Token de acceso"},
-            "placeholders": {
-                "login": "17841400000000001",
-                "password": "token con instagram_basic, instagram_content_publish, instagram_manage_insights",
-                "version": "v25.0",
-                "bucket": "bucket público de Google Cloud Storage (o carpeta + dirección pública)",
-                "gcp_conn_id": "google_cloud_default",
-                "public_base_url": "https://storage.googleapis.com/<bucket>",
-            },
-        }
-
-    @classmethod
-    def get_connection_form_widgets(cls) -> dict[str, Any]:
-        return form_widgets(
-            {
-                **cls._graph_widgets(),
-                "bucket": ("Bucket público (Google Cloud Storage)", False),
-                "gcp_conn_id": ("Conexión de Google para el bucket", False),
-                "storage_dir": ("Carpeta pública local", False),
-                "public_base_url": ("Dirección pública de los archivos", False),
-            }
-        )
 
     def publisher(self, **options: Any):
         from cvp.publishers.graph import GRAPH_BASE_URL, GRAPH_VERSION

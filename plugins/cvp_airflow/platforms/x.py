@@ -12,13 +12,13 @@ import logging
 from datetime import datetime, timedelta
 from typing import Any
 
+from cvp_airflow.connection_forms import FORMS
 from cvp_airflow.platforms import base
 from cvp_airflow.platforms.base import (
     PlatformHook,
     TokenRefused,
     TokenStore,
     fingerprint,
-    form_widgets,
     http_get,
     http_post,
     json_of,
@@ -45,45 +45,12 @@ class XHook(PlatformHook):
     conn_name_attr = "x_conn_id"
     default_conn_name = "x_default"
     conn_type = "cvp_x"
-    hook_name = "X (Twitter) — CVP"
+    hook_name = FORMS["cvp_x"]["hook_name"]
 
     def __init__(self, x_conn_id: str | None = None, *, connection=None):
         super().__init__(x_conn_id, connection=connection)
         self._store = TokenStore(self.conn_id)
         self._renewed: dict | None = None
-
-    @classmethod
-    def get_ui_field_behaviour(cls) -> dict[str, Any]:
-        return {
-            "hidden_fields": ["host", "schema", "port", "login"],
-            "relabeling": {"password": "Token de acceso OAuth 2.0 (de usuario)"},
-            "placeholders": {
-                "password": "token de usuario con tweet.read tweet.write users.read media.write offline.access",
-                "client_id": "id de cliente OAuth 2.0 de la app (para renovar el token)",
-                "refresh_token": "token de actualización (scope offline.access)",
-                "user_id": "id numérico de la cuenta (opcional)",
-                "username": "CVPBogota (sin @, opcional)",
-                "base_url": "https://api.x.com",
-            },
-        }
-
-    @classmethod
-    def get_connection_form_widgets(cls) -> dict[str, Any]:
-        return form_widgets(
-            {
-                "client_id": ("Id de cliente OAuth 2.0", False),
-                "client_secret": ("Secreto de cliente OAuth 2.0 (app confidencial)", True),
-                "refresh_token": ("Token de actualización", True),
-                "user_id": ("Id de la cuenta", False),
-                "username": ("Usuario de la cuenta", False),
-                "consumer_key": ("OAuth 1.0a: API key", True),
-                "consumer_secret": ("OAuth 1.0a: API key secret", True),
-                "access_token": ("OAuth 1.0a: access token", True),
-                "access_token_secret": ("OAuth 1.0a: access token secret", True),
-                "base_url": ("Dirección de la API", False),
-                "upload_base_url": ("Dirección de subida de medios", False),
-            }
-        )
 
     # --- credentials ------------------------------------------------------------------------------
 

@@ -14,10 +14,10 @@ import logging
 from datetime import datetime
 from typing import Any
 
+from cvp_airflow.connection_forms import FORMS
 from cvp_airflow.platforms.base import (
     CheckUnavailable,
     PlatformHook,
-    form_widgets,
     http_get,
     json_of,
     secret,
@@ -43,43 +43,10 @@ class YouTubeHook(PlatformHook):
     conn_name_attr = "youtube_conn_id"
     default_conn_name = "youtube_default"
     conn_type = "cvp_youtube"
-    hook_name = "Canal de YouTube — CVP"
+    hook_name = FORMS["cvp_youtube"]["hook_name"]
 
     def __init__(self, youtube_conn_id: str | None = None, *, connection=None):
         super().__init__(youtube_conn_id, connection=connection)
-
-    @classmethod
-    def get_ui_field_behaviour(cls) -> dict[str, Any]:
-        return {
-            "hidden_fields": ["host", "schema", "port", "login", "password"],
-            "relabeling": {},
-            "placeholders": {
-                "client_id": "123-abc.apps.googleusercontent.com",
-                "refresh_token": "1//… (autorizado con youtube.upload y youtube.readonly)",
-                "token_uri": GOOGLE_TOKEN_URI,
-                "api_key": "solo para leer métricas públicas (no publica)",
-                "key_path": "/ruta/a/cuenta-de-servicio.json (credenciales del proveedor de Google)",
-                "privacy_status": "public",
-                "category_id": "29",
-                "base_url": YOUTUBE_API_URL,
-            },
-        }
-
-    @classmethod
-    def get_connection_form_widgets(cls) -> dict[str, Any]:
-        return form_widgets(
-            {
-                "client_id": ("Id de cliente OAuth de Google", False),
-                "client_secret": ("Secreto de cliente OAuth de Google", True),
-                "refresh_token": ("Token de actualización", True),
-                "token_uri": ("Dirección de tokens de Google", False),
-                "api_key": ("Clave de API (solo métricas)", True),
-                "key_path": ("Archivo de cuenta de servicio", False),
-                "privacy_status": ("Privacidad de los videos (public, unlisted, private)", False),
-                "category_id": ("Categoría de los videos", False),
-                "base_url": ("Dirección de la API", False),
-            }
-        )
 
     # --- credentials ------------------------------------------------------------------------------
 
