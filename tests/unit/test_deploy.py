@@ -131,6 +131,7 @@ def test_every_airflow_service_shares_one_configuration_on_celery():
     assert common["AIRFLOW__CORE__LOAD_EXAMPLES"] == "False"
     assert common["AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION"] == "False"
     assert common["AIRFLOW__CORE__DEFAULT_TIMEZONE"] == "America/Bogota"
+    assert common["AIRFLOW__CORE__TEST_CONNECTION"] == "Enabled"  # the channels' connection forms test their tokens
     assert '"conn_type": "postgres"' in common["AIRFLOW_CONN_CVP_RECORDS"]
     assert common["CVP_RECORDS_URL"].startswith("postgresql+psycopg2://cvp:")
     assert common["CVP_STORAGE_URL"] == "${CVP_STORAGE_URL:-file:///opt/airflow/cvp-archivo}"
