@@ -130,3 +130,13 @@ def test_button_messages():
     assert Health(True, expires_at=EXPIRY).message(NOW).startswith("Conexión correcta; vence el 7 de diciembre")
     assert Health(False, "X rechazó el token.").message(NOW) == "X rechazó el token."
     assert "tweet.write" in Health(True, missing=("tweet.write",)).message(NOW)
+
+
+def test_the_domain_side_imports_no_airflow():
+    import subprocess
+    import sys
+
+    code = "import sys, cvp.channel_health; print([m for m in sys.modules if m.startswith('airflow')])"
+    assert (
+        subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "[]"
+    )
