@@ -66,8 +66,7 @@ def test_a_need_for_a_broken_channel_is_warned_about_at_activity_1(office, monke
     need = office.need_by_run("manual__aviso")
     [event] = [e for e in office.events(need.id) if e.action == "canales_verificados"]
     assert (
-        "X (Twitter): conexión «x_default» — AVISO: la conexión no funciona (X rechazó el token (401))"
-        in event.summary
+        "X (Twitter): conexión «x_default» — AVISO: la conexión no funciona (X rechazó el token (401))" in event.summary
     )
     assert "Facebook: conexión «facebook_default»;" in event.summary or event.summary.endswith("«facebook_default».")
     assert event.detail["conexiones_rotas"] == {"x": "roto: X rechazó el token (401)."}
