@@ -1,4 +1,6 @@
-"""Hooks: the records database, the institutional mail and the channels, each from an Airflow Connection.
+"""Hooks: the records database and the institutional mail, each from an Airflow Connection.
+
+The channels' platforms have a hook each in :mod:`cvp_airflow.platforms` (connection types ``cvp_x``...).
 
 Nothing here is read at import time; every lookup happens when a task or trigger runs.
 """
