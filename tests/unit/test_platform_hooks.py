@@ -400,3 +400,18 @@ def test_form_fields_and_behaviour_follow_airflows_schema(hook):
     assert set(behaviour["placeholders"]) <= set(widgets) | {"login", "password", "host", "schema", "port", "extra"}
     assert all(str(w.args[0]) for w in widgets.values())  # every field has a (Spanish) label
     assert hook.conn_type.startswith("cvp_") and hook().conn_id == hook.default_conn_name
+
+
+def test_youtube_without_any_google_credentials_is_broken_and_says_what_to_add(monkeypatch):
+    from airflow.providers.google.common.hooks.discovery_api import GoogleDiscoveryApiHook
+    from google.auth.exceptions import DefaultCredentialsError
+
+    def no_credentials(self):
+        raise DefaultCredentialsError("Your default credentials were not found.")
+
+    monkeypatch.setattr(GoogleDiscoveryApiHook, "get_credentials", no_credentials)
+    connection = conn("youtube_default", "cvp_youtube", privacy_status="unlisted")
+    monkeypatch.setenv("AIRFLOW_CONN_YOUTUBE_DEFAULT", connection.as_json())
+    hook = YouTubeHook(connection=connection)
+    ok, message = hook.test_connection()
+    assert not ok and "DefaultCredentialsError" in message and "client_id" in message

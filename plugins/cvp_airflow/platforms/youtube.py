@@ -125,7 +125,15 @@ class YouTubeHook(PlatformHook):
         from google.auth.exceptions import RefreshError, TransportError
         from google.auth.transport.requests import Request
 
-        credentials = self.credentials()
+        try:
+            credentials = self.credentials()
+        except Exception as exc:  # noqa: BLE001 - the Google provider's many ways to miss a key file or ADC
+            return Health(
+                False,
+                f"No se obtuvieron credenciales de Google para la conexión de Airflow '{self.conn_id}' "
+                f"({type(exc).__name__}): indique el cliente OAuth (client_id, client_secret, refresh_token) o "
+                "una cuenta de servicio.",
+            )
         try:
             credentials.refresh(Request())
         except RefreshError as exc:
