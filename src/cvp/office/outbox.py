@@ -132,7 +132,8 @@ class Outbox:
         return sent
 
     def record_sent(self, notification_id: int, transport: str) -> None:
-        """Mark the mail sent: one UPDATE, committed at once, the only work between the server's acceptance and the record."""
+        """Mark the mail sent: one UPDATE committed at once, the only work between the server's acceptance
+        and the record."""
         with self.records.engine.begin() as conn:
             conn.execute(
                 update(Notification)

@@ -95,29 +95,10 @@ class Reviews(Desk):
         try:
             with self.session() as s:
                 need = self.records.need(s, need_id, for_update=True)
-                rev = s.get(Revision, revision_id)
-                if rev is None or rev.need_id != need_id or rev.kind != kind:
-                    raise NotFound(
-                        f"La revisión {revision_id} no es un {'texto' if kind == P.TEXT else 'diseño'} "
-                        f"de la necesidad n.º {need_id}."
-                    )
+                rev = self._revision_to_decide(s, need_id, revision_id, kind)
                 if rev.decision is not None:
-                    prev = rev.decision
-                    if prev.decision == decision and prev.decided_by == actor:
-                        return DecisionOutcome(prev, already_recorded=True)
-                    raise Conflict(
-                        f"La revisión {rev.number} ya fue decidida ({prev.decision}) por {prev.decided_by}; "
-                        "no se cambia una decisión registrada."
-                    )
-                current = self.records.current(s, need_id, kind)
-                if current.id != rev.id:
-                    raise Conflict(
-                        f"La revisión {rev.number} ya no es la vigente: la vigente es la {current.number}. "
-                        "Recargue la página y decida sobre la versión actual."
-                    )
-                if rev.author == actor:
-                    raise Conflict("Nadie aprueba ni devuelve su propio trabajo: esta revisión es suya.")
-                self.records.standing(s, need_id).require(S.DECISION_ACTION[control_point])
+                    return _repeated(rev, decision, actor)
+                self._require_decidable(s, rev, control_point, actor)
                 dec = Decision(
                     need_id=need_id,
                     revision_id=rev.id,
@@ -170,6 +151,27 @@ class Reviews(Desk):
                 "Otra decisión sobre esta revisión se registró al mismo tiempo; recargue la página."
             ) from None
 
+    def _revision_to_decide(self, s: Session, need_id: int, revision_id: int, kind: str) -> Revision:
+        rev = s.get(Revision, revision_id)
+        if rev is None or rev.need_id != need_id or rev.kind != kind:
+            raise NotFound(
+                f"La revisión {revision_id} no es un {'texto' if kind == P.TEXT else 'diseño'} "
+                f"de la necesidad n.º {need_id}."
+            )
+        return rev
+
+    def _require_decidable(self, s: Session, rev: Revision, control_point: int, actor: str) -> None:
+        """The revision is the current one, not the actor's own, and the need waits for this decision now."""
+        current = self.records.current(s, rev.need_id, rev.kind)
+        if current.id != rev.id:
+            raise Conflict(
+                f"La revisión {rev.number} ya no es la vigente: la vigente es la {current.number}. "
+                "Recargue la página y decida sobre la versión actual."
+            )
+        if rev.author == actor:
+            raise Conflict("Nadie aprueba ni devuelve su propio trabajo: esta revisión es suya.")
+        self.records.standing(s, rev.need_id).require(S.DECISION_ACTION[control_point])
+
     def hand_off_to_technician(self, need_id: int) -> None:
         """Activity 9 (idempotent): normally already done by the approval at control point 7."""
         with self.session() as s:
@@ -192,3 +194,14 @@ class Reviews(Desk):
             f"Material entregado al Técnico Operativo para diseño (texto aprobado, revisión {text.number}).",
             revision=text.id,
         )
+
+
+def _repeated(rev: Revision, decision: str, actor: str) -> DecisionOutcome:
+    """A decided revision: the same decision by the same person again changes nothing; any other is refused."""
+    prev = rev.decision
+    if prev.decision == decision and prev.decided_by == actor:
+        return DecisionOutcome(prev, already_recorded=True)
+    raise Conflict(
+        f"La revisión {rev.number} ya fue decidida ({prev.decision}) por {prev.decided_by}; "
+        "no se cambia una decisión registrada."
+    )
