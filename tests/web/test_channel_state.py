@@ -29,3 +29,9 @@ def test_a_need_for_a_broken_channel_shows_the_warning(web):
     html = web.as_("profesional").get(f"/cvp/necesidades/{need}").text
     assert 'id="canales-rotos"' in html
     assert "X (Twitter): roto: X rechazó el token (401 Unauthorized)." in html and "Facebook:" not in html
+
+
+def test_the_dashboard_shows_each_channels_state_to_the_team(web):
+    record(web.office, "youtube", Health(True, missing=("https://www.googleapis.com/auth/youtube.upload",)))
+    html = web.as_("tecnico").get("/cvp/tablero").text
+    assert "Conexiones de los canales" in html and "<strong>YouTube</strong>: roto: El token funciona" in html

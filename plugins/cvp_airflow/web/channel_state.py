@@ -10,9 +10,10 @@ from cvp import channel_health
 from cvp import procedure as P
 
 
-def channel_board(office, viewer) -> list[channel_health.ChannelView]:
-    """Each platform channel's state, for the head (who renews the tokens); nobody else's inbox shows it."""
-    if viewer.role != P.HEAD:
+def channel_board(office, viewer=None) -> list[channel_health.ChannelView]:
+    """Each platform channel's state: on the dashboard for everyone; in an inbox, only the head's (who renews
+    the tokens)."""
+    if viewer is not None and viewer.role != P.HEAD:
         return []
     with office.session() as s:
         return channel_health.board(s)

@@ -21,6 +21,7 @@ from cvp.config import bogota_date
 from cvp.errors import InvalidInput, NotFound
 from cvp.office import Office
 from cvp_airflow.web.api import base_of
+from cvp_airflow.web.channel_state import channel_board
 from cvp_airflow.web.pages import render
 from cvp_airflow.web.security import current_viewer
 from cvp_airflow.web.services import get_office
@@ -107,6 +108,7 @@ def dashboard_page(
         numero=charts.numero,
         filtros_texto=d.filters.describe(),
         CANALES=P.CHANNELS,
+        channels=channel_board(office),
     )
 
 
