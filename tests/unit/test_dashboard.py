@@ -116,18 +116,20 @@ def seeded_any(records_url):
     return seed(Office(records_url))
 
 
-def seed(office):
+def seed(office, first_id: int = 1):
+    """The week's records; needs A, B, C, D get ids first_id .. first_id + 3 (1 to 4 by default)."""
+    a_id, b_id, c_id, d_id = range(first_id, first_id + 4)
     with office.session() as s:
         a0 = at(2, 9)
-        need(s, 1, "Entrega de títulos", ["x", "facebook"], a0, date(2026, 11, 6), P.NeedStatus.PUBLISHED)
-        decide(s, 1, P.TEXT, 1, 7, P.REJECTED, a0 + timedelta(hours=12), "Precisar la cifra de títulos.")
-        text = decide(s, 1, P.TEXT, 2, 7, P.APPROVED, a0 + timedelta(hours=22))
-        design = decide(s, 1, P.DESIGN, 1, 12, P.APPROVED, a0 + timedelta(hours=30))
-        ax = publish(s, 1, "x", text, design, at(4, 10))
-        afb = publish(s, 1, "facebook", text, design, at(4, 11))
+        need(s, a_id, "Entrega de títulos", ["x", "facebook"], a0, date(2026, 11, 6), P.NeedStatus.PUBLISHED)
+        decide(s, a_id, P.TEXT, 1, 7, P.REJECTED, a0 + timedelta(hours=12), "Precisar la cifra de títulos.")
+        text = decide(s, a_id, P.TEXT, 2, 7, P.APPROVED, a0 + timedelta(hours=22))
+        design = decide(s, a_id, P.DESIGN, 1, 12, P.APPROVED, a0 + timedelta(hours=30))
+        ax = publish(s, a_id, "x", text, design, at(4, 10))
+        afb = publish(s, a_id, "facebook", text, design, at(4, 11))
         events(
             s,
-            1,
+            a_id,
             (1, a0, "necesidad_registrada"),
             (6, a0 + timedelta(hours=10), "texto_presentado"),
             (7, a0 + timedelta(hours=12), "texto_devuelto"),
@@ -142,20 +144,20 @@ def seed(office):
         snap(s, afb, at(5, 21), reacciones=7)
 
         b0 = at(3, 8)
-        need(s, 2, "Obras en Usme", ["facebook"], b0, date(2026, 11, 4), P.NeedStatus.PUBLISHED, source="comite",
+        need(s, b_id, "Obras en Usme", ["facebook"], b0, date(2026, 11, 4), P.NeedStatus.PUBLISHED, source="comite",
              audiences=("medios",), department="direccion_general")  # fmt: skip
-        bt = decide(s, 2, P.TEXT, 1, 7, P.APPROVED, b0 + timedelta(hours=2))
-        bd = decide(s, 2, P.DESIGN, 1, 12, P.APPROVED, b0 + timedelta(hours=4))
-        publish(s, 2, "facebook", bt, bd, at(5, 8))
-        events(s, 2, (1, b0, "necesidad_registrada"), (14, at(5, 8), "publicado"))
+        bt = decide(s, b_id, P.TEXT, 1, 7, P.APPROVED, b0 + timedelta(hours=2))
+        bd = decide(s, b_id, P.DESIGN, 1, 12, P.APPROVED, b0 + timedelta(hours=4))
+        publish(s, b_id, "facebook", bt, bd, at(5, 8))
+        events(s, b_id, (1, b0, "necesidad_registrada"), (14, at(5, 8), "publicado"))
 
         c0 = at(4, 9)
-        need(s, 3, "Feria de vivienda", ["x"], c0, date(2026, 11, 20), P.NeedStatus.CANCELLED)
-        decide(s, 3, P.TEXT, 1, 7, P.APPROVED, c0 + timedelta(hours=3))
-        events(s, 3, (1, c0, "necesidad_registrada"), (1, at(5, 15), "necesidad_cancelada"))
+        need(s, c_id, "Feria de vivienda", ["x"], c0, date(2026, 11, 20), P.NeedStatus.CANCELLED)
+        decide(s, c_id, P.TEXT, 1, 7, P.APPROVED, c0 + timedelta(hours=3))
+        events(s, c_id, (1, c0, "necesidad_registrada"), (1, at(5, 15), "necesidad_cancelada"))
 
-        need(s, 4, "Boletín", ["x"], at(20, 9, month=10), date(2026, 11, 30), P.NeedStatus.IN_COURSE)
-        events(s, 4, (1, at(20, 9, month=10), "necesidad_registrada"))
+        need(s, d_id, "Boletín", ["x"], at(20, 9, month=10), date(2026, 11, 30), P.NeedStatus.IN_COURSE)
+        events(s, d_id, (1, at(20, 9, month=10), "necesidad_registrada"))
     return office
 
 
