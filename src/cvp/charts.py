@@ -14,7 +14,7 @@ import io
 import re
 import threading
 from collections import OrderedDict
-from datetime import date, timedelta
+from datetime import date
 from html import escape
 from typing import TYPE_CHECKING
 
@@ -142,7 +142,7 @@ def engagement_over_time(d: Dashboard) -> str:
                 parts.append(f"{name}: sin datos")
                 continue
             ax.plot(
-                [(v - d.period.start).days for v in series["dia"]],
+                [(v - d.period.origin).days // d.period.step for v in series["dia"]],
                 list(series["interacciones"]),
                 marker="o" if len(series) <= 31 else None,
                 markersize=3,
@@ -165,12 +165,12 @@ def engagement_over_time(d: Dashboard) -> str:
 
 
 def _day_axis(ax, d: Dashboard) -> None:
-    """Days as offsets from the period's start, labelled '2 nov' (cheaper than matplotlib's date units)."""
-    days = d.period.days
-    step = max(1, -(-days // 8))
-    ticks = list(range(0, days, step))
-    ax.set_xticks(ticks, [dia(d.period.start + timedelta(days=t)) for t in ticks])
-    ax.set_xlim(-0.5, days - 0.5)
+    """The period's days (or weeks) as positions 0, 1, 2…, labelled '2 nov' (cheaper than date units)."""
+    points = d.period.points
+    step = max(1, -(-len(points) // 8))
+    ticks = list(range(0, len(points), step))
+    ax.set_xticks(ticks, [dia(points[t]) for t in ticks])
+    ax.set_xlim(-0.5, len(points) - 0.5)
 
 
 def _legend(ax) -> None:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING
 
-from sqlalchemy import String, and_, cast, func, or_, select, type_coerce
+from sqlalchemy import Integer, String, and_, cast, func, or_, select, type_coerce
 from sqlalchemy.orm import Session
 from sqlalchemy.types import NullType
 
@@ -39,6 +39,7 @@ CANCEL_ACTION = "necesidad_cancelada"
 THIS_WEEK, THIS_MONTH, RANGE = "semana", "mes", "rango"
 PRESETS = {THIS_WEEK: "Esta semana", THIS_MONTH: "Este mes", RANGE: "Rango de fechas"}
 MAX_DAYS = 731
+WEEKLY_AFTER_DAYS = 62
 
 
 # --- period and filters ----------------------------------------------------------------------------
@@ -60,6 +61,25 @@ class Period:
     @property
     def days(self) -> int:
         return (self.end - self.start).days + 1
+
+    @property
+    def step(self) -> int:
+        """Days per point of the series: a day, or a week (from Monday) when the period is over two months."""
+        return 7 if self.days > WEEKLY_AFTER_DAYS else 1
+
+    @property
+    def origin(self) -> date:
+        """The first point's day: the start, or the Monday of its week."""
+        return self.start - timedelta(days=self.start.weekday()) if self.step == 7 else self.start
+
+    @property
+    def points(self) -> list[date]:
+        """Each point's first day, the period's days or weeks."""
+        out, day = [], self.origin
+        while day <= self.end:
+            out.append(day)
+            day += timedelta(days=self.step)
+        return out
 
 
 def period_for(preset: str, today: date, start: date | None = None, end: date | None = None) -> Period:
@@ -160,15 +180,14 @@ def build(session: Session, period: Period, filters: Filters | None = None, now:
     filters = filters or Filters()
     now = now or datetime.now(UTC)
     pubs = _publications(session, period, filters)
-    snaps = _snapshots(session, period, filters)
-    latest = _latest(pubs, snaps)
+    latest = _latest(pubs, _last_readings(session, period, filters))
     needs = _needs(session, period, filters)
     published = _published_in(needs, period)
     d = Dashboard(
         period=period,
         filters=filters,
         now=now,
-        engagement_daily=_daily(snaps, pubs, period),
+        engagement_daily=_daily(_readings(session, period, filters), period),
         engagement_channels=_per_channel(latest),
         top=_top(latest),
         flow=_flow(needs, period),
@@ -216,62 +235,110 @@ def _publications(session: Session, period: Period, filters: Filters) -> pd.Data
     )
 
 
-def _snapshots(session: Session, period: Period, filters: Filters) -> pd.DataFrame:
-    """Every reading, up to the period's end, of the pieces published in the period (metrics as numbers)."""
+def _pub_ids(period: Period, filters: Filters):
+    return select(Publication.id).join(Need, Need.id == Publication.need_id).where(*_pub_conditions(period, filters))
 
+
+def _last_readings(session: Session, period: Period, filters: Filters) -> pd.DataFrame:
+    """The last reading, up to the period's end, of each piece published in the period (all its metrics).
+
+    A window picks the row in the database; only those rows have their JSON read.
+    """
     _, hi = period.bounds
-    pub_ids = select(Publication.id).join(Need, Need.id == Publication.need_id).where(*_pub_conditions(period, filters))
+    S = EngagementSnapshot
+    rank = func.row_number().over(partition_by=S.publication_id, order_by=(S.taken_at.desc(), S.id.desc()))
+    ranked = (
+        select(S.publication_id, S.taken_at, S.metrics, rank.label("orden"))
+        .where(S.publication_id.in_(_pub_ids(period, filters)), S.taken_at < hi)
+        .subquery()
+    )
     frame = _read(
         session,
         select(
-            EngagementSnapshot.publication_id,
-            EngagementSnapshot.channel,
-            _raw(EngagementSnapshot.taken_at),
-            *(EngagementSnapshot.metrics[k].as_float() for k in METRIC_KEYS),
-        )
-        .where(EngagementSnapshot.publication_id.in_(pub_ids), EngagementSnapshot.taken_at < hi)
-        .order_by(EngagementSnapshot.publication_id, EngagementSnapshot.taken_at, EngagementSnapshot.id),
-        ["publicacion", "canal", "tomado_en", *METRIC_KEYS],
+            ranked.c.publication_id,
+            _raw(ranked.c.taken_at),
+            *(ranked.c.metrics[k].as_float() for k in METRIC_KEYS),
+        ).where(ranked.c.orden == 1),
+        ["publicacion", "tomado_en", *METRIC_KEYS],
         times=("tomado_en",),
         floats=METRIC_KEYS,
     )
     frame["interacciones"] = frame[list(INTERACTIONS)].sum(axis=1, min_count=1)
-    frame["dia"] = _bogota_days(frame["tomado_en"])
     return frame
 
 
-def _latest(pubs: pd.DataFrame, snaps: pd.DataFrame) -> pd.DataFrame:
+def _readings(session: Session, period: Period, filters: Filters) -> pd.DataFrame:
+    """Each piece's last reading of each day (or week) of the period: the series' points.
+
+    The point a reading falls in is computed in the database from the period's origin, so a year of
+    daily readings comes back as a few readings a piece.
+    """
+
+    _, hi = period.bounds
+    S = EngagementSnapshot
+    point = _point_of(session, S.taken_at, bogota_day_start(period.origin), period.step)
+    rank = func.row_number().over(partition_by=(S.publication_id, point), order_by=(S.taken_at.desc(), S.id.desc()))
+    ranked = (
+        select(S.publication_id, S.channel, point.label("punto"), S.metrics, rank.label("orden"))
+        .where(S.publication_id.in_(_pub_ids(period, filters)), S.taken_at < hi)
+        .subquery()
+    )
+    keys = ("impresiones", *INTERACTIONS)
+    frame = _read(
+        session,
+        select(
+            ranked.c.publication_id,
+            ranked.c.channel,
+            ranked.c.punto,
+            *(ranked.c.metrics[k].as_float() for k in keys),
+        )
+        .where(ranked.c.orden == 1)
+        .order_by(ranked.c.publication_id, ranked.c.punto),
+        ["publicacion", "canal", "punto", *keys],
+        floats=keys,
+    )
+    frame["interacciones"] = frame[list(INTERACTIONS)].sum(axis=1, min_count=1)
+    days = {p: period.origin + timedelta(days=int(p) * period.step) for p in frame["punto"].unique()}
+    frame["dia"] = frame["punto"].map(days)
+    return frame[["publicacion", "canal", "dia", "impresiones", "interacciones"]]
+
+
+def _point_of(session: Session, column, origin: datetime, step: int):
+    """``floor((column - origin) / step days)`` in the database's own date arithmetic (SQLite or PostgreSQL)."""
+    if session.get_bind().dialect.name == "sqlite":
+        stored = origin.astimezone(UTC).replace(tzinfo=None).isoformat(sep=" ")  # as UTCDateTime keeps it
+        days = func.julianday(column) - func.julianday(stored)
+        return cast(days / step, Integer)  # never negative: a reading is taken after its piece is published
+    seconds = func.extract("epoch", column - origin)  # the column's type binds the aware origin as UTC
+    return cast(func.floor(seconds / (step * 86400)), Integer)
+
+
+def _latest(pubs: pd.DataFrame, last: pd.DataFrame) -> pd.DataFrame:
     """Each publication with its last reading in the period (NaN metrics when never read)."""
-    last = snaps.drop_duplicates("publicacion", keep="last").drop(columns=["canal", "dia"])
-    frame = pubs.merge(last, on="publicacion", how="left")
-    return frame
+    return pubs.merge(last, on="publicacion", how="left")
 
 
-def _daily(snaps: pd.DataFrame, pubs: pd.DataFrame, period: Period) -> pd.DataFrame:
-    """Impressions and interactions accumulated per channel at the end of each day of the period.
+def _daily(readings: pd.DataFrame, period: Period) -> pd.DataFrame:
+    """Impressions and interactions accumulated per channel at the end of each day (or week) of the period.
 
-    Each piece's reading is cumulative; per piece the day's increment is its last reading of the day
-    minus the one before (a missing value keeps the last known one), summed per channel and day,
-    then accumulated. A channel with no reading yet is missing on that day, not zero.
+    Each piece's reading is cumulative; per piece a point's increment is its last reading there minus
+    the one before (a missing value keeps the last known one), summed per channel and point, then
+    accumulated. A channel with no reading yet is missing at that point, not zero.
     """
     import pandas as pd
 
-    days = pd.Index([period.start + timedelta(days=i) for i in range(period.days)], name="dia")
+    days = pd.Index(period.points, name="dia")
     columns = ["dia", "canal", "impresiones", "interacciones"]
-    if snaps.empty:
+    if readings.empty:
         return pd.DataFrame(columns=columns)
-    per_day = snaps.drop_duplicates(["publicacion", "dia"], keep="last")[
-        ["publicacion", "canal", "dia", "impresiones", "interacciones"]
-    ].copy()
+    per_day = readings.copy()
     out = []
     for metric in ("impresiones", "interacciones"):
         known = per_day.groupby("publicacion")[metric].ffill()
         previous = known.groupby(per_day["publicacion"]).shift(1)
         per_day[f"d_{metric}"] = known - previous.fillna(0).where(known.notna())
-        table = per_day.pivot_table(
-            index="dia", columns="canal", values=f"d_{metric}", aggfunc=lambda s: s.sum(min_count=1), dropna=False
-        )
-        # A day without readings keeps the total so far; NaN stays NaN until the channel's first figure.
+        table = per_day.groupby(["dia", "canal"])[f"d_{metric}"].sum(min_count=1).unstack("canal")
+        # A point without readings keeps the total so far; NaN stays NaN until the channel's first figure.
         table = table.reindex(days).cumsum().ffill()
         out.append(table.stack(future_stack=True).rename(metric))
     frame = pd.concat(out, axis=1).reset_index()
@@ -394,12 +461,8 @@ def _flow(needs: pd.DataFrame, period: Period) -> pd.DataFrame:
     """Needs opened, published and cancelled per day (per week when the period is longer than two months)."""
     import pandas as pd
 
-    weekly = period.days > 62
-    index = []
-    day = period.start - timedelta(days=period.start.weekday()) if weekly else period.start
-    while day <= period.end:
-        index.append(day)
-        day += timedelta(days=7 if weekly else 1)
+    weekly = period.step == 7
+    index = period.points
     counts = {}
     for name, column in (("abiertas", "creada_el"), ("publicadas", "publicada_el"), ("canceladas", "cancelada_el")):
         values = needs.loc[_in_period(needs[column], period), column]
@@ -640,7 +703,12 @@ def _spanish_tables(d: Dashboard) -> dict[str, pd.DataFrame]:
         dtype="object",
     )
     daily = d.engagement_daily.assign(canal=d.engagement_daily["canal"].map(_channel_name)).rename(
-        columns={"dia": "Día", "canal": "Canal", "impresiones": "Impresiones", "interacciones": "Interacciones"}
+        columns={
+            "dia": "Semana del" if d.period.step == 7 else "Día",
+            "canal": "Canal",
+            "impresiones": "Impresiones",
+            "interacciones": "Interacciones",
+        }
     )
     channels = d.engagement_channels.assign(canal=d.engagement_channels["canal"].map(_channel_name)).rename(
         columns={

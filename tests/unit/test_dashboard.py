@@ -302,3 +302,17 @@ def test_a_chart_is_drawn_again_only_when_its_data_changes(seeded):
     assert again["flujo_necesidades"] != first["flujo_necesidades"]
     assert "se abrieron 9 necesidades" in again["flujo_necesidades"]
     assert {k for k in first if again[k] == first[k]} == set(first) - {"flujo_necesidades"}
+
+
+def test_long_periods_are_drawn_by_week(seeded_any):
+    # 70 days: weeks from Monday 28 September; the reading of 9 November now falls inside the period.
+    d = build(seeded_any, dashboard.Period(date(2026, 10, 1), date(2026, 12, 9)))
+    assert d.period.step == 7 and d.period.points[0] == date(2026, 9, 28)
+    weekly = d.engagement_daily.set_index(["dia", "canal"])
+    assert weekly.loc[(date(2026, 11, 2), "x")].tolist() == [300, 15]  # the week's last reading
+    assert weekly.loc[(date(2026, 11, 9), "x")].tolist() == [999, 117]
+    assert weekly.loc[(date(2026, 12, 7), "x")].tolist() == [999, 117]  # kept, not zero, after the last reading
+    assert math.isnan(weekly.loc[(date(2026, 11, 9), "facebook"), "impresiones"])
+    assert d.flow.columns[0] == "semana" and d.flow["abiertas"].sum() == 4  # D was opened on 20 October
+    assert d.tables()["interaccion_por_dia"].columns[0] == "Semana del"
+    assert charts.all_charts(d)["interaccion_por_dia"].count("<path") > 0
