@@ -316,3 +316,23 @@ def test_long_periods_are_drawn_by_week(seeded_any):
     assert d.flow.columns[0] == "semana" and d.flow["abiertas"].sum() == 4  # D was opened on 20 October
     assert d.tables()["interaccion_por_dia"].columns[0] == "Semana del"
     assert charts.all_charts(d)["interaccion_por_dia"].count("<path") > 0
+
+
+def test_a_fixed_number_of_statements_whatever_the_volume(seeded):
+    from sqlalchemy import event
+
+    def statements(period) -> int:
+        seen = []
+        with seeded.session() as s:
+            bind = s.get_bind()
+            listener = lambda *a, **k: seen.append(a[2])  # noqa: E731 - (conn, cursor, statement, ...)
+            event.listen(bind, "before_cursor_execute", listener)
+            try:
+                dashboard.build(s, period, now=NOW)
+            finally:
+                event.remove(bind, "before_cursor_execute", listener)
+        return len([q for q in seen if q.lstrip().upper().startswith(("SELECT", "WITH"))])
+
+    week = statements(WEEK)
+    assert week == 7  # publications, last readings, series, needs, audit trail, decisions, waiting needs
+    assert statements(dashboard.Period(date(2026, 1, 1), date(2026, 12, 31))) == week
