@@ -89,7 +89,15 @@ def _thousands(ax, axis: str = "y") -> None:
     from matplotlib.ticker import FuncFormatter
 
     target = ax.yaxis if axis == "y" else ax.xaxis
-    target.set_major_formatter(FuncFormatter(lambda v, _pos: numero(v)))
+    target.set_major_formatter(FuncFormatter(lambda v, _pos: numero(v, _tick_decimals(v))))
+
+
+def _tick_decimals(value: float) -> int:
+    """Enough decimals for an axis tick to read as itself (0,25 h is not 0,3 and 0,002 is not 0)."""
+    value = abs(float(value))
+    if value.is_integer():
+        return 0
+    return 1 if value >= 1 else 2 if value >= 0.01 else 3
 
 
 def _empty(ax, message: str = "Sin datos en el periodo") -> None:
