@@ -113,3 +113,27 @@ def test_presets_answer_on_an_empty_office(web):
     for preset in ("semana", "mes"):
         r = web.as_("jefe").get(f"/cvp/tablero?periodo={preset}")
         assert r.status_code == 200 and "Sin datos en el periodo." in r.text
+
+
+def test_the_same_tables_as_json(seeded_web):
+    r = seeded_web.as_("lector").get(WEEK.replace("/tablero?", "/tablero/datos.json?") + "&canal=x")
+    assert r.status_code == 200 and r.headers["content-type"].startswith("application/json")
+    body = r.json()
+    assert body["periodo"] == {"inicio": "2026-11-02", "fin": "2026-11-08", "tipo": "rango"}
+    assert body["filtros"]["canal"] == "x" and body["resumen"]["abiertas"] == 2
+    channels = body["tablas"]["interaccion_por_canal"]
+    assert channels == [
+        {
+            "Canal": "X (Twitter)",
+            "Publicaciones": 1,
+            "Con métricas": 1,
+            "Impresiones": 300.0,
+            "Alcance": None,
+            "Reacciones": 10.0,
+            "Comentarios": 2.0,
+            "Compartidos": 3.0,
+            "Reproducciones": None,
+            "Interacciones": 15.0,
+        }
+    ]
+    assert sum(row["Abiertas"] for row in body["tablas"]["flujo_necesidades"]) == 2

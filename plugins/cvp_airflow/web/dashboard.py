@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import date
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from cvp import charts
 from cvp import dashboard as D
@@ -124,6 +124,25 @@ def dashboard_xlsx(
     )
 
 
+@router.get("/tablero/datos.json")
+def dashboard_json(sel: tuple[D.Period, D.Filters] = Depends(selection), office: Office = Depends(get_office)):
+    """The same tables as JSON for scripts: Spanish keys, missing values null (never 0), dates ISO 8601."""
+    d = _build(office, *sel)
+    body = {
+        "periodo": {"inicio": d.period.start.isoformat(), "fin": d.period.end.isoformat(), "tipo": d.period.preset},
+        "filtros": {
+            "canal": d.filters.channel,
+            "fuente": d.filters.source,
+            "publico": d.filters.audience,
+            "dependencia": d.filters.department,
+        },
+        "generado_en": d.now.isoformat(),
+        "resumen": d.summary,
+        "tablas": {key: _records(frame) for key, frame in d.tables().items()},
+    }
+    return JSONResponse(body)
+
+
 @router.get("/tablero/{tabla}.csv")
 def dashboard_csv(
     tabla: str,
@@ -166,3 +185,21 @@ def _cell(value) -> str:
     if isinstance(value, date):
         return value.strftime("%d/%m/%Y")
     return str(value)
+
+
+def _json_value(value):
+    if value is None or (isinstance(value, float) and value != value):
+        return None
+    if hasattr(value, "item"):
+        return _json_value(value.item())
+    if isinstance(value, date):
+        return value.isoformat()
+    return value
+
+
+def _records(frame) -> list[dict]:
+    columns = [str(c) for c in frame.columns]
+    return [
+        {c: _json_value(v) for c, v in zip(columns, row, strict=True)}
+        for row in frame.itertuples(index=False, name=None)
+    ]
