@@ -65,7 +65,7 @@ def _value(v: Any) -> Any:
 
 
 def tab_title(kind: str, key: str) -> str:
-    from cvp.dashboard import SHEET_NAMES
+    from cvp.dashboard_tables import SHEET_NAMES
 
     return f"{KIND_TABS.get(kind, kind)} - {SHEET_NAMES[key]}"
 
@@ -106,10 +106,11 @@ def export_report(office, report, *, spreadsheet_id: str | None = None, hook=Non
     if not spreadsheet_id:
         return {}
     from cvp import dashboard
+    from cvp.dashboard_tables import describe_period
 
     with office.session() as s:
         board = dashboard.build(s, dashboard.Period(report.period_start, report.period_end))
-    period_text = "; ".join(f"{k}: {v}" for k, v in dashboard.describe_period(board))
+    period_text = "; ".join(f"{k}: {v}" for k, v in describe_period(board))
     try:
         tabs = export_tables(hook or make_hook(), spreadsheet_id, report.kind, period_text, board.tables())
     except Exception as exc:  # noqa: BLE001 - the report is kept and mailed; the sheet is an extra copy

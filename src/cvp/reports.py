@@ -22,7 +22,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from cvp import dashboard
+from cvp import dashboard, dashboard_tables
 from cvp import procedure as P
 from cvp.config import bogota, bogota_date, bogota_day_start
 from cvp.engagement import METRIC_KEYS
@@ -167,7 +167,7 @@ def build_report(
     )
     storage.write_bytes(html_key, html.encode("utf-8"))  # each file whole or not at all
     storage.write_bytes(csv_key, _csv(pd, frame, needs))
-    storage.write_bytes(xlsx_key, dashboard.to_xlsx(board))
+    storage.write_bytes(xlsx_key, dashboard_tables.to_xlsx(board))
     files = [html_key, csv_key, xlsx_key]
 
     row, replaced = _store(office, kind, start, end, data, files, now)

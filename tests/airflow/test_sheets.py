@@ -67,7 +67,7 @@ class FakeSheetsApi:
 
 @pytest.fixture
 def api():
-    from cvp.dashboard import SHEET_NAMES
+    from cvp.dashboard_tables import SHEET_NAMES
 
     a = FakeSheetsApi(titles=["Hoja 1", f"Semanal - {SHEET_NAMES['resumen']}"])
     yield a
@@ -94,7 +94,7 @@ def weekly(report):
 
 def test_report_tables_are_written_with_the_sheets_api(office, period, out, api, monkeypatch):  # noqa: F811
     from cvp import reports
-    from cvp.dashboard import SHEET_NAMES
+    from cvp.dashboard_tables import SHEET_NAMES
     from cvp_airflow import sheets
 
     report = weekly(reports.build_report(office, today(), today(), out))

@@ -18,7 +18,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from cvp import charts, dashboard
+from cvp import charts, dashboard, dashboard_tables
 from cvp import procedure as P
 from cvp.config import TIMEZONE
 from cvp.errors import InvalidInput
@@ -252,7 +252,7 @@ def test_empty_period(seeded):
     assert d.rounds["revisiones"].tolist() == [0, 0] and d.returns.empty
     assert d.durations.iloc[0]["necesidades"] == 0
     tables = d.tables()
-    assert set(tables) == set(dashboard.TABLE_TITLES)
+    assert set(tables) == set(dashboard_tables.TABLE_TITLES)
     for svg in charts.all_charts(d).values():
         assert svg.startswith("<svg") and "<title" in svg
 
@@ -271,9 +271,9 @@ def test_xlsx_one_sheet_per_table(seeded):
     from openpyxl import load_workbook
 
     d = build(seeded)
-    book = load_workbook(io.BytesIO(dashboard.to_xlsx(d)))
-    assert book.sheetnames == ["Periodo", *dashboard.SHEET_NAMES.values()]
-    assert set(dashboard.SHEET_NAMES) == set(dashboard.TABLE_TITLES)
+    book = load_workbook(io.BytesIO(dashboard_tables.to_xlsx(d)))
+    assert book.sheetnames == ["Periodo", *dashboard_tables.SHEET_NAMES.values()]
+    assert set(dashboard_tables.SHEET_NAMES) == set(dashboard_tables.TABLE_TITLES)
     sheet = book["Interacción por canal"]
     rows = list(sheet.iter_rows(values_only=True))
     assert rows[0][:3] == ("Canal", "Publicaciones", "Con métricas")

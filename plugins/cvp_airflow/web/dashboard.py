@@ -16,6 +16,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from cvp import charts
 from cvp import dashboard as D
+from cvp import dashboard_tables as T
 from cvp import procedure as P
 from cvp.config import bogota_date
 from cvp.errors import InvalidInput, NotFound
@@ -96,7 +97,7 @@ def dashboard_page(
         "tablero.html.j2",
         d=d,
         tablas=d.tables(),
-        titulos=D.TABLE_TITLES,
+        titulos=T.TABLE_TITLES,
         graficos={k: charts.data_uri(svg) for k, svg in svgs.items()},
         descripciones={k: _desc(svg) for k, svg in svgs.items()},
         titulos_graficos=charts.CHART_TITLES,
@@ -118,7 +119,7 @@ def dashboard_xlsx(
 ):
     d = _build(office, *sel)
     return Response(
-        D.to_xlsx(d),
+        T.to_xlsx(d),
         media_type=XLSX,
         headers={"Content-Disposition": f'attachment; filename="{_stem(d)}.xlsx"'},
     )
@@ -150,11 +151,11 @@ def dashboard_csv(
     sel: tuple[D.Period, D.Filters] = Depends(selection),
     office: Office = Depends(get_office),
 ):
-    if tabla not in D.TABLE_TITLES:
+    if tabla not in T.TABLE_TITLES:
         raise NotFound(f"El tablero no tiene la tabla «{tabla}».")
     d = _build(office, *sel)
     return Response(
-        D.to_csv(d.tables()[tabla]),
+        T.to_csv(d.tables()[tabla]),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="{_stem(d)}-{tabla}.csv"'},
     )
