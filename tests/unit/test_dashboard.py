@@ -336,3 +336,25 @@ def test_a_fixed_number_of_statements_whatever_the_volume(seeded):
     week = statements(WEEK)
     assert week == 7  # publications, last readings, series, needs, audit trail, decisions, waiting needs
     assert statements(dashboard.Period(date(2026, 1, 1), date(2026, 12, 31))) == week
+
+
+def test_the_tablero_imports_no_airflow_and_no_gui(tmp_path):
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, datetime, pandas as pd, cvp.dashboard as D, cvp.charts as C, cvp.dashboard_tables; "
+        "d = D.Dashboard(D.Period(datetime.date(2026, 11, 2), datetime.date(2026, 11, 8)), D.Filters(), "
+        "datetime.datetime.now(datetime.UTC), pd.DataFrame(columns=['dia', 'canal', 'impresiones', 'interacciones']), "
+        "pd.DataFrame(columns=['canal', 'publicaciones']), pd.DataFrame(), "
+        "pd.DataFrame({'dia': [datetime.date(2026, 11, 2)], 'abiertas': [1], 'publicadas': [0], 'canceladas': [0]}), "
+        "durations=pd.DataFrame(columns=['tramo', 'actividad', 'necesidades', 'mediana_horas', 'p90_horas']), "
+        "rounds=pd.DataFrame({'punto_control': [7], 'que_se_revisa': ['Texto'], 'revisiones': [0], "
+        "'aprobadas': [0], 'devueltas': [0]}), "
+        "waiting=pd.DataFrame({'rol': ['jefe_oac'], 'total': [0]})); C.all_charts(d); "
+        "print([m for m in sys.modules if m.startswith('airflow') or m in ('matplotlib.pyplot', 'tkinter', 'PyQt5')])"
+    )
+    env = {"PATH": "/usr/bin:/bin", "MPLCONFIGDIR": str(tmp_path), "HOME": str(tmp_path)}
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=tmp_path)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip() == "[]"
