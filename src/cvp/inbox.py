@@ -20,8 +20,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Generic, TypeVar
 
-from sqlalchemy import Text, and_, cast, func, literal, literal_column, not_, or_, select, union_all
+from sqlalchemy import Integer, Text, and_, cast, func, literal, literal_column, not_, or_, select, union_all
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.functions import Function
 
 from cvp import procedure as P
 from cvp import state
@@ -427,6 +428,12 @@ def _as_date(value) -> date:
     return value if isinstance(value, date) else date.fromisoformat(str(value)[:10])
 
 
+def _json_length(column):
+    """``json_array_length`` as a plain SQL function: the name ``func.json_array_length`` resolves to a class
+    that sqlalchemy_utils (imported by Airflow) registers without statement caching."""
+    return Function("json_array_length", column, type_=Integer)
+
+
 def calendar_counts(s: Session, first: date, last: date, channel: str | None = None) -> dict[date, dict[str, int]]:
     """How many pieces of each kind fall on each Bogotá day between ``first`` and ``last`` (three statements).
 
@@ -457,7 +464,7 @@ def calendar_counts(s: Session, first: date, last: date, channel: str | None = N
         .correlate(Need)
         .scalar_subquery()
     )
-    per_need = (literal(1) if channel else func.json_array_length(Need.channels)) - published
+    per_need = (literal(1) if channel else _json_length(Need.channels)) - published
     scheduled = and_(
         Need.status == IN_COURSE,
         Need.publish_at >= start,
