@@ -315,7 +315,7 @@ ENGLISH_NAMES = {
     "revisions", "publications", "already_recorded", "username", "csrf_token", "code", "details", "severity",
     "message", "start", "end", "suggestion", "field", "value", "limit", "unit", "blocking", "x_weighted_length",
     "counts", "findings", "length", "title_length", "day", "channel_name", "kind_name", "media", "text", "width",
-    "height", "duration", "has_captions", "publication_id",
+    "height", "duration", "has_captions", "publication_id", "action_id",
 }  # fmt: skip
 
 

@@ -11,9 +11,10 @@ from __future__ import annotations
 import asyncio
 import logging
 from datetime import date, datetime
-from typing import Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Request, Response
+from fastapi import Path as PathParam
 from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import BaseModel, Field
 
@@ -27,6 +28,8 @@ from cvp_airflow.web.security import Viewer, csrf_protect, current_viewer
 from cvp_airflow.web.services import get_office
 
 log = logging.getLogger(__name__)
+
+ActionId = Annotated[RecordId, PathParam(alias="accion", description="Número de la acción conjunta.")]
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(current_viewer)])
 api_router = APIRouter(
@@ -107,16 +110,16 @@ def _action_context(office: Office, action_id: int) -> dict:
     return {"v": view, "plans": J.plans(view.action), "reason_max": J.REASON_MAX}
 
 
-@router.get("/red-distrital/acciones/{action_id}", response_class=HTMLResponse)
-def action_page(request: Request, action_id: RecordId, office: Office = Depends(get_office)):
+@router.get("/red-distrital/acciones/{accion}", response_class=HTMLResponse)
+def action_page(request: Request, action_id: ActionId, office: Office = Depends(get_office)):
     return _render(
         request, "red_accion.html.j2", error=None, decision="", motivo="", **_action_context(office, action_id)
     )
 
 
-@router.post("/red-distrital/acciones/{action_id}", response_class=HTMLResponse)
+@router.post("/red-distrital/acciones/{accion}", response_class=HTMLResponse)
 async def action_submit(
-    request: Request, action_id: RecordId, viewer: Viewer = Depends(csrf_protect), office: Office = Depends(get_office)
+    request: Request, action_id: ActionId, viewer: Viewer = Depends(csrf_protect), office: Office = Depends(get_office)
 ):
     form = await request.form()
     decision, reason = _field(form, "decision"), _field(form, "motivo")
@@ -220,13 +223,13 @@ def list_actions(dia: str | None = None, office: Office = Depends(get_office)) -
     return [ActionOut.of(v) for v in J.actions_of_day(office, _day(dia))]
 
 
-@api_router.get("/acciones/{action_id}", response_model=ActionOut, summary="Una acción conjunta")
-def get_action(action_id: RecordId, office: Office = Depends(get_office)) -> ActionOut:
+@api_router.get("/acciones/{accion}", response_model=ActionOut, summary="Una acción conjunta")
+def get_action(action_id: ActionId, office: Office = Depends(get_office)) -> ActionOut:
     return ActionOut.of(J.action(office, action_id))
 
 
 @api_router.post(
-    "/acciones/{action_id}/decision",
+    "/acciones/{accion}/decision",
     response_model=DecisionResultOut,
     status_code=201,
     summary="Decisión de la Jefe OAC: unirse, declinar (con motivo) o adaptar",
@@ -234,7 +237,7 @@ def get_action(action_id: RecordId, office: Office = Depends(get_office)) -> Act
     "(200). Roles: " + P.ROLE_NAMES[P.HEAD] + ".",
 )
 def decide(
-    action_id: RecordId,
+    action_id: ActionId,
     body: DecisionIn,
     response: Response,
     viewer: Viewer = Depends(csrf_protect),
