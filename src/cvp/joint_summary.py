@@ -12,10 +12,10 @@ from datetime import date
 from sqlalchemy import select
 
 from cvp import joint_actions as J
-from cvp import procedure as P
-from cvp.mail import Mailer, OutgoingMail
+from cvp.mail import Mailer
 from cvp.office import Office
 from cvp.records.models import RedItem, utcnow
+from cvp.red_distrital import send_mail, team_recipients
 
 
 @dataclass(frozen=True)
@@ -61,21 +61,15 @@ def send_summary(office: Office, mailer: Mailer | None, day: date) -> bool:
     if not summary.total and not summary.problems:
         return False
     if mailer is not None:
-        body = office.renderer.render(
-            "correos/red_distrital_resumen.txt.j2",
+        send_mail(
+            office,
+            mailer,
+            team_recipients(office),
+            "red_distrital_resumen",
+            f"red-resumen-{day.isoformat()}",
             r=summary,
             planes={v.action.id: J.plans(v.action) for v in summary.joined},
             enlace=f"{office.cfg.base_url}/cvp/red-distrital?dia={day.isoformat()}",
-        )
-        subject, _, text = body.partition("\n\n")
-        mailer.send(
-            OutgoingMail(
-                tuple(office.team.team_emails or office.team.emails_for(P.PROFESSIONAL)),
-                subject.removeprefix("Asunto:").strip(),
-                text,
-                office.cfg.mail_from,
-                f"red-resumen-{day.isoformat()}",
-            )
         )
     with office.session() as s:
         s.add(

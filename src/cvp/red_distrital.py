@@ -88,6 +88,17 @@ def fetch_feed(url: str, *, token: str = "", timeout: float = 15.0, attempts: in
     raise RuntimeError(f"No se pudo leer el boletín de la Red Distrital ({url}): {last}")
 
 
+def team_recipients(office: Office) -> tuple[str, ...]:
+    """Who hears from the Red Distrital: the team's address, else the professionals."""
+    return tuple(office.team.team_emails or office.team.emails_for(P.PROFESSIONAL))
+
+
+def send_mail(office: Office, mailer: Mailer, to: tuple[str, ...], template: str, key: str, **context) -> None:
+    """One mail from a template of include/templates/correos ('Asunto: ...', a blank line, the body)."""
+    mail = office.renderer.mail(template, **context)
+    mailer.send(OutgoingMail(to, mail.subject, mail.body, office.cfg.mail_from, key))
+
+
 def receive(office: Office, items: list[FeedItem], mailer: Mailer | None, day: date) -> list[FeedItem]:
     """Record the new items and tell the team what to replicate; an item already received is skipped."""
     with office.session() as s:
@@ -96,16 +107,14 @@ def receive(office: Office, items: list[FeedItem], mailer: Mailer | None, day: d
     if not new:
         return []
     if mailer is not None:
-        body = office.renderer.render("correos/red_distrital_replicar.txt.j2", items=new, dia=day)
-        subject, _, text = body.partition("\n\n")
-        mailer.send(
-            OutgoingMail(
-                tuple(office.team.team_emails or office.team.emails_for(P.PROFESSIONAL)),
-                subject.removeprefix("Asunto:").strip(),
-                text,
-                office.cfg.mail_from,
-                f"red-recibido-{day.isoformat()}",
-            )
+        send_mail(
+            office,
+            mailer,
+            team_recipients(office),
+            "red_distrital_replicar",
+            f"red-recibido-{day.isoformat()}",
+            items=new,
+            dia=day,
         )
     with office.session() as s:
         for i in new:
@@ -154,18 +163,15 @@ def send_digest(office: Office, mailer: Mailer | None, day: date) -> int:
     if not published and not scheduled:
         return 0
     if mailer is not None:
-        body = office.renderer.render(
-            "correos/boletin_red_distrital.txt.j2", publicadas=published, programadas=scheduled, dia=day
-        )
-        subject, _, text = body.partition("\n\n")
-        mailer.send(
-            OutgoingMail(
-                (office.cfg.red_distrital_email,),
-                subject.removeprefix("Asunto:").strip(),
-                text,
-                office.cfg.mail_from,
-                f"red-enviado-{day.isoformat()}",
-            )
+        send_mail(
+            office,
+            mailer,
+            (office.cfg.red_distrital_email,),
+            "boletin_red_distrital",
+            f"red-enviado-{day.isoformat()}",
+            publicadas=published,
+            programadas=scheduled,
+            dia=day,
         )
     with office.session() as s:
         for p, n in published:
