@@ -119,7 +119,7 @@ class YearSeeder(Seeder):
         from sqlalchemy import insert
 
         from cvp.records.db import engine_for
-        from cvp.records.models import Base
+        from cvp.records.models import Base, refresh_engagement_days
 
         snaps = self.rows.pop("engagement_snapshots")
         counts = super().insert(url)
@@ -127,6 +127,8 @@ class YearSeeder(Seeder):
         with engine.begin() as conn:
             for i in range(0, len(snaps), 10000):
                 conn.execute(insert(Base.metadata.tables["engagement_snapshots"]), snaps[i : i + 10000])
+            # What collection keeps with each snapshot (bulk rows bypass the session that would write them).
+            refresh_engagement_days(conn, {snap["publication_id"] for snap in snaps})
         with engine.connect() as conn:
             conn.exec_driver_sql("ANALYZE")
         self.rows["engagement_snapshots"] = snaps

@@ -7,7 +7,9 @@ of events (who, what, when). Nothing here is ever overwritten: a rejected revisi
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC, date, datetime
+from itertools import groupby
 
 from sqlalchemy import (
     JSON,
@@ -15,6 +17,7 @@ from sqlalchemy import (
     Boolean,
     Date,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -22,8 +25,12 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    delete,
+    event,
+    insert,
+    select,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship
 
 
 class UTCDateTime(TypeDecorator):
@@ -243,6 +250,107 @@ class EngagementSnapshot(Base):
     channel: Mapped[str] = mapped_column(String(30))
     taken_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     metrics: Mapped[dict] = mapped_column(JSON, default=dict)  # impressions, reactions, comments, shares, views...
+
+
+#: The snapshots' metric keys (the office's words, :data:`cvp.engagement.METRIC_KEYS`) → columns of ``engagement_days``.
+ENGAGEMENT_COLUMNS = {
+    "impresiones": "impressions",
+    "alcance": "reach",
+    "reacciones": "reactions",
+    "comentarios": "comments",
+    "compartidos": "shares",
+    "reproducciones": "views",
+}
+_INTERACTIONS = ("reactions", "comments", "shares")
+
+
+class EngagementDay(Base):
+    """A publication's last engagement reading of each Bogotá day, in plain numbers (derived from the snapshots).
+
+    Kept in the same transaction as each snapshot, so the Tablero sums a year of readings in the
+    database instead of parsing their JSON. ``interactions`` is reactions + comments + shares (missing
+    when none was given). ``new_*`` is what the day added to the last figure known before it (a missing
+    figure keeps the last known one, so it adds 0; missing until the platform first gives one).
+    """
+
+    __tablename__ = "engagement_days"
+    __table_args__ = {"sqlite_with_rowid": False}  # rows clustered by (publication, day): the Tablero's reads
+
+    publication_id: Mapped[int] = mapped_column(ForeignKey("publications.id"), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    channel: Mapped[str] = mapped_column(String(30))
+    taken_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    impressions: Mapped[float | None] = mapped_column(Float)
+    reach: Mapped[float | None] = mapped_column(Float)
+    reactions: Mapped[float | None] = mapped_column(Float)
+    comments: Mapped[float | None] = mapped_column(Float)
+    shares: Mapped[float | None] = mapped_column(Float)
+    views: Mapped[float | None] = mapped_column(Float)
+    interactions: Mapped[float | None] = mapped_column(Float)
+    new_impressions: Mapped[float | None] = mapped_column(Float)
+    new_interactions: Mapped[float | None] = mapped_column(Float)
+
+
+def _number(value) -> float | None:
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def engagement_days(snapshots: Iterable) -> list[dict]:
+    """The ``engagement_days`` rows of snapshots given as (publication_id, channel, taken_at, metrics),
+    ordered by publication, taken_at and id."""
+    from cvp.config import bogota_date
+
+    out = []
+    for pub_id, readings in groupby(snapshots, key=lambda r: r[0]):
+        last_of_day = {
+            bogota_date(taken_at): (channel, taken_at, metrics or {}) for _, channel, taken_at, metrics in readings
+        }
+        known: dict[str, float | None] = {"impressions": None, "interactions": None}
+        for day in sorted(last_of_day):
+            channel, taken_at, metrics = last_of_day[day]
+            row = {"publication_id": pub_id, "day": day, "channel": channel, "taken_at": taken_at}
+            for key, column in ENGAGEMENT_COLUMNS.items():
+                row[column] = _number(metrics.get(key))
+            parts = [row[c] for c in _INTERACTIONS if row[c] is not None]
+            row["interactions"] = sum(parts) if parts else None
+            for level in ("impressions", "interactions"):
+                value, before = row[level], known[level]
+                if value is None:
+                    row[f"new_{level}"] = None if before is None else 0.0
+                else:
+                    row[f"new_{level}"] = value - (before or 0.0)
+                    known[level] = value
+            out.append(row)
+    return out
+
+
+def refresh_engagement_days(conn, publication_ids: Iterable[int], chunk: int = 500) -> None:
+    """Write again the ``engagement_days`` of these publications from all their snapshots (any order of arrival)."""
+    snaps, days = EngagementSnapshot.__table__, EngagementDay.__table__
+    ids = sorted(set(publication_ids))
+    for i in range(0, len(ids), chunk):
+        part = ids[i : i + chunk]
+        rows = conn.execute(
+            select(snaps.c.publication_id, snaps.c.channel, snaps.c.taken_at, snaps.c.metrics)
+            .where(snaps.c.publication_id.in_(part))
+            .order_by(snaps.c.publication_id, snaps.c.taken_at, snaps.c.id)
+        ).all()
+        conn.execute(delete(days).where(days.c.publication_id.in_(part)))
+        values = engagement_days(rows)
+        if values:
+            conn.execute(insert(days), values)
+
+
+@event.listens_for(Session, "after_flush")
+def _keep_engagement_days(session: Session, _context) -> None:
+    pubs = {o.publication_id for o in session.new if isinstance(o, EngagementSnapshot)}
+    if pubs:
+        refresh_engagement_days(session.connection(), pubs)
 
 
 class RedItem(Base):
