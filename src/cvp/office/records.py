@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from cvp import state as S
 from cvp.errors import NotFound
 from cvp.records.db import engine_for
-from cvp.records.models import Event, Need, Revision, utcnow
+from cvp.records.models import Event, Need, Revision, keep_engagement_days, utcnow
 
 
 def no_such_need(need_id: int) -> NotFound:
@@ -33,6 +33,7 @@ class Records:
         self.engine = engine_for(url)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
         S.keep_current(self.sessions)  # where each need stands is stored with every act (cvp.state)
+        keep_engagement_days(self.sessions)  # the Tablero's engagement by day, kept with each snapshot
 
     def now(self) -> datetime:
         """The instant the records are written at (one clock for every act of the office)."""

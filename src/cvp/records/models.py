@@ -346,11 +346,25 @@ def refresh_engagement_days(conn, publication_ids: Iterable[int], chunk: int = 5
             conn.execute(insert(days), values)
 
 
-@event.listens_for(Session, "after_flush")
 def _keep_engagement_days(session: Session, _context) -> None:
     pubs = {o.publication_id for o in session.new if isinstance(o, EngagementSnapshot)}
     if pubs:
         refresh_engagement_days(session.connection(), pubs)
+
+
+_KEEPS_DAYS = "_cvp_keeps_engagement_days"
+
+
+def keep_engagement_days(sessions) -> None:
+    """Make every flush of ``sessions`` (a sessionmaker) that adds snapshots rewrite their publications' days.
+
+    Registered on the records' own sessionmaker, not on SQLAlchemy's ``Session`` class: that would hook
+    every session of the process, Airflow's included. Marked on the sessionmaker (see cvp.state.keep_current).
+    """
+    if getattr(sessions, _KEEPS_DAYS, False):
+        return
+    event.listen(sessions, "after_flush", _keep_engagement_days)
+    setattr(sessions, _KEEPS_DAYS, True)
 
 
 class RedItem(Base):
