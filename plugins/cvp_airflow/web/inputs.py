@@ -78,6 +78,15 @@ def text_field(value: str) -> str:
         raise InvalidInput(f"El formulario {REFUSED_TEXT}.") from None
 
 
+def form_text(form, name: str) -> str:
+    """A text field of a submitted form as typed: browsers send line breaks as CRLF, the records keep LF.
+
+    Refuses (422) a lone surrogate or NUL, which a multipart form can carry (its charset is the client's).
+    """
+    value = form.get(name, "")
+    return text_field(value.replace("\r\n", "\n").replace("\r", "\n")) if isinstance(value, str) else ""
+
+
 def record_id(raw: object, what: str = "la revisión") -> int:
     """A record id typed in a form field: a whole number within the databases' range, else 422."""
     from cvp.errors import InvalidInput

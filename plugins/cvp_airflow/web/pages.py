@@ -27,7 +27,7 @@ from cvp.rendering import fecha
 from cvp_airflow.web import actions, views
 from cvp_airflow.web.api import base_of, receive_design
 from cvp_airflow.web.channel_state import channel_board, need_warnings
-from cvp_airflow.web.inputs import RecordId, form_instant, record_id, showable, text_field
+from cvp_airflow.web.inputs import RecordId, form_instant, form_text, record_id, showable
 from cvp_airflow.web.schemas import file_url
 from cvp_airflow.web.security import CSRF_FIELD, Viewer, csrf_protect, csrf_token, current_viewer
 from cvp_airflow.web.services import deliver_later, get_mailer, get_office
@@ -268,7 +268,7 @@ async def cancel_need(
     request: Request, need_id: RecordId, viewer: Viewer = Depends(csrf_protect), office: Office = Depends(get_office)
 ):
     form = await request.form()
-    reason = _field(form, "motivo")
+    reason = form_text(form, "motivo")
     try:
         await asyncio.to_thread(actions.cancel_need, office, viewer, need_id, reason)
     except CvpError as exc:
@@ -291,7 +291,7 @@ async def confirm_publication(
     office: Office = Depends(get_office),
 ):
     form = await request.form()
-    url, remote_id = _field(form, "url").strip(), _field(form, "remote_id").strip()
+    url, remote_id = form_text(form, "url").strip(), form_text(form, "remote_id").strip()
     try:
         await asyncio.to_thread(actions.confirm_publication, office, viewer, publication_id, url, remote_id, need_id)
     except CvpError as exc:
@@ -333,15 +333,6 @@ async def retry_publication(
 # --- activities 2 and 3 --------------------------------------------------------------------------
 
 
-def _field(form, name: str) -> str:
-    """A text field as typed: browsers send line breaks as CRLF, the records keep LF.
-
-    Refuses (422) a lone surrogate or NUL, which a multipart form can carry (its charset is the client's).
-    """
-    value = form.get(name, "")
-    return text_field(value.replace("\r\n", "\n").replace("\r", "\n")) if isinstance(value, str) else ""
-
-
 def _lines(value: str) -> list[str]:
     return [line.strip() for line in (value or "").splitlines() if line.strip()]
 
@@ -381,7 +372,7 @@ def _document_form(kind: str):
         mail: Mailer = Depends(get_mailer),
     ):
         form = await request.form()
-        values = {k: _field(form, k) for k in fields}
+        values = {k: form_text(form, k) for k in fields}
         data = {k: _lines(v) for k, v in values.items()}
         action = actions.record_meeting if kind == "reunion" else actions.record_plan
         try:
@@ -460,8 +451,8 @@ async def editor_submit(
 ):
     form = await request.form()
     need = await asyncio.to_thread(office.need, need_id)
-    texts = {c: _field(form, f"texto_{c}") for c in need.channels}
-    title, note = _field(form, "titulo"), _field(form, "nota")
+    texts = {c: form_text(form, f"texto_{c}") for c in need.channels}
+    title, note = form_text(form, "titulo"), form_text(form, "nota")
     try:
         await asyncio.to_thread(actions.submit_text, office, viewer, need_id, texts, title, note)
     except CvpError as exc:
@@ -526,8 +517,8 @@ def _review(kind: str):
         mail: Mailer = Depends(get_mailer),
     ):
         form = await request.form()
-        comment = _field(form, "comentario")
-        publish_raw = _field(form, "publicar_en").strip()
+        comment = form_text(form, "comentario")
+        publish_raw = form_text(form, "publicar_en").strip()
         try:
             revision_id = record_id(form.get("revision_id", ""))
             decision = str(form.get("decision", ""))
@@ -614,8 +605,8 @@ async def upload_submit(
             need_id,
             form.path,
             form.filename,
-            _field(form.fields, "alt_text"),
-            _field(form.fields, "note"),
+            form_text(form.fields, "alt_text"),
+            form_text(form.fields, "note"),
         )
     except CvpError as exc:
         fields = form.fields if form else getattr(exc, "fields", {})

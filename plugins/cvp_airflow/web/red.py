@@ -23,7 +23,8 @@ from cvp import procedure as P
 from cvp.config import bogota_date
 from cvp.errors import CvpError, InvalidInput
 from cvp.office import Office
-from cvp_airflow.web.inputs import RecordId, ShownJSONResponse, Text, text_field
+from cvp_airflow.web.inputs import RecordId, ShownJSONResponse, Text, form_text
+from cvp_airflow.web.pages import render
 from cvp_airflow.web.security import Viewer, csrf_protect, current_viewer
 from cvp_airflow.web.services import get_office
 
@@ -66,15 +67,8 @@ def _decide(office: Office, viewer: Viewer, action_id: int, decision: str, reaso
 # --- pages ---------------------------------------------------------------------------------------
 
 
-def _field(form, name: str) -> str:
-    value = form.get(name, "")
-    return text_field(value.replace("\r\n", "\n").replace("\r", "\n")) if isinstance(value, str) else ""
-
-
 def _render(request: Request, template: str, status: int = 200, **context) -> HTMLResponse:
-    from cvp_airflow.web import pages
-
-    return pages.render(
+    return render(
         request,
         template,
         status,
@@ -122,7 +116,7 @@ async def action_submit(
     request: Request, action_id: ActionId, viewer: Viewer = Depends(csrf_protect), office: Office = Depends(get_office)
 ):
     form = await request.form()
-    decision, reason = _field(form, "decision"), _field(form, "motivo")
+    decision, reason = form_text(form, "decision"), form_text(form, "motivo")
     try:
         out = await asyncio.to_thread(_decide, office, viewer, action_id, decision, reason)
     except CvpError as exc:
