@@ -32,7 +32,7 @@ from cvp.publishers.base import (
     same_text,
 )
 from cvp.publishers.facebook import FacebookPublisher
-from cvp.publishers.x import XPublisher
+from cvp.publishers.x import XPublisher, response_data
 from cvp.storage import Storage
 
 log = logging.getLogger(__name__)
@@ -62,7 +62,7 @@ class XAmplifier:
             response = transport.send(
                 "POST", f"{self.x.base_url}/2/users/{user_id}/retweets", guarded=True, json={"tweet_id": target}
             )
-            data = _data(response)
+            data = response_data(response)
             if data.get("retweeted") is not True:
                 raise OutcomeUnknown(
                     "X respondió al repost sin confirmarlo: se verificará en la cuenta antes de volver a enviar.",
@@ -76,7 +76,7 @@ class XAmplifier:
         if mode == QUOTE:
             body["quote_tweet_id"] = target
         response = transport.send("POST", f"{self.x.base_url}/2/tweets", guarded=True, json=body)
-        tweet_id = str(_data(response).get("id") or "")
+        tweet_id = str(response_data(response).get("id") or "")
         if not tweet_id:
             raise OutcomeUnknown(
                 "X aceptó la publicación pero no devolvió su identificador: se verificará en la cuenta.",
@@ -182,12 +182,3 @@ def amplifier_for(publisher: Any, channel: str, action_id: int, outbox: Storage 
     if root is None:
         raise TypeError(f"No amplifier for {type(publisher).__name__}")
     return OutboxAmplifier(root, channel, action_id)
-
-
-def _data(response) -> dict:
-    try:
-        body = response.json()
-    except ValueError:
-        return {}
-    data = body.get("data") if isinstance(body, dict) else None
-    return data if isinstance(data, dict) else {}

@@ -463,7 +463,7 @@ class XPublisher:
     def _post_media(self, path: str, what: str, **kwargs) -> dict:
         def once() -> dict:
             response = self._transport.send("POST", f"{self.upload_base_url}{path}", guarded=False, **kwargs)
-            return _data(response)
+            return response_data(response)
 
         return self._read(once, what)
 
@@ -491,7 +491,7 @@ class XPublisher:
                     data={"media_category": "tweet_image", "media_type": media.media_type},
                     files={"media": (media.name, fh, media.media_type)},
                 )
-            return _data(response)
+            return response_data(response)
 
         data = self._read(once, f"subida de {media.name} a X")
         media_id = _media_id(data)
@@ -549,7 +549,7 @@ class XPublisher:
                     guarded=False,
                     params={"command": "STATUS", "media_id": media_id},
                 )
-                return _data(response)
+                return response_data(response)
 
             info = self._read(status, "estado del procesamiento en X").get("processing_info")
         if info and info.get("state") == "failed":
@@ -563,7 +563,8 @@ class XPublisher:
             )
 
 
-def _data(response: requests.Response) -> dict:
+def response_data(response) -> dict:
+    """The ``data`` object of an X API v2 answer ({} when absent or not JSON)."""
     if not response.content:
         return {}
     try:
