@@ -28,6 +28,7 @@ Todo queda en la base de registros (Ley 1712 de 2014): quién, qué y cuándo.
 
 from __future__ import annotations
 
+import logging
 import os
 from datetime import datetime, timedelta
 
@@ -36,6 +37,25 @@ from airflow.sdk import DAG, Param, TriggerRule, get_current_context, task
 from cvp import procedure as P
 from cvp_airflow import steps
 from cvp_airflow.sensors import PublicationTimeSensor, RecordSensor, TextProductionSensor
+
+DEFAULT_MAX_ACTIVE_NEEDS = 500  # a whole district's needs in flight at once
+
+
+def max_active_needs() -> int:
+    """How many needs may be in flight (``CVP_MAX_ACTIVE_NEEDS``); a bad value falls back to the default
+    with a warning, rather than leaving the office without its DAG."""
+    raw = os.environ.get("CVP_MAX_ACTIVE_NEEDS", "").strip()
+    if not raw:
+        return DEFAULT_MAX_ACTIVE_NEEDS
+    if raw.isascii() and raw.isdigit() and int(raw) > 0:
+        return int(raw)
+    logging.getLogger(__name__).warning(
+        "CVP_MAX_ACTIVE_NEEDS=%r no es un número entero positivo: se usa el valor por omisión, %s necesidades en curso.",
+        raw,
+        DEFAULT_MAX_ACTIVE_NEEDS,
+    )
+    return DEFAULT_MAX_ACTIVE_NEEDS
+
 
 with DAG(
     dag_id="necesidad_comunicacion",
@@ -46,7 +66,7 @@ with DAG(
     start_date=datetime(2026, 1, 1),
     catchup=False,
     # How many needs may be in flight at once; more wait queued and the forms say so.
-    max_active_runs=int(os.environ.get("CVP_MAX_ACTIVE_NEEDS", "500")),
+    max_active_runs=max_active_needs(),
     tags=["cvp", "208-COM-Pr-04", "comunicaciones"],
     default_args={"owner": "oac", "retries": 2, "retry_delay": timedelta(seconds=20)},
     params={

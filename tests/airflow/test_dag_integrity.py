@@ -195,3 +195,54 @@ def test_conexiones_canales_checks_daily_in_bogota_then_tells_the_head(dagbag):
     assert notify.upstream_task_ids == {"verificar_conexiones"}
     assert notify.trigger_rule == "all_done"  # a platform that did not answer must not hold back the others' notices
     assert "7 días" in dag.doc_md and "1 día" in dag.doc_md and check.task_display_name.startswith("Verificar")
+
+
+PARSE_WITH_CAPS = """
+import json, logging, os
+from airflow.dag_processing.dagbag import DagBag
+
+class Seen(logging.Handler):
+    def __init__(self):
+        super().__init__(logging.WARNING)
+        self.messages = []
+
+    def emit(self, record):
+        self.messages.append(record.getMessage())
+
+seen = Seen()
+logging.getLogger().addHandler(seen)
+report = {{}}
+for value in {values!r}:
+    if value is None:
+        os.environ.pop("CVP_MAX_ACTIVE_NEEDS", None)
+    else:
+        os.environ["CVP_MAX_ACTIVE_NEEDS"] = value
+    seen.messages.clear()
+    bag = DagBag(dag_folder={path!r})
+    dag = bag.dags.get("necesidad_comunicacion")
+    report[repr(value)] = {{
+        "max_active_runs": dag.max_active_runs if dag else None,
+        "errors": [v[-300:] for v in bag.import_errors.values()],
+        "warnings": [m for m in seen.messages if "CVP_MAX_ACTIVE_NEEDS" in m],
+    }}
+print(json.dumps(report))
+"""
+
+CAPS = {None: 500, "": 500, "2": 2, "1200": 1200, " 40 ": 40, "0": 500, "-3": 500, "muchas": 500, "2.5": 500}
+
+
+def test_how_many_needs_may_be_in_flight_is_configuration_with_a_district_sized_default():
+    """CVP_MAX_ACTIVE_NEEDS sets max_active_runs (500 unset); a bad value keeps the DAG, with a Spanish warning."""
+    code = PARSE_WITH_CAPS.format(values=list(CAPS), path=str(ROOT / "dags" / "necesidad_comunicacion.py"))
+    env = {k: v for k, v in os.environ.items() if k != "CVP_MAX_ACTIVE_NEEDS"}
+    env["PYTHONPATH"] = str(ROOT / "plugins")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=ROOT, timeout=300)
+    assert out.returncode == 0, out.stderr[-3000:]
+    report = json.loads(out.stdout.strip().splitlines()[-1])
+    assert {v: report[repr(v)]["max_active_runs"] for v in CAPS} == CAPS
+    assert all(report[repr(v)]["errors"] == [] for v in CAPS)
+    for value in ("0", "-3", "muchas", "2.5"):
+        [warning] = report[repr(value)]["warnings"]
+        assert f"CVP_MAX_ACTIVE_NEEDS={value!r} no es un número entero positivo" in warning
+        assert "se usa el valor por omisión, 500 necesidades en curso" in warning
+    assert all(report[repr(v)]["warnings"] == [] for v in (None, "", "2", "1200", " 40 "))
