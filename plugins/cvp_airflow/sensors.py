@@ -15,15 +15,19 @@ from datetime import UTC, timedelta
 from typing import Any
 
 from airflow.sdk import BaseSensorOperator
-from airflow.sdk.exceptions import AirflowException, AirflowSkipException
+from airflow.sdk.exceptions import AirflowException, AirflowSensorTimeout, AirflowSkipException
 
-from cvp_airflow.triggers import DEFAULT_POLL_SECONDS, RecordConditionTrigger
+from cvp_airflow.triggers import DEFAULT_POLL_SECONDS, RecordConditionTrigger, wait_summary
 
 log = logging.getLogger(__name__)
 
-# "auto" (default): the trigger ends the task unless listeners are installed; "no": always on a worker.
+# "auto" (default) or a yes: the trigger ends the task unless listeners are installed; a no: always on
+# a worker. Any other value is warned about and read as "auto" (the DAG file still loads).
 END_IN_TRIGGERER_SETTING = "CVP_WAITS_END_IN_TRIGGERER"
+_AUTO = ("", "auto")
+_YES = ("yes", "si", "sí", "true", "1", "on")
 _NO = ("no", "false", "0", "off")
+_warned: set[str] = set()
 
 
 def listeners_installed() -> bool:
@@ -40,11 +44,45 @@ def listeners_installed() -> bool:
     return get_listener_manager().has_listeners
 
 
+def configured_preference() -> bool:
+    """Whether CVP_WAITS_END_IN_TRIGGERER lets the trigger end the waits (listeners still win).
+
+    An unknown value is not an error (it would fail the DAG's import): it is read as "auto", the
+    choice that is safe everywhere, and said once per process in the log.
+    """
+    raw = os.environ.get(END_IN_TRIGGERER_SETTING, "auto")
+    value = raw.strip().lower()
+    if value in _NO:
+        return False
+    if value not in _AUTO + _YES and raw not in _warned:
+        _warned.add(raw)
+        log.warning(
+            "%s=%r no es un valor válido: se usa «auto» (el triggerer termina la espera si no hay listeners "
+            "de Airflow instalados). Valores aceptados: auto; %s (terminar en el triggerer si se puede); "
+            "%s (retomar siempre en un trabajador).",
+            END_IN_TRIGGERER_SETTING,
+            raw,
+            ", ".join(_YES),
+            ", ".join(_NO),
+        )
+    return True
+
+
 def waits_end_in_triggerer(preferred: bool | None = None) -> bool:
     """Whether a wait may end its task from the trigger here: if preferred (or configured) and no listener."""
     if preferred is None:
-        preferred = os.environ.get(END_IN_TRIGGERER_SETTING, "auto").strip().lower() not in _NO
+        preferred = configured_preference()
     return bool(preferred) and not listeners_installed()
+
+
+def _duration(span: timedelta) -> str:
+    """A wait's limit in Spanish words: "30 días", "2 horas", "90 segundos"."""
+    seconds = int(span.total_seconds())
+    for unit, size in (("día", 86400), ("hora", 3600), ("minuto", 60)):
+        if seconds >= size and seconds % size == 0:
+            n = seconds // size
+            return f"{n} {unit}{'s' if n != 1 else ''}"
+    return f"{seconds} segundo{'s' if seconds != 1 else ''}"
 
 
 class TriggerEndChoice:
@@ -113,7 +151,7 @@ class RecordSensor(TriggerEndChoice, BaseSensorOperator):
         if info is not None and info.get("cancelled"):
             raise AirflowSkipException(f"La necesidad n.º {need.id} fue cancelada.")
         if info is not None:
-            return self._done(office, need.id, info)
+            return self._done(need.id, info)
         end_from_trigger = self.end_from_trigger
         self._log_end_choice(end_from_trigger)
         self.defer(
@@ -131,15 +169,32 @@ class RecordSensor(TriggerEndChoice, BaseSensorOperator):
             raise AirflowException(
                 f"La espera de «{self.condition}» terminó con error: {(event or {}).get('message', 'sin detalle')}"
             )
-        from cvp_airflow.hooks import RecordsHook
+        return self._done(event["need_id"], event)
 
-        office = RecordsHook(self.records_conn_id).office()
-        return self._done(office, event["need_id"], event)
+    def resume_execution(self, next_method: str, next_kwargs: dict[str, Any] | None, context: Any):
+        """On a worker: the event, or the scheduler's timeout, said in Spanish (the same in both modes).
 
-    def _done(self, office, need_id: int, info: dict) -> dict:
-        office.deliver_pending(need_id=need_id)
-        self.log.info("Need %s: %s (%s)", need_id, self.condition, info)
-        return {k: v for k, v in info.items() if k != "status"}
+        A deferral that times out is never ended by its trigger (the triggerer cancels it without an
+        event); the scheduler sends it to a worker with ``__fail__``, and the SDK raises
+        AirflowSensorTimeout, which fails the task without retries.
+        """
+        try:
+            return super().resume_execution(next_method, next_kwargs, context)
+        except AirflowSensorTimeout as exc:
+            raise AirflowSensorTimeout(
+                f"La espera de «{self.condition}» venció sin respuesta tras {_duration(self.wait_timeout)}."
+            ) from exc
+
+    def _done(self, need_id: int, info: dict) -> dict:
+        """The XCom of a met wait: the same whether it was met at once, on a worker or in the trigger.
+
+        The mails of the act that met it are not delivered here (the trigger, which may end the task,
+        could not either): the forms deliver them right after the act, and the step after every wait
+        delivers whatever is still pending (tests/airflow/test_sensors.py checks that step).
+        """
+        summary = wait_summary(need_id, self.condition, info)
+        self.log.info("Necesidad %s: se cumplió «%s» (%s)", need_id, self.condition, summary)
+        return summary
 
 
 class TextProductionSensor(RecordSensor):

@@ -39,6 +39,11 @@ async def records_url(conn_id: str) -> str:
     return await asyncio.shield(cached[1])
 
 
+def wait_summary(need_id: int, condition: str, info: dict) -> dict:
+    """A met wait's XCom (the waited-for record): one shape whichever process ends the task."""
+    return {"need_id": need_id, "condition": condition, **{k: v for k, v in info.items() if k != "status"}}
+
+
 class RecordConditionTrigger(BaseTrigger):
     def __init__(
         self,
@@ -77,7 +82,7 @@ class RecordConditionTrigger(BaseTrigger):
         except (RecordsUnavailable, ValueError) as exc:  # the sensor fails with the message
             yield TriggerEvent({"status": "error", "need_id": self.need_id, "message": str(exc)})
             return
-        summary = {"need_id": self.need_id, "condition": self.condition, **info}
+        summary = wait_summary(self.need_id, self.condition, info)
         if info.get("cancelled") and self.end_from_trigger:
             yield TaskSkippedEvent()  # the need was withdrawn: the rest of the run is skipped
         elif self.end_from_trigger:
