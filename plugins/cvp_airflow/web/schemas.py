@@ -516,14 +516,18 @@ class CalendarEntryOut(BaseModel):
 
 
 class WaitingLineOut(BaseModel):
-    en_cola: int = Field(
-        description="Necesidades disparadas que aún no empiezan (en cola más de CVP_QUEUE_GRACE_SECONDS)"
+    conocida: bool = Field(description="Si se pudo leer la cola en la base de datos de Airflow")
+    en_cola: int | None = Field(
+        description="Necesidades disparadas que aún no empiezan (en cola más de CVP_QUEUE_GRACE_SECONDS); "
+        "null si la cola no se conoce"
     )
-    en_curso: int = Field(description="Ejecuciones de necesidades en curso en Airflow")
-    maximo: int = Field(description="Máximo de necesidades en curso (CVP_MAX_ACTIVE_NEEDS)")
+    en_curso: int | None = Field(description="Ejecuciones de necesidades en curso en Airflow; null si no se conoce")
+    maximo: int | None = Field(
+        description="Máximo de necesidades en curso (CVP_MAX_ACTIVE_NEEDS); null si no se conoce"
+    )
     desde: datetime | None = Field(description="Desde cuándo espera la más antigua")
     retenidas: bool = Field(description="Si esperan porque se alcanzó el máximo")
-    mensaje: str | None = None
+    mensaje: str | None = Field(None, description="Por qué esperan, o por qué no se conoce la cola")
     intermediario: str | None = Field(None, description="Problema con el intermediario de tareas, si lo hay")
 
 

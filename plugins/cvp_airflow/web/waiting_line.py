@@ -2,8 +2,9 @@
 
 A run over the DAG's ``max_active_runs`` (``CVP_MAX_ACTIVE_NEEDS``) waits in Airflow's queue before
 activity 1 has created any record, so the forms would not know it exists. The api-server holds
-Airflow's metadata database, so the forms ask it directly: two aggregate queries, whatever the
-number of runs, and no answer (rather than an error page) where the database cannot be read.
+Airflow's metadata database, so the forms ask it directly: three statements, whatever the number
+of runs. Where the database cannot be read (or the DAG is not registered yet) the line is *unknown*
+and said so in Spanish, rather than an error page or a bare null; the broker is checked all the same.
 
 With the CeleryExecutor, a lost broker (Redis) stops every task from reaching a worker while Airflow
 itself keeps answering; the forms ping it (bounded, cached a few seconds) and say so in Spanish.
@@ -40,6 +41,7 @@ class WaitingLine:
     running: int
     limit: int
     oldest: datetime | None
+    known = True
 
     @property
     def held_back(self) -> bool:
@@ -56,8 +58,28 @@ class WaitingLine:
         )
 
 
-def waiting_line(grace_seconds: int | None = None) -> WaitingLine | None:
-    """The queue in front of the communication-need DAG; None where Airflow's database is not at hand."""
+UNREADABLE = (
+    "No se pudo leer la base de datos de Airflow, así que no se sabe si hay necesidades esperando para "
+    "empezar. Las necesidades ya registradas no se pierden. Si persiste, avise a soporte TIC."
+)
+UNREGISTERED = (
+    "Airflow aún no ha registrado el flujo de las necesidades (necesidad_comunicacion), así que no se sabe "
+    "cuántas pueden estar en curso. Suele resolverse solo en unos minutos; si persiste, avise a soporte TIC."
+)
+
+
+@dataclass(frozen=True)
+class UnknownLine:
+    """The line could not be read: nothing is known of it but why."""
+
+    message: str
+    known = False
+    held_back = False
+    queued = running = limit = oldest = None
+
+
+def waiting_line(grace_seconds: int | None = None) -> WaitingLine | UnknownLine:
+    """The queue in front of the communication-need DAG, or why it is unknown (three statements)."""
     try:
         from datetime import timedelta
 
@@ -85,9 +107,9 @@ def waiting_line(grace_seconds: int | None = None) -> WaitingLine | None:
             ).one()
     except Exception:  # noqa: BLE001 - the forms keep working without this notice
         log.warning("No se pudo leer la cola de necesidades en la base de Airflow", exc_info=True)
-        return None
+        return UnknownLine(UNREADABLE)
     if limit is None:
-        return None
+        return UnknownLine(UNREGISTERED)
     return WaitingLine(queued=queued or 0, running=counts.get(DagRunState.RUNNING, 0), limit=limit, oldest=oldest)
 
 
@@ -148,19 +170,18 @@ def refused_needs_api(office: Office = Depends(get_office)):
 
 @router.get(
     "/cola",
-    response_model=WaitingLineOut | None,
+    response_model=WaitingLineOut,
     summary="Necesidades que esperan para empezar por el máximo de necesidades en curso",
 )
 def waiting_line_api():
     line = waiting_line()
-    if line is None:
-        return None
     return WaitingLineOut(
+        conocida=line.known,
         en_cola=line.queued,
         en_curso=line.running,
         maximo=line.limit,
         desde=line.oldest,
         retenidas=line.held_back,
-        mensaje=line.message if line.held_back else None,
+        mensaje=line.message if line.held_back or not line.known else None,
         intermediario=broker_problem(),
     )
