@@ -19,10 +19,12 @@ FROM ${AIRFLOW_IMAGE}
 USER root
 # The project lives in /opt/cvp, read-only for the tasks; the scratch folder and the file archive
 # are owned by the airflow user (uid 50000, gid 0, as in the official image), so the named volumes
-# mounted there start writable.
-RUN mkdir -p /opt/cvp /opt/airflow/cvp /opt/airflow/cvp-archivo \
- && chown -R 50000:0 /opt/airflow/cvp /opt/airflow/cvp-archivo \
- && chmod -R g+rwX /opt/airflow/cvp /opt/airflow/cvp-archivo
+# mounted there start writable. The secrets folder (volume cvp-secretos, init's initial passwords) is
+# the airflow user's alone.
+RUN mkdir -p /opt/cvp /opt/airflow/cvp /opt/airflow/cvp-archivo /opt/airflow/secretos \
+ && chown -R 50000:0 /opt/airflow/cvp /opt/airflow/cvp-archivo /opt/airflow/secretos \
+ && chmod -R g+rwX /opt/airflow/cvp /opt/airflow/cvp-archivo \
+ && chmod 0700 /opt/airflow/secretos
 USER airflow
 COPY --from=ldap-wheel /tmp/wheels /tmp/wheels
 COPY requirements.txt /opt/cvp/requirements.txt
@@ -42,6 +44,7 @@ RUN cp -r /opt/cvp /tmp/cvp-build \
 COPY dags /opt/cvp/dags
 COPY include /opt/cvp/include
 COPY docker/airflow-init.sh /opt/cvp/docker/airflow-init.sh
+COPY docker/crear_equipo.py /opt/cvp/docker/crear_equipo.py
 
 # The package is installed into site-packages, so the office's data files are named here.
 ENV AIRFLOW__CORE__DAGS_FOLDER=/opt/cvp/dags \

@@ -6,6 +6,9 @@ set -euo pipefail
 
 say() { printf '[init] %s\n' "$*"; }
 
+# Initial passwords of the team (docker-compose.yml mounts the cvp-secretos volume here, for init only).
+SECRETS_FILE=/opt/airflow/secretos/contrasenas-iniciales.txt
+
 say "Airflow $(airflow version)"
 say "Migrando la base de metadatos de Airflow…"
 airflow db migrate
@@ -34,30 +37,7 @@ airflow users create --role Admin --username "$username" --password "$_AIRFLOW_W
   --email "${_AIRFLOW_WWW_USER_EMAIL:-${username}@cvp.invalid}"
 
 # The forms need the team's users (CVP_TEAM_FILE): each missing one is created once with a random
-# password shown here, which the administrator hands over or changes in Seguridad → Usuarios.
-python - <<'PY'
-import os
-import secrets
-
-import yaml
-from airflow.providers.fab.auth_manager.cli_commands.utils import get_application_builder
-
-with open(os.environ["CVP_TEAM_FILE"], encoding="utf-8") as fh:
-    team = yaml.safe_load(fh) or {}
-with get_application_builder() as appbuilder:
-    sm = appbuilder.sm
-    for username, info in (team.get("usuarios") or {}).items():
-        if sm.find_user(username=username):
-            continue
-        # Only who opens needs (the head, or whoever the team file allows) may trigger runs in Airflow;
-        # the others act through the /cvp forms.
-        opener = info.get("rol") == "jefe_oac" or info.get("abre_necesidades") is True
-        role = sm.find_role("User" if opener else "Viewer")
-        first, _, last = (info.get("nombre") or username).partition(" ")
-        email = info.get("correo") or f"{username}@cvp.invalid"
-        password = secrets.token_urlsafe(12)
-        if not sm.add_user(username, first, last or "-", email, role, password):
-            raise SystemExit(f"[init] No se pudo crear el usuario «{username}» (¿correo repetido: {email}?).")
-        print(f"[init] Usuario «{username}» creado (rol de Airflow {role.name}), contraseña inicial: {password}")
-PY
+# password kept in a 0600 file on the cvp-secretos volume (mounted only here), never in this log; the
+# administrator reads it, hands the passwords over, and each person changes theirs in Seguridad → Usuarios.
+python /opt/cvp/docker/crear_equipo.py "$CVP_TEAM_FILE" "$SECRETS_FILE"
 say "Listo."

@@ -16,6 +16,8 @@ CONF_DIR="$STATE_DIR/slapd.d"
 READY="$STATE_DIR/.configurado"
 DATA_DIR="$STATE_DIR/data"
 SOCKET="$STATE_DIR/ldapi"
+# The example people's initial passwords: a 0600 file in the data volume, never in the log.
+SECRETS_FILE="$STATE_DIR/contrasenas-iniciales.txt"
 LDAPI_URL="ldapi://$(printf %s "$SOCKET" | sed 's,/,%2F,g')"
 
 say() { printf '[openldap] %s\n' "$*"; }
@@ -129,14 +131,22 @@ LDIF
     say "Cuenta de servicio cn=readonly,${BASE_DN} creada."
   fi
   # The example people come without passwords (none is kept in the repository): each gets a random
-  # one, shown only here, once.
-  local dn password
+  # one, kept only in SECRETS_FILE (created 0600), never printed. Only a first start gets here.
+  local dn password people=0
+  (umask 077 && printf '%s\n' \
+    "# Contraseñas iniciales de las personas del directorio de ejemplo (DN: contraseña)." \
+    "# Solo para probar el inicio de sesión con LDAP; no es el directorio de la oficina." >"$SECRETS_FILE")
+  chmod 0600 "$SECRETS_FILE"
   while read -r dn; do
     password=$(tr -dc 'A-Za-z0-9' </dev/urandom | head -c 16 || true)
     ldappasswd -x -H "$LDAPI_URL" -D "$ADMIN_DN" -w "$LDAP_ADMIN_PASSWORD" -s "$password" "$dn" >/dev/null
-    say "Contraseña inicial de ${dn}: ${password}"
+    printf '%s: %s\n' "$dn" "$password" >>"$SECRETS_FILE"
+    say "Contraseña inicial de ${dn} guardada."
+    ((++people))
   done < <(ldapsearch -x -H "$LDAPI_URL" -D "$ADMIN_DN" -w "$LDAP_ADMIN_PASSWORD" -b "$BASE_DN" -LLL -o ldif-wrap=no \
              '(&(objectClass=inetOrgPerson)(!(userPassword=*)))' 1.1 | sed -n 's/^dn: //p')
+  say "${people} contraseña(s) inicial(es) en ${SECRETS_FILE} (solo legible por su dueño; nunca se muestran" \
+      "en el registro). Para leerlas: docker compose --profile openldap exec openldap cat ${SECRETS_FILE}"
   kill "$pid"
   wait "$pid" || true
   say "Directorio listo: $(find "$SEED_DIR" -maxdepth 1 -name '*.ldif' 2>/dev/null | wc -l) archivo(s) de ejemplo cargado(s)."
@@ -144,7 +154,7 @@ LDIF
 
 # A first start cut short leaves no marker: it starts over from an empty directory.
 if [[ ! -f "$READY" ]]; then
-  rm -rf "$CONF_DIR" "$DATA_DIR" "$SOCKET"
+  rm -rf "$CONF_DIR" "$DATA_DIR" "$SOCKET" "$SECRETS_FILE"
   configure
   touch "$READY"
 fi

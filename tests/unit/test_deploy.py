@@ -8,12 +8,18 @@ one Airflow configuration for every Airflow service, and an image that holds no 
 
 from __future__ import annotations
 
+import ast
+import importlib.util
+import os
 import re
 import shlex
 import shutil
 import socket
+import stat
 import subprocess
+import sys
 import time
+import types
 from pathlib import Path
 
 import pytest
@@ -38,6 +44,7 @@ TEST_PACKAGES = {
     "playwright",
 }
 SECRET_NAME = re.compile(r"PASSWORD|SECRET|FERNET|TOKEN|_KEY$")
+SECRETS_VOLUME = "cvp-secretos:/opt/airflow/secretos"
 
 
 def compose() -> dict:
@@ -152,7 +159,47 @@ def test_every_airflow_service_shares_one_configuration_on_celery():
         env = service["environment"]
         assert {k: env[k] for k in common} == common, name
         assert set(env) - set(common) == allowed_extra.get(name, set()), name
-        assert service["volumes"] == doc["x-airflow-common"]["volumes"], name
+        # init alone adds the secrets volume, where it keeps the team's initial passwords.
+        extra_volumes = [SECRETS_VOLUME] if name == "init" else []
+        assert service["volumes"] == doc["x-airflow-common"]["volumes"] + extra_volumes, name
+
+
+def test_only_init_mounts_the_secrets_volume():
+    doc = compose()
+    volume = SECRETS_VOLUME.split(":")[0]
+    assert volume in doc["volumes"]
+    mounting = {
+        name for name, s in doc["services"].items() if any(v.split(":")[0] == volume for v in s.get("volumes") or [])
+    }
+    assert mounting == {"init"}
+    assert not any(v.split(":")[0] == volume for v in doc["x-airflow-common"]["volumes"])
+    # The folder the volume starts from (its ownership and mode are copied into a new named volume):
+    # the airflow user's alone.
+    instructions = dockerfile_instructions()
+    target = SECRETS_VOLUME.split(":")[1]
+    setup = next(i for i in instructions if target in i)
+    assert "mkdir -p" in setup and re.search(rf"chown -R 50000:0 [^&]*{re.escape(target)}", setup)
+    assert f"chmod 0700 {target}" in setup
+
+
+def test_max_active_needs_defaults_to_a_districts_hundreds():
+    common = compose()["x-airflow-common"]["environment"]
+    assert common["CVP_MAX_ACTIVE_NEEDS"] == "${CVP_MAX_ACTIVE_NEEDS:-500}"
+    assert env_example()["CVP_MAX_ACTIVE_NEEDS"] == "500"
+    # The DAG's own fallback (no variable, or a bad one) is the same number.
+    dag = (ROOT / "dags/necesidad_comunicacion.py").read_text()
+    assert re.search(r"^DEFAULT_MAX_ACTIVE_NEEDS = (\d+)", dag, re.M).group(1) == "500"
+
+
+def test_where_waits_end_is_a_deployment_setting_defaulting_to_auto():
+    common = compose()["x-airflow-common"]["environment"]
+    assert common["CVP_WAITS_END_IN_TRIGGERER"] == "${CVP_WAITS_END_IN_TRIGGERER:-auto}"
+    assert env_example()["CVP_WAITS_END_IN_TRIGGERER"] == "auto"
+    # The name the sensors read, and "auto" is not one of their "no" values.
+    sensors = (ROOT / "plugins/cvp_airflow/sensors.py").read_text()
+    assert 'END_IN_TRIGGERER_SETTING = "CVP_WAITS_END_IN_TRIGGERER"' in sensors
+    no_values = ast.literal_eval(re.search(r"^_NO = (\(.*\))$", sensors, re.M).group(1))
+    assert "no" in no_values and "auto" not in no_values
 
 
 def test_start_order_waits_for_the_databases_and_for_init():
@@ -230,6 +277,7 @@ def test_init_runs_the_script_the_image_carries():
     assert script == "/opt/cvp/docker/airflow-init.sh"
     copies = [line.split()[1:] for line in (ROOT / "Dockerfile").read_text().splitlines() if line.startswith("COPY ")]
     assert ["docker/airflow-init.sh", script] in copies
+    assert ["docker/crear_equipo.py", "/opt/cvp/docker/crear_equipo.py"] in copies
     text = (ROOT / "docker/airflow-init.sh").read_text()
     for step in (
         "airflow db migrate",
@@ -237,9 +285,234 @@ def test_init_runs_the_script_the_image_carries():
         "python -m cvp db",
         "airflow sync-perm",
         "airflow users create --role Admin",
+        'python /opt/cvp/docker/crear_equipo.py "$CVP_TEAM_FILE" "$SECRETS_FILE"',
     ):
         assert step in text, step
+    # The team's passwords go to a file on the volume only init mounts.
+    secrets_file = re.search(r"^SECRETS_FILE=(\S+)$", text, re.M).group(1)
+    assert Path(secrets_file).parent == Path(SECRETS_VOLUME.split(":")[1])
     subprocess.run(["bash", "-n", str(ROOT / "docker/airflow-init.sh")], check=True)
+
+
+# --- The team's initial passwords (docker/crear_equipo.py) --------------------------------------------
+
+
+def _crear_equipo() -> types.ModuleType:
+    spec = importlib.util.spec_from_file_location("crear_equipo", ROOT / "docker/crear_equipo.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+class FakeSecurityManager:
+    """FAB's security manager as crear_equipo.py uses it, with the users in a dict."""
+
+    def __init__(self, existing: tuple[str, ...] = ()):
+        self.users = {name: {"password": None} for name in existing}
+        self.added: list[str] = []
+
+    def find_user(self, username=None, email=None):
+        return self.users.get(username)
+
+    def find_role(self, name):
+        return types.SimpleNamespace(name=name)
+
+    def add_user(self, username, first_name, last_name, email, role, password):
+        if any(u.get("email") == email for u in self.users.values()):
+            return None
+        self.users[username] = {"email": email, "role": role.name, "password": password}
+        self.added.append(username)
+        return self.users[username]
+
+
+def _kept(path: Path) -> dict[str, str]:
+    lines = [line for line in path.read_text(encoding="utf-8").splitlines() if line and not line.startswith("#")]
+    return dict(line.rsplit(": ", 1) for line in lines)
+
+
+def _mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def _team() -> dict:
+    return yaml.safe_load((ROOT / "include/config/equipo.yml").read_text(encoding="utf-8"))
+
+
+def test_init_keeps_the_teams_passwords_in_a_0600_file_and_never_prints_them(tmp_path, capsys):
+    module = _crear_equipo()
+    secrets_file = tmp_path / "secretos" / "contrasenas-iniciales.txt"
+    sm = FakeSecurityManager(existing=("admin",))  # the first administrator, created from .env
+    created = module.create_team(sm, _team(), secrets_file)
+    out = capsys.readouterr()
+    assert created == ["jefe", "profesional", "tecnico", "lector"] == sm.added
+    # The head opens needs (Airflow's User role); the others act through the forms (Viewer).
+    assert sm.users["jefe"]["role"] == "User" and sm.users["tecnico"]["role"] == "Viewer"
+    kept = _kept(secrets_file)
+    assert kept == {name: sm.users[name]["password"] for name in created}
+    assert all(len(p) >= 16 for p in kept.values()) and len(set(kept.values())) == len(kept)
+    assert _mode(secrets_file) == 0o600 and secrets_file.stat().st_uid == os.getuid()
+    for password in kept.values():
+        assert password not in out.out + out.err
+    # What the log says instead: who was created, where the file is and how to read it.
+    assert "Usuario «jefe» creado (rol de Airflow User)" in out.out
+    assert f"docker compose run --rm --no-deps --entrypoint cat init {secrets_file}" in out.out
+
+
+def test_running_init_again_neither_rotates_nor_reveals_a_password(tmp_path, capsys):
+    module = _crear_equipo()
+    secrets_file = tmp_path / "contrasenas-iniciales.txt"
+    sm = FakeSecurityManager(existing=("admin",))
+    module.create_team(sm, _team(), secrets_file)
+    before = secrets_file.read_bytes()
+    passwords = {name: user["password"] for name, user in sm.users.items()}
+    capsys.readouterr()
+
+    assert module.create_team(sm, _team(), secrets_file) == []
+    out = capsys.readouterr().out
+    assert secrets_file.read_bytes() == before
+    assert {name: user["password"] for name, user in sm.users.items()} == passwords
+    assert "no se creó ni se cambió ninguna contraseña" in out
+    assert not any(p and p in out for p in passwords.values())
+
+    # A person added to the team later: only that one is created and appended; the rest stay.
+    team = _team()
+    team["usuarios"]["disenadora"] = {"rol": "tecnico", "nombre": "Diseñadora OAC", "correo": "d@cvp.invalid"}
+    secrets_file.chmod(0o644)  # a file someone loosened: written again, it is 0600
+    assert module.create_team(sm, team, secrets_file) == ["disenadora"]
+    assert secrets_file.read_bytes().startswith(before)
+    assert _kept(secrets_file)["disenadora"] == sm.users["disenadora"]["password"]
+    assert _mode(secrets_file) == 0o600
+    assert sm.users["disenadora"]["password"] not in capsys.readouterr().out
+
+
+def test_init_creates_nobody_whose_password_it_cannot_keep(tmp_path, capsys):
+    module = _crear_equipo()
+    blocker = tmp_path / "no-es-carpeta"
+    blocker.write_text("")
+    sm = FakeSecurityManager()
+    with pytest.raises(SystemExit, match="No se pudo escribir el archivo de contraseñas iniciales"):
+        module.create_team(sm, _team(), blocker / "contrasenas-iniciales.txt")
+    assert sm.added == []
+
+
+def test_init_stops_on_a_user_fab_refuses_and_keeps_the_ones_created(tmp_path):
+    module = _crear_equipo()
+    secrets_file = tmp_path / "contrasenas-iniciales.txt"
+    team = {"usuarios": {"uno": {"correo": "mismo@cvp.invalid"}, "dos": {"correo": "mismo@cvp.invalid"}}}
+    sm = FakeSecurityManager()
+    with pytest.raises(SystemExit, match="No se pudo crear el usuario «dos»") as stop:
+        module.create_team(sm, team, secrets_file)
+    assert sm.users["uno"]["password"] not in str(stop.value)
+    assert _kept(secrets_file) == {"uno": sm.users["uno"]["password"]}
+
+
+def test_the_script_reads_the_team_file_and_uses_fabs_security_manager(tmp_path, monkeypatch, capsys):
+    """main() as airflow-init.sh calls it, with FAB's application builder replaced by the fake."""
+    module = _crear_equipo()
+    sm = FakeSecurityManager(existing=("admin",))
+
+    class Builder:
+        def __enter__(self):
+            return types.SimpleNamespace(sm=sm)
+
+        def __exit__(self, *exc):
+            return False
+
+    utils = types.ModuleType("airflow.providers.fab.auth_manager.cli_commands.utils")
+    utils.get_application_builder = Builder
+    monkeypatch.setitem(sys.modules, utils.__name__, utils)
+    secrets_file = tmp_path / "contrasenas-iniciales.txt"
+    module.main([str(ROOT / "include/config/equipo.yml"), str(secrets_file)])
+    assert set(_kept(secrets_file)) == {"jefe", "profesional", "tecnico", "lector"}
+    with pytest.raises(SystemExit, match="Uso: crear_equipo.py"):
+        module.main([])
+
+
+def test_readme_and_env_example_say_where_the_initial_passwords_are_not_the_logs():
+    init = (ROOT / "docker/airflow-init.sh").read_text()
+    secrets_file = re.search(r"^SECRETS_FILE=(\S+)$", init, re.M).group(1)
+    read = _crear_equipo().READ_COMMAND.format(path=secrets_file)
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    deployment = readme[readme.index("## Despliegue") :]
+    deployment = deployment[: deployment.index("\n## ")]
+    assert read in deployment and read in (ROOT / ".env.example").read_text(encoding="utf-8")
+    assert "contraseñas iniciales" not in " ".join(re.findall(r"docker compose logs \S+.*", deployment))
+    # The try-out directory's file: in its data volume, under the name the entrypoint writes.
+    ldap = (ROOT / "docker/openldap/entrypoint.sh").read_text()
+    name = re.search(r'^SECRETS_FILE="\$STATE_DIR/(\S+)"$', ldap, re.M).group(1)
+    volume = next(v for v in compose()["services"]["openldap"]["volumes"] if v.startswith("openldap-data:"))
+    assert f"exec openldap cat {volume.split(':')[1]}/{name}" in deployment
+    assert "logs openldap" not in deployment
+
+
+# A line that writes to the output (shell: echo, printf, say; Python: print, a log call, SystemExit)
+# and names a password. A shell line that redirects into a file named by a variable writes that file.
+_SHELL_PRINT = re.compile(r"\b(echo|printf|say)\b")
+_SHELL_SECRET = re.compile(r"\$\{?[A-Za-z_]*(?i:pass|contrase)[A-Za-z_]*")
+_SHELL_TO_FILE = re.compile(r'>>?\s*"?\$\{?[A-Za-z_]+')
+_PY_SECRET = re.compile(r"pass|contrase", re.I)
+_PY_OUTPUT = {"print", "SystemExit", "say", "report", "info", "warning", "error", "debug", "exception", "critical"}
+
+
+def _shell_lines_printing_a_password(text: str) -> list[str]:
+    return [
+        line.strip()
+        for line in text.splitlines()
+        if not line.lstrip().startswith("#")
+        and _SHELL_PRINT.search(line)
+        and _SHELL_SECRET.search(line)
+        and not _SHELL_TO_FILE.search(line)
+    ]
+
+
+def _python_lines_printing_a_password(text: str) -> list[int]:
+    found = []
+    for node in ast.walk(ast.parse(text)):
+        if not isinstance(node, ast.Call):
+            continue
+        func = node.func
+        name = func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else ""
+        stream = isinstance(func, ast.Attribute) and ast.unparse(func) in ("sys.stdout.write", "sys.stderr.write")
+        if name not in _PY_OUTPUT and not stream:
+            continue
+        for arg in [*node.args, *(k.value for k in node.keywords)]:
+            names = [n.id for n in ast.walk(arg) if isinstance(n, ast.Name)]
+            names += [n.attr for n in ast.walk(arg) if isinstance(n, ast.Attribute)]
+            if any(_PY_SECRET.search(n) for n in names):
+                found.append(node.lineno)
+    return found
+
+
+def test_the_password_detector_catches_what_the_scripts_used_to_print():
+    assert _shell_lines_printing_a_password('    say "Contraseña inicial de ${dn}: ${password}"')
+    assert _shell_lines_printing_a_password('echo "admin: $_AIRFLOW_WWW_USER_PASSWORD"')
+    assert not _shell_lines_printing_a_password('    printf \'%s: %s\\n\' "$dn" "$password" >>"$SECRETS_FILE"')
+    assert not _shell_lines_printing_a_password('  say "Falta LDAP_ADMIN_PASSWORD (archivo .env)." >&2')
+    assert _python_lines_printing_a_password(
+        'print(f"[init] Usuario «{username}» creado, contraseña inicial: {password}")'
+    )
+    assert _python_lines_printing_a_password("log.info('%s', user.password)")
+    assert not _python_lines_printing_a_password('print(f"contraseñas en {secrets_path}")')
+    assert _python_lines_printing_a_password('report(f"{username}: {password}")')
+    assert not _python_lines_printing_a_password("kept.keep(username, password)")
+    # The old init script's embedded Python, found in its heredoc.
+    old_init = "python - <<'PY'\nprint(f\"contraseña inicial: {password}\")\nPY\n"
+    snippets = re.findall(r"<<-?'?(PY\w*)'?\n(.*?)\n\1$", old_init, re.S | re.M)
+    assert [_python_lines_printing_a_password(s[1]) for s in snippets] == [[1]]
+
+
+def test_no_deployment_script_prints_a_password():
+    scripts = sorted((ROOT / "docker").rglob("*.sh")) + sorted((ROOT / "docker").rglob("*.py"))
+    assert {p.name for p in scripts} >= {"airflow-init.sh", "entrypoint.sh", "crear_equipo.py"}
+    for path in scripts:
+        text = path.read_text(encoding="utf-8")
+        if path.suffix == ".sh":
+            assert _shell_lines_printing_a_password(text) == [], path
+            # Python embedded in a script (a heredoc ending in PY…) is Python.
+            for snippet in re.findall(r"<<-?'?(PY\w*)'?\n(.*?)\n\1$", text, re.S | re.M):
+                assert _python_lines_printing_a_password(snippet[1]) == [], path
+        else:
+            assert _python_lines_printing_a_password(text) == [], path
 
 
 # --- Dockerfile and locks ----------------------------------------------------------------------------
@@ -367,14 +640,13 @@ def _stop(proc: subprocess.Popen) -> None:
 )
 def test_openldap_profile_serves_the_example_team_with_groups_and_passwords(tmp_path):
     """The openldap service's entrypoint, run against Debian's slapd on 127.0.0.1: first start
-    configures and seeds include/ldap, the service account and each person can bind, memberOf is
-    filled in, and a restart serves the same directory without seeding it again."""
+    configures and seeds include/ldap, the service account and each person can bind with the password
+    kept in a 0600 file of the data volume (never in the log), memberOf is filled in, and a restart
+    serves the same directory without seeding it again or touching the passwords."""
     service = compose()["services"]["openldap"]
     assert "./include/ldap:/seed:ro" in service["volumes"]
     port = _free_port()
     url = f"ldap://127.0.0.1:{port}"
-    import os
-
     env = {
         "PATH": os.environ.get("PATH", "") + ":/usr/sbin",
         "LDAP_BASE_DN": service["environment"]["LDAP_BASE_DN"],
@@ -405,9 +677,19 @@ def test_openldap_profile_serves_the_example_team_with_groups_and_passwords(tmp_
         )
         assert found.returncode == 0, found.stderr
         assert f"memberOf: cn=jefes,ou=grupos,{base}" in found.stdout
-        passwords = dict(re.findall(r"Contraseña inicial de (\S+): (\S+)", log.read_text()))
+        secrets_file = tmp_path / "state" / "contrasenas-iniciales.txt"
+        assert _mode(secrets_file) == 0o600 and secrets_file.stat().st_uid == os.getuid()
+        passwords = _kept(secrets_file)
         jefe = f"uid=jefe,ou=personas,{base}"
         assert jefe in passwords and len(passwords) == 5
+        assert all(len(p) == 16 for p in passwords.values())
+        # The log says where the passwords are and how to read them, and shows none of them.
+        output = log.read_text()
+        assert f"cat {secrets_file}" in output
+        assert not any(p in output for p in passwords.values())
+        assert "admin-de-prueba" not in output and "lectura-de-prueba" not in output
+        for dn, password in passwords.items():
+            assert _ldap("ldapwhoami", "-D", dn, "-w", password, url=url).returncode == 0, dn
         assert _ldap("ldapwhoami", "-D", jefe, "-w", passwords[jefe], url=url).returncode == 0
         assert _ldap("ldapwhoami", "-D", jefe, "-w", "otra", url=url).returncode != 0
         # Nobody reads password hashes anonymously.
@@ -415,9 +697,11 @@ def test_openldap_profile_serves_the_example_team_with_groups_and_passwords(tmp_
         assert "userPassword" not in anon.stdout
     finally:
         _stop(proc)
+    kept = secrets_file.read_bytes()
     proc, log = _start_openldap(tmp_path, port, env)
     try:
         assert "Primer arranque" not in log.read_text()
         assert _ldap("ldapwhoami", "-D", jefe, "-w", passwords[jefe], url=url).returncode == 0
+        assert secrets_file.read_bytes() == kept and _mode(secrets_file) == 0o600
     finally:
         _stop(proc)
