@@ -165,12 +165,21 @@ def build_report(
         de_iso=de_iso,
         graficos=_charts(board),
     )
-    storage.write_bytes(html_key, html.encode("utf-8"))  # each file whole or not at all
-    storage.write_bytes(csv_key, _csv(pd, frame, needs))
-    storage.write_bytes(xlsx_key, dashboard_tables.to_xlsx(board))
-    files = [html_key, csv_key, xlsx_key]
-
-    row, replaced = _store(office, kind, start, end, data, files, now)
+    contents = {
+        html_key: html.encode("utf-8"),
+        csv_key: _csv(pd, frame, needs),
+        xlsx_key: dashboard_tables.to_xlsx(board),
+    }
+    files = list(contents)
+    new = [key for key in files if not storage.exists(key)]
+    try:
+        for key, content in contents.items():
+            storage.write_bytes(key, content)  # each file whole or not at all
+        row, replaced = _store(office, kind, start, end, data, files, now)
+    except BaseException:
+        for key in new:  # the report whole or not at all: a rebuild's earlier files stay, each whole
+            _forget(storage, key)
+        raise
     for old in replaced:
         if old not in files:
             _forget(storage, old)

@@ -118,9 +118,20 @@ class Outbox:
                     sent += 1
                     continue
                 if delivered:  # keep the claim: resent only after CLAIM_TTL, with the same Message-ID
-                    log.error("Mail %s was delivered but its delivery could not be recorded: %s", n.id, exc)
+                    log.error(
+                        "El correo %s se entregó pero no se pudo registrar su envío: %s. Se reenviará con el "
+                        "mismo identificador pasados %s minutos.",
+                        n.id,
+                        exc,
+                        int(CLAIM_TTL.total_seconds() // 60),
+                    )
                     continue
-                log.warning("Mail %s not delivered through %s: %s", n.id, mailer.description, exc)
+                log.warning(
+                    "El correo %s no se entregó por %s: %s Queda pendiente y se reintentará en la próxima entrega.",
+                    n.id,
+                    mailer.description,
+                    exc,
+                )
                 with self.records.session() as s:
                     s.execute(
                         update(Notification)
