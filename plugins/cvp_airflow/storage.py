@@ -26,11 +26,11 @@ def _storage(url: str, conn_id: str | None) -> Storage:
     return storage
 
 
-def product_storage() -> Storage:
+def product_storage(cfg=None) -> Storage:
     """The store of every file the product keeps (read from the environment now, built once per value)."""
     from cvp.config import settings
 
-    cfg = settings()
+    cfg = cfg or settings()
     return _storage(cfg.storage_base_url, cfg.storage_conn_id)
 
 

@@ -20,10 +20,10 @@ def _office(args):
     from cvp.config import settings
     from cvp.mail import mailer_from_env
     from cvp.office import Office
-    from cvp.storage import Storage
+    from cvp.storage import default_storage
 
     cfg = settings()
-    storage = Storage.from_url(cfg.storage_base_url)  # CVP_STORAGE_URL: the same store as Airflow's side
+    storage = default_storage(cfg)  # CVP_STORAGE_URL (and CVP_STORAGE_CONN_ID): the same store as Airflow's side
     return Office(args.url, cfg=cfg, mailer=mailer_from_env(storage.child("buzon")), storage=storage)
 
 

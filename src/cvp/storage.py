@@ -58,20 +58,36 @@ def _is_local_fs(fs) -> bool:
 _URL_QUERY = re.compile(r"(https?://[^\s?#'\"]+)\?[^\s'\"]*")
 
 
+_QUOTA = re.compile(r"quota|exceeded|insufficient storage|no space|storage left", re.IGNORECASE)
+
+
 def _reason(exc: BaseException) -> str:
-    """A short Spanish reason for a store failure: full, forbidden, unreachable, else the error's own words."""
-    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+    """A short Spanish reason for a store failure: full, forbidden, unreachable, else the error's own words.
+
+    gcsfs answers a refused request with ``OSError("Forbidden: …")`` (403, quota included, told apart by
+    its message) or ``HttpError`` carrying the HTTP ``code`` (429 and 5xx after its own retries).
+    """
+    code = getattr(exc, "code", None)
+    code = code if isinstance(code, int) else None
+    text = str(exc)
+    if (isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT)) or code == 507:
         return "el almacenamiento está lleno (no queda espacio)"
-    if isinstance(exc, PermissionError) or "403" in str(exc) or "Forbidden" in str(exc):
-        return "el almacenamiento no da permiso para esta operación"
+    if code == 429 or (("403" in text or "Forbidden" in text or code == 403) and _QUOTA.search(text)):
+        return "se agotó la cuota del almacenamiento (espacio o solicitudes permitidas)"
+    if isinstance(exc, PermissionError) or code in (401, 403) or "403" in text or "Forbidden" in text:
+        return "el almacenamiento no da permiso para esta operación (permiso denegado)"
+    if code is not None and (code >= 500 or code == 408):
+        return f"el almacenamiento no responde (HTTP {code})"
     if isinstance(exc, (ConnectionError, TimeoutError)) or type(exc).__name__ in (
         "ClientConnectorError",
         "ServerDisconnectedError",
         "TransportError",
         "RefreshError",
+        "ProxyError",
+        "ConnectionError",
     ):
         return "no se pudo conectar con el almacenamiento"
-    text = _URL_QUERY.sub(r"\1?…", str(exc)).strip().replace("\n", " ")  # signed URLs carry tokens
+    text = _URL_QUERY.sub(r"\1?…", text).strip().replace("\n", " ")  # signed URLs carry tokens
     return f"el almacenamiento respondió: {type(exc).__name__}{': ' + text[:200] if text else ''}"
 
 
@@ -341,8 +357,9 @@ class Storage:
                 "plataformas: use un bucket (CVP_STORAGE_URL=gs://…) o una carpeta servida por la web "
                 "(extra «storage_dir» y «public_base_url» de la conexión de Instagram)."
             )
+        options = {"version": "v4"} if self.protocol in ("gs", "gcs") else {}  # gcsfs signs V2 unless asked
         with self._guard("publicar", key):
-            return str(self.fs.sign(self._full(key), expiration=int(expires.total_seconds())))
+            return str(self.fs.sign(self._full(key), expiration=int(expires.total_seconds()), **options))
 
 
 def _signs(fs) -> bool:
@@ -388,9 +405,25 @@ def local_file(path: Any, *, opener: Callable[[], IO[bytes]] | None = None) -> I
 
 
 def default_storage(cfg=None) -> Storage:
-    """The domain's own store from the settings (command line, tests); Airflow's side wraps the same URL
-    in ``ObjectStoragePath`` with its connection (``cvp_airflow.storage.product_storage``)."""
+    """The domain's own store from the settings (command line, tests).
+
+    With ``CVP_STORAGE_CONN_ID`` the store is Airflow's (``cvp_airflow.storage.product_storage``: the
+    filesystem built from that Airflow Connection, as the api-server and the workers build it); without
+    Airflow installed such a setting is refused rather than opening the bucket without its credentials.
+    """
     from cvp.config import settings
 
     cfg = cfg or settings()
-    return Storage.from_url(cfg.storage_base_url)
+    if not cfg.storage_conn_id:
+        return Storage.from_url(cfg.storage_base_url)
+    try:  # Airflow's side, imported only when asked
+        from airflow.sdk import ObjectStoragePath  # noqa: F401 - cvp_airflow imports it only when building
+
+        from cvp_airflow.storage import product_storage
+    except ImportError:
+        raise StorageUnavailable(
+            f"CVP_STORAGE_CONN_ID indica la conexión de Airflow «{cfg.storage_conn_id}» para el almacenamiento "
+            f"de archivos ({cfg.storage_base_url}), pero Airflow no está instalado en este equipo. "
+            "Ejecute la orden donde está Airflow o quite CVP_STORAGE_CONN_ID."
+        ) from None
+    return product_storage(cfg)

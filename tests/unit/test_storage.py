@@ -447,6 +447,26 @@ def test_the_command_line_uses_the_configured_store(sqlite_url, cvp_env, tmp_pat
     assert "Expediente guardado" in capsys.readouterr().out
 
 
+def test_without_airflow_a_store_connection_is_refused_in_spanish(sqlite_url, tmp_path, monkeypatch, capsys):
+    from cvp.__main__ import main
+    from cvp.storage import default_storage
+
+    monkeypatch.setitem(sys.modules, "airflow.sdk", None)  # as on a host without Airflow: importing it fails
+    monkeypatch.setenv("CVP_STORAGE_URL", (tmp_path / "almacen").as_uri())
+    monkeypatch.delenv("CVP_STORAGE_CONN_ID", raising=False)
+    plain = default_storage()  # no connection: the domain opens the URL itself, Airflow or not
+    assert plain.description == str(tmp_path / "almacen") and type(plain.root).__module__.startswith("upath")
+
+    monkeypatch.setenv("CVP_STORAGE_URL", "gs://cvp-archivos/cvp")
+    monkeypatch.setenv("CVP_STORAGE_CONN_ID", "almacen_cvp")
+    with pytest.raises(StorageUnavailable, match="Airflow no está instalado"):
+        default_storage()
+    assert main(["--url", sqlite_url, "historial", "1"]) == 2
+    err = capsys.readouterr().err
+    assert "CVP_STORAGE_CONN_ID indica la conexión de Airflow «almacen_cvp»" in err
+    assert "gs://cvp-archivos/cvp" in err and "quite CVP_STORAGE_CONN_ID" in err
+
+
 # --- Airflow's side ---------------------------------------------------------------------------------
 
 
