@@ -69,3 +69,43 @@ def test_a_run_marked_successful_after_publication_keeps_the_need_published(offi
     assert "ya estaba publicada" in event.summary
     with office.session() as s:
         assert s.scalar(select(Publication.id).where(Publication.need_id == need.id)) is None
+
+
+def test_only_the_head_or_whoever_opens_needs_may_change_a_need_run_from_airflow(office, tmp_path, monkeypatch):
+    office.check_run_changer("jefe")
+    for who, words in [("profesional", "rol Profesional"), ("admin", "rol Consulta"), ("nadie", "no está en el")]:
+        with pytest.raises(PermissionDenied, match="corresponde a la Jefe OAC") as refused:
+            office.check_run_changer(who)
+        assert words in str(refused.value) and "No se cambió nada" in str(refused.value)
+    team = tmp_path / "equipo.yml"
+    team.write_text("usuarios:\n  jefe: {rol: jefe_oac}\n  admin: {rol: lector, abre_necesidades: true}\n", "utf-8")
+    monkeypatch.setenv("CVP_TEAM_FILE", str(team))
+    from cvp.office import Office
+
+    Office(office.url).check_run_changer("admin")
+
+
+def test_task_changes_and_clears_from_airflow_are_recorded_each_time_without_closing_the_need(office):
+    need = office.register_need(NEED, "jefe", run_id="r-1")
+    office.record_run_change("r-1", "success", "jefe", ("revisar_diseno",))
+    office.record_run_change("r-1", "cleared", "jefe")
+    office.record_run_change("r-1", "cleared", "jefe")
+    office.record_run_change("r-1", "skipped", "jefe", ["reunion_equipo", "definir_contenidos"])
+    task, clear, again, skipped = [e for e in office.events(need.id) if "airflow" in e.action]
+    assert (task.action, task.activity, task.detail["tareas"]) == ("tarea_exitosa_en_airflow", 12, ["revisar_diseno"])
+    assert task.summary == (
+        "jefe marcó la tarea «revisar_diseno» como exitosa desde Airflow (la necesidad sigue en curso)."
+    )
+    assert clear.action == again.action == "ejecucion_limpiada_en_airflow"
+    assert "limpió la ejecución (sus tareas vuelven a ejecutarse)" in clear.summary
+    assert "marcó las tareas «reunion_equipo», «definir_contenidos» como omitidas" in skipped.summary
+    assert skipped.activity == 2
+    assert office.need(need.id).status == "en_curso"
+
+
+def test_a_run_deleted_from_airflow_cancels_the_need(office):
+    need = office.register_need(NEED, "jefe", run_id="r-1")
+    office.record_run_change("r-1", "deleted", "jefe")
+    [event] = [e for e in office.events(need.id) if e.action == "ejecucion_eliminada_en_airflow"]
+    assert event.summary == "jefe eliminó la ejecución desde Airflow: la necesidad queda cancelada sin publicar."
+    assert office.need(need.id).status == "cancelada" and event.detail["cierra"] is True

@@ -83,31 +83,66 @@ class Opening(Desk):
                 )
             )
 
-    def record_run_change(self, run_id: str, outcome: str, actor: str) -> Need | None:
-        """Someone changed a need's run from Airflow itself (marked it failed or successful).
+    def check_run_changer(self, actor: str) -> None:
+        """Only the head (or whoever the team file lets open needs) changes a need's run from Airflow.
 
-        The records say what happened and who did it; a need still in progress is closed as cancelled,
-        since nothing is published by such a change. Idempotent for the same change.
+        Marking the run or its tasks, clearing or deleting them from Airflow's UI or REST API bypasses
+        the forms; whoever else asks is refused in Spanish and nothing changes.
         """
-        what = {"failed": "marcó como fallida", "success": "marcó como exitosa"}[outcome]
+        member = self.team.members.get(actor)
+        if member is not None and member.may_open_needs:
+            return
+        who = (
+            f"«{actor}» tiene el rol {P.ROLE_NAMES.get(member.role, member.role)}"
+            if member is not None
+            else f"«{actor}» no está en el equipo de la OAC"
+        )
+        raise PermissionDenied(
+            "Cambiar desde Airflow la ejecución de una necesidad de comunicación (marcarla como fallida o "
+            f"exitosa, limpiarla, borrarla o cambiar el estado de sus tareas) corresponde a la Jefe OAC; {who}. "
+            "No se cambió nada: use los formularios de la OAC o pida el cambio a la Jefe OAC."
+        )
+
+    def record_run_change(
+        self, run_id: str, outcome: str, actor: str, tasks: tuple[str, ...] | list[str] = ()
+    ) -> Need | None:
+        """Someone changed a need's run from Airflow itself: marked, cleared or deleted it or some of its tasks.
+
+        ``outcome`` is the run's new state (``failed``, ``success``, ``queued``), ``cleared`` or
+        ``deleted``; with ``tasks`` it is what happened to those tasks (``success``, ``failed``,
+        ``skipped``, ``cleared``, ``deleted``). The records say what happened and who did it; a need still
+        in progress whose run was ended (marked failed or successful, deleted) is closed as cancelled,
+        since nothing is published by such a change. A run state heard twice in a row is recorded once.
+        """
+        tasks = tuple(tasks)
+        if tasks:
+            action, what, closes_run = _task_change(outcome, tasks)
+            activity = _activity_of(tasks)
+        else:
+            action, what, closes_run = _RUN_CHANGES[outcome]
+            activity = 1
         with self.session() as s:
             need = self.records.need_of_run(s, run_id, for_update=True)
             if need is None:
                 return None
-            action = f"ejecucion_{'fallida' if outcome == 'failed' else 'exitosa'}_en_airflow"
-            last = s.scalar(select(Event).where(Event.need_id == need.id).order_by(Event.id.desc()).limit(1))
-            if last is not None and last.action == action and last.actor == actor:
-                return need
-            closes = need.status == "en_curso"
-            summary = f"{actor} {what} la ejecución desde Airflow"
-            summary += (
-                ": la necesidad queda cancelada sin publicar."
-                if closes
-                else f" (la necesidad ya estaba {need.status})."
-            )
+            if not tasks and outcome != "cleared":
+                last = s.scalar(select(Event).where(Event.need_id == need.id).order_by(Event.id.desc()).limit(1))
+                if last is not None and last.action == action and last.actor == actor:
+                    return need
+            closes = closes_run and need.status == P.NeedStatus.IN_COURSE
+            summary = f"{actor} {what} desde Airflow"
             if closes:
-                need.status = "cancelada"
-            self.records.event(s, need.id, 1, action, actor, summary, estado_airflow=outcome, cierra=closes)
+                summary += ": la necesidad queda cancelada sin publicar."
+            elif closes_run:
+                summary += f" (la necesidad ya estaba {_status_name(need.status)})."
+            else:
+                summary += f" (la necesidad sigue {_status_name(need.status)})."
+            if closes:
+                need.status = P.NeedStatus.CANCELLED
+            detail = {"estado_airflow": outcome, "cierra": closes}
+            if tasks:
+                detail["tareas"] = list(tasks)
+            self.records.event(s, need.id, activity, action, actor, summary, **detail)
             return need
 
     def cancel_need(self, need_id: int, actor: str, reason: str) -> Need:
@@ -123,3 +158,44 @@ class Opening(Desk):
                 s, need_id, 1, "necesidad_cancelada", actor, f"Necesidad cancelada: {reason}", motivo=reason
             )
             return need
+
+
+# What a change to the whole run is called in the history, how it reads, and whether it ends the run.
+_RUN_CHANGES = {
+    "failed": ("ejecucion_fallida_en_airflow", "marcó como fallida la ejecución", True),
+    "success": ("ejecucion_exitosa_en_airflow", "marcó como exitosa la ejecución", True),
+    "queued": ("ejecucion_en_cola_en_airflow", "volvió a poner en cola la ejecución", False),
+    "cleared": ("ejecucion_limpiada_en_airflow", "limpió la ejecución (sus tareas vuelven a ejecutarse)", False),
+    "deleted": ("ejecucion_eliminada_en_airflow", "eliminó la ejecución", True),
+}
+_TASK_STATES = {
+    "success": ("exitosa", "exitosas"),
+    "failed": ("fallida", "fallidas"),
+    "skipped": ("omitida", "omitidas"),
+}
+
+
+def _task_change(outcome: str, tasks: tuple[str, ...]) -> tuple[str, str, bool]:
+    many = len(tasks) > 1
+    names = ", ".join(f"«{t}»" for t in tasks)
+    which = f"las tareas {names}" if many else f"la tarea {names}"
+    if outcome in _TASK_STATES:
+        word = _TASK_STATES[outcome][1 if many else 0]
+        return f"tarea_{_TASK_STATES[outcome][0]}_en_airflow", f"marcó {which} como {word}", False
+    if outcome == "cleared":
+        again = "vuelven" if many else "vuelve"
+        return "tarea_limpiada_en_airflow", f"limpió {which} ({again} a ejecutarse)", False
+    if outcome == "deleted":
+        return "tarea_eliminada_en_airflow", f"eliminó {which} de la ejecución", False
+    raise KeyError(outcome)
+
+
+def _activity_of(tasks: tuple[str, ...]) -> int:
+    """The activity of the first task named (its key in the procedure), else activity 1."""
+    numbers = {a.key: a.number for a in P.ACTIVITIES}
+    numbers["esperar_publicacion"] = 14
+    return next((numbers[t] for t in tasks if t in numbers), 1)
+
+
+def _status_name(status: str) -> str:
+    return P.NEED_STATUS_NAMES.get(status, status).lower()
