@@ -7,7 +7,6 @@ api-server serves the forms.
 
 from __future__ import annotations
 
-import sys
 import threading
 
 from airflow.plugins_manager import AirflowPlugin
@@ -38,17 +37,13 @@ class LazyForms:
 forms = LazyForms()
 
 
-def _in_api_server() -> bool:
-    """Whether this process is Airflow's api-server (where people change runs through the UI or REST API)."""
-    return any(arg in ("api-server", "api_server") for arg in sys.argv[1:3])
-
-
 class CvpFormsPlugin(AirflowPlugin):
     name = "cvp_formularios"
     fastapi_apps = [{"app": forms, "url_prefix": "/cvp", "name": "Comunicaciones CVP"}]
-    # Only the api-server listens: a listener in the DAG processor or the workers would also change how
-    # the human steps end (Airflow refuses end_from_trigger with listeners).
-    listeners = [run_changes.listener] if _in_api_server() else []
+    # Changes to a need's run from Airflow's UI or REST API: refused for anyone but the head, else recorded.
+    # A middleware, not a listener: a listener in the DAG processor or the workers would change how the
+    # human steps end (Airflow refuses end_from_trigger with listeners), and only the request knows who.
+    fastapi_root_middlewares = [{"middleware": run_changes.RunGuard, "name": "cambios_de_ejecucion_cvp"}]
     external_views = [
         {
             "name": "OAC",  # the navigation shows about eight characters
