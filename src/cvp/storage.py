@@ -200,7 +200,7 @@ class Storage:
                 f"El archivo «{key}» no está en el almacenamiento de archivos ({self.description})."
             ) from None
         except Exception as exc:  # noqa: BLE001 - OSError, fsspec/gcsfs/aiohttp/google-auth errors alike
-            log.warning("Storage %s failed for %s in %s: %r", doing, key, self.description, exc)
+            log.warning("No se pudo %s «%s» en %s: %r", doing, key, self.description, exc)
             raise StorageUnavailable(
                 f"No se pudo {doing} «{key}» en el almacenamiento de archivos ({self.description}): "
                 f"{_reason(exc)}. No quedó nada a medias; intente de nuevo y, si persiste, avise a quien "
