@@ -34,13 +34,15 @@ import threading
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
+
+from tests.loopback import LoopbackServer
 
 PROJECT = "cvp-pruebas"
 SERVICE_ACCOUNT = f"cvp-archivos@{PROJECT}.iam.gserviceaccount.com"
@@ -112,8 +114,10 @@ def _b64url(data: bytes) -> bytes:
     return base64.urlsafe_b64decode(data + b"=" * (-len(data) % 4))
 
 
-class FakeGCS:
+class FakeGCS(LoopbackServer):
     """The fake server: buckets of objects, a service account, faults on demand."""
+
+    thread_name = "fake-gcs"
 
     def __init__(self, buckets: tuple[str, ...] = (BUCKET,)):
         self.buckets: dict[str, dict[str, _Object]] = {b: {} for b in buckets}
@@ -125,42 +129,17 @@ class FakeGCS:
         self._sessions: dict[str, _Session] = {}
         self._generations = itertools.count(int(time.time() * 1e6))
         self._lock = threading.RLock()
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
+        super().__init__()
 
     # -- lifecycle ---------------------------------------------------------------------------
 
-    def start(self) -> FakeGCS:
+    def handler(self) -> type[BaseHTTPRequestHandler]:
         fake = self
 
         class Handler(_Handler):
             gcs = fake
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, name="fake-gcs", daemon=True
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._thread.join(timeout=5)
-            self._server = None
-
-    def __enter__(self) -> FakeGCS:
-        return self.start()
-
-    def __exit__(self, *exc) -> None:
-        self.stop()
-
-    @property
-    def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        return Handler
 
     # -- credentials ---------------------------------------------------------------------------
 

@@ -41,10 +41,12 @@ import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, quote, unquote, urlsplit
+
+from tests.loopback import LoopbackServer
 
 # -- credentials the fake accepts (tests build Airflow Connections from these) ----------------
 
@@ -171,8 +173,10 @@ class _Reply(Exception):
 # --------------------------------------------------------------------------------------------
 
 
-class FakePlatforms:
+class FakePlatforms(LoopbackServer):
     """The fake platforms; use as a context manager (``with FakePlatforms(dir) as fake``)."""
+
+    thread_name = "fake-platforms"
 
     def __init__(
         self,
@@ -192,8 +196,7 @@ class FakePlatforms:
         self._lock = threading.RLock()  # platform state; held while a request is processed
         self._rec_lock = threading.Lock()  # the record only: /public is served while _lock is held
         self._ids = itertools.count(1)
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
+        super().__init__()
         # platform state
         self._x_media: dict[str, dict] = {}
         self._fb_photos: dict[str, dict] = {}
@@ -210,38 +213,14 @@ class FakePlatforms:
 
     # -- lifecycle ---------------------------------------------------------------------------
 
-    def start(self) -> FakePlatforms:
+    def handler(self) -> type[BaseHTTPRequestHandler]:
         fake = self
 
         class Handler(_Handler):
             platforms = fake
             body_timeout = fake.body_timeout or _Handler.body_timeout
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, name="fake-platforms", daemon=True
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._thread.join(timeout=5)
-            self._server = None
-
-    def __enter__(self) -> FakePlatforms:
-        return self.start()
-
-    def __exit__(self, *exc) -> None:
-        self.stop()
-
-    @property
-    def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        return Handler
 
     @property
     def public_url(self) -> str:
