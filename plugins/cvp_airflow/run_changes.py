@@ -153,7 +153,7 @@ def changes(target: Target, body, response) -> list[Change]:
             return [(body["dag_run_id"], "cleared", names)]
         return []
     if route in ("runs_bulk", "tis_bulk"):
-        return _bulk(target, body)
+        return _bulk(target, body, response)
     return []
 
 
@@ -171,17 +171,29 @@ def _unique_runs(runs: list[dict]) -> list[dict]:
     return out
 
 
-def _bulk(target: Target, body: dict) -> list[Change]:
+def _succeeded(response, kind) -> set[str] | None:
+    """The keys Airflow's bulk answer lists as done for ``kind`` (None: the answer says nothing readable)."""
+    part = response.get(kind) if isinstance(response, dict) and isinstance(kind, str) else None
+    if not isinstance(part, dict) or not isinstance(part.get("success"), list):
+        return None
+    return {k for k in part["success"] if isinstance(k, str)}
+
+
+def _bulk(target: Target, body: dict, response=None) -> list[Change]:
+    """Each entity of a bulk request that Airflow reports done (all of them when its answer is unreadable)."""
     out: list[Change] = []
     tis = target.route == "tis_bulk"
     for action in body.get("actions") or ():
         if not isinstance(action, dict):
             continue
         kind = action.get("action")
+        done = _succeeded(response, kind)
         for entity in action.get("entities") or ():
             if isinstance(entity, str):
                 if kind == "delete" and target.dag_id == DAG_ID:
-                    out.append((target.run_id, "deleted", (entity,)) if tis else (entity, "deleted", ()))
+                    change = (target.run_id, "deleted", (entity,)) if tis else (entity, "deleted", ())
+                    if _reported_done(change, done, tis):
+                        out.append(change)
                 continue
             if not isinstance(entity, dict) or not _ours(entity, target.dag_id):
                 continue
@@ -190,9 +202,20 @@ def _bulk(target: Target, body: dict) -> list[Change]:
                 continue
             state = entity.get("new_state" if tis else "state")
             outcome = "deleted" if kind == "delete" else (str(state).lower() if state else None)
-            if outcome:
-                out.append((run, outcome, (entity["task_id"],) if tis and entity.get("task_id") else ()))
+            change = (run, outcome, (entity["task_id"],) if tis and entity.get("task_id") else ())
+            if outcome and _reported_done(change, done, tis):
+                out.append(change)
     return out
+
+
+def _reported_done(change: Change, done: set[str] | None, tis: bool) -> bool:
+    """Whether Airflow's bulk answer lists ``change`` among the successes (``dag.run`` or ``dag.run.task[i]``)."""
+    if done is None:
+        return True
+    run, _, tasks = change
+    if not tis or not tasks:
+        return f"{DAG_ID}.{run}" in done
+    return any(key.startswith(f"{DAG_ID}.{run}.{tasks[0]}[") for key in done)
 
 
 # --- who is asking -------------------------------------------------------------------------------
@@ -333,7 +356,7 @@ class RunGuard:
 
     async def _forward(self, scope, receive: Receive, send: Send, target: Target) -> tuple[int, bytes]:
         """Pass the request to Airflow; its status, and its body when the changed runs are read from it."""
-        keep = target.route in ("runs_clear", "tis_clear")
+        keep = target.route in ("runs_clear", "tis_clear", "runs_bulk", "tis_bulk")
         status = 0
         chunks: list[bytes] = []
         size = 0

@@ -278,3 +278,44 @@ def test_a_bulk_change_records_each_run_of_the_need_dag(guard, office):
     assert [e.action for e in events(office, one.id)] == ["ejecucion_fallida_en_airflow"]
     assert [e.action for e in events(office, two.id)] == ["ejecucion_eliminada_en_airflow"]
     assert office.need(two.id).status == "cancelada"
+
+
+def test_a_bulk_change_records_only_what_airflow_reports_done(guard, office):
+    one = office.register_need(NEED, "jefe", run_id="r-1")
+    two = office.register_need(dict(NEED, titulo="Otra necesidad"), "jefe", run_id="r-2")
+    three = office.register_need(dict(NEED, titulo="Tercera necesidad"), "jefe", run_id="r-3")
+    body = {
+        "actions": [
+            {
+                "action": "update",
+                "entities": [{"dag_run_id": "r-1", "state": "failed"}, {"dag_run_id": "r-2", "state": "failed"}],
+            },
+            {"action": "delete", "entities": ["r-3"]},
+        ]
+    }
+    # Airflow's BulkResponse: r-2's update and r-3's deletion failed (not found, conflict...).
+    answer = {
+        "update": {"success": [f"{DAG}.r-1"], "errors": [{"error": "no encontrada", "status_code": 404}]},
+        "delete": {"success": [], "errors": [{"error": "conflicto", "status_code": 409}]},
+    }
+    assert call(FakeAirflow(answer=answer), "PATCH", f"/api/v2/dags/{DAG}/dagRuns", body).status_code == 200
+    assert [e.action for e in events(office, one.id)] == ["ejecucion_fallida_en_airflow"]
+    assert events(office, two.id) == [] and events(office, three.id) == []
+    assert office.need(two.id).status == "en_curso" and office.need(three.id).status == "en_curso"
+
+    tis = {
+        "actions": [
+            {
+                "action": "update",
+                "entities": [
+                    {"dag_run_id": "r-2", "task_id": "producir_contenidos", "new_state": "success"},
+                    {"dag_run_id": "r-3", "task_id": "producir_contenidos", "new_state": "success"},
+                ],
+            }
+        ]
+    }
+    answer = {"update": {"success": [f"{DAG}.r-3.producir_contenidos[-1]"], "errors": [{"error": "x"}]}}
+    path = f"/api/v2/dags/{DAG}/dagRuns/~/taskInstances"
+    assert call(FakeAirflow(answer=answer), "PATCH", path, tis).status_code == 200
+    assert events(office, two.id) == []
+    assert [e.action for e in events(office, three.id)] == ["tarea_exitosa_en_airflow"]
