@@ -175,7 +175,7 @@ def deployment(tmp_path_factory, directory, platforms, databases, broker):
         stack.wait_ready(timeout=240)
         yield stack
     finally:
-        stack.stop()
+        stack.stop(timeout=5)  # the stack is thrown away: no need for graceful Celery shutdowns
 
 
 @pytest.fixture(scope="package")

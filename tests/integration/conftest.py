@@ -40,7 +40,7 @@ def airflow_stack(tmp_path_factory):
         stack.wait_ready()
         yield stack
     finally:
-        stack.stop()
+        stack.stop(timeout=5)  # the stack is thrown away: no need for graceful shutdowns
         for name in ("scheduler", "triggerer", "dag-processor", "api-server"):
             log = home / "logs" / f"{name}.log"
             if log.exists() and os.environ.get("CVP_SHOW_AIRFLOW_LOGS"):
