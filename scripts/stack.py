@@ -342,7 +342,9 @@ class StackApi:
         if auth:
             req.add_header("Authorization", f"Bearer {self.token}")
         try:
-            with urllib.request.urlopen(req, timeout=30) as r:
+            # The embedded SQLite metadata waits up to 30 s for its write lock (cvp_airflow.sqlite_db): a
+            # client giving up at the same 30 s would turn a slow answer on a busy machine into a failure.
+            with urllib.request.urlopen(req, timeout=75) as r:
                 return r.status, json.loads(r.read() or b"null")
         except urllib.error.HTTPError as e:
             return e.code, json.loads(e.read() or b"null")

@@ -150,10 +150,21 @@ def publish(channel: str, context: dict[str, Any], *, sleep=time.sleep) -> dict:
 
 
 def log_metrics(context: dict[str, Any]) -> dict:
+    """Activity 14's last step; it runs whatever happened before, so a run refused at activity 1 reaches it."""
+    from airflow.sdk.exceptions import AirflowFailException
+
     from cvp import metrics
+    from cvp.errors import NotFound
 
     office = _office()
-    need = _need(office, context)
+    try:
+        need = _need(office, context)
+    except NotFound:
+        # Refused at activity 1 (or it never ran): no need, so nothing to measure. Failed at once, without
+        # retries (they cannot find a need either); not skipped, which would let the run end "success".
+        raise AirflowFailException(
+            "Esta ejecución no abrió ninguna necesidad (actividad 1): no hay publicaciones cuyas métricas registrar."
+        ) from None
     data = metrics.log_metrics(office, need.id)
     office.deliver_pending(need_id=need.id)
     return data
