@@ -95,6 +95,9 @@ ACTIVITIES: tuple[Activity, ...] = (
     ),
 )
 ACTIVITY = {a.number: a for a in ACTIVITIES}
+# The main DAG's task ids and their activity: each activity's task is named by its key, and activity 14
+# has two more (the wait for the publication time and the metrics).
+TASK_ACTIVITY = {a.key: a.number for a in ACTIVITIES} | {"esperar_publicacion": 14, "registrar_metricas": 14}
 
 # Control points (section 9 of the procedure).
 CONTROL_POINTS = {

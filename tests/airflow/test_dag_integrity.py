@@ -67,6 +67,10 @@ def test_necesidad_follows_the_procedure(dagbag):
     }
     assert required == {"titulo", "necesidad", "fecha_limite"}  # the form cannot be sent without them
     assert set(P.CHANNELS) == set(dag.params.get_param("canales").schema["items"]["enum"])
+    # Every task's activity, as its display name numbers it, is the one the records file its events under.
+    assert {t.task_id: int(t.task_display_name.split(".")[0]) for t in dag.tasks} == {
+        task: n for task, n in P.TASK_ACTIVITY.items() if task in dag.task_ids
+    }
 
 
 WAITS = (

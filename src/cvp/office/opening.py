@@ -191,10 +191,8 @@ def _task_change(outcome: str, tasks: tuple[str, ...]) -> tuple[str, str, bool]:
 
 
 def _activity_of(tasks: tuple[str, ...]) -> int:
-    """The activity of the first task named (its key in the procedure), else activity 1."""
-    numbers = {a.key: a.number for a in P.ACTIVITIES}
-    numbers["esperar_publicacion"] = 14
-    return next((numbers[t] for t in tasks if t in numbers), 1)
+    """The activity of the first task named (cvp.procedure.TASK_ACTIVITY), else activity 1."""
+    return next((P.TASK_ACTIVITY[t] for t in tasks if t in P.TASK_ACTIVITY), 1)
 
 
 def _status_name(status: str) -> str:
