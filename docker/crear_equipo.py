@@ -16,7 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import yaml
+from cvp.team import Team
 
 # How the administrator reads the file from the host: `init` has exited, so a fresh container of the
 # same service (same volume) prints it; `--no-deps` starts nothing else.
@@ -73,7 +73,7 @@ class SecretsFile:
 
 def create_team(
     sm: Any,
-    team: dict,
+    team: Team,
     secrets_path: Path,
     *,
     report: Callable[[str], None] = say,
@@ -87,16 +87,14 @@ def create_team(
     kept = SecretsFile(secrets_path)
     created: list[str] = []
     try:
-        for username, info in (team.get("usuarios") or {}).items():
-            info = info or {}
+        for username, member in team.members.items():
             if sm.find_user(username=username):
                 continue
             # Only who opens needs (the head, or whoever the team file allows) may trigger runs in
             # Airflow; the others act through the /cvp forms.
-            opener = info.get("rol") == "jefe_oac" or info.get("abre_necesidades") is True
-            role = sm.find_role("User" if opener else "Viewer")
-            first, _, last = (info.get("nombre") or username).partition(" ")
-            email = info.get("correo") or f"{username}@cvp.invalid"
+            role = sm.find_role("User" if member.may_open_needs else "Viewer")
+            first, _, last = (member.name or username).partition(" ")
+            email = member.email or f"{username}@cvp.invalid"
             kept.open()
             password = new_password()
             if not sm.add_user(username, first, last or "-", email, role, password):
@@ -122,8 +120,7 @@ def main(argv: list[str]) -> None:
     if len(argv) != 2:
         raise SystemExit("[init] Uso: crear_equipo.py EQUIPO.yml ARCHIVO_DE_CONTRASEÑAS")
     team_file, secrets_path = argv
-    with open(team_file, encoding="utf-8") as fh:
-        team = yaml.safe_load(fh) or {}
+    team = Team.load(Path(team_file))  # the forms' own reading: the same roles, or a Spanish refusal
     from airflow.providers.fab.auth_manager.cli_commands.utils import get_application_builder
 
     with get_application_builder() as appbuilder:

@@ -25,6 +25,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from cvp.team import Member, Team
+
 ROOT = Path(__file__).resolve().parents[2]
 AIRFLOW_SERVICES = ("init", "api-server", "scheduler", "dag-processor", "triggerer", "worker")
 SERVICES = {"postgres", "redis", *AIRFLOW_SERVICES, "openldap"}
@@ -334,8 +336,8 @@ def _mode(path: Path) -> int:
     return stat.S_IMODE(path.stat().st_mode)
 
 
-def _team() -> dict:
-    return yaml.safe_load((ROOT / "include/config/equipo.yml").read_text(encoding="utf-8"))
+def _team() -> Team:
+    return Team.load(ROOT / "include/config/equipo.yml")
 
 
 def test_init_keeps_the_teams_passwords_in_a_0600_file_and_never_prints_them(tmp_path, capsys):
@@ -376,7 +378,7 @@ def test_running_init_again_neither_rotates_nor_reveals_a_password(tmp_path, cap
 
     # A person added to the team later: only that one is created and appended; the rest stay.
     team = _team()
-    team["usuarios"]["disenadora"] = {"rol": "tecnico", "nombre": "Diseñadora OAC", "correo": "d@cvp.invalid"}
+    team = Team({**team.members, "disenadora": Member("disenadora", "tecnico", "Diseñadora OAC", "d@cvp.invalid")})
     secrets_file.chmod(0o644)  # a file someone loosened: written again, it is 0600
     assert module.create_team(sm, team, secrets_file) == ["disenadora"]
     assert secrets_file.read_bytes().startswith(before)
@@ -398,7 +400,7 @@ def test_init_creates_nobody_whose_password_it_cannot_keep(tmp_path, capsys):
 def test_init_stops_on_a_user_fab_refuses_and_keeps_the_ones_created(tmp_path):
     module = _crear_equipo()
     secrets_file = tmp_path / "contrasenas-iniciales.txt"
-    team = {"usuarios": {"uno": {"correo": "mismo@cvp.invalid"}, "dos": {"correo": "mismo@cvp.invalid"}}}
+    team = Team({n: Member(n, "lector", n, "mismo@cvp.invalid") for n in ("uno", "dos")})
     sm = FakeSecurityManager()
     with pytest.raises(SystemExit, match="No se pudo crear el usuario «dos»") as stop:
         module.create_team(sm, team, secrets_file)
