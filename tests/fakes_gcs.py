@@ -42,7 +42,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-from tests.loopback import LoopbackServer
+from tests.loopback import LoopbackServer, QuietHandler
 
 PROJECT = "cvp-pruebas"
 SERVICE_ACCOUNT = f"cvp-archivos@{PROJECT}.iam.gserviceaccount.com"
@@ -498,24 +498,8 @@ def _multipart(content_type: str, body: bytes) -> tuple[dict, str, bytes]:
     return json.loads(meta), media_headers.get("content-type", "application/octet-stream"), data
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class _Handler(QuietHandler):
     gcs: FakeGCS
-
-    def log_message(self, format, *args):  # noqa: A002 - keep test output quiet
-        pass
-
-    def do_GET(self):
-        self._dispatch()
-
-    def do_POST(self):
-        self._dispatch()
-
-    def do_PUT(self):
-        self._dispatch()
-
-    def do_DELETE(self):
-        self._dispatch()
 
     def _dispatch(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)

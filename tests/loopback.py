@@ -45,3 +45,27 @@ class LoopbackServer:
     def url(self) -> str:
         host, port = self._server.server_address[:2]
         return f"http://{host}:{port}"
+
+
+class QuietHandler(BaseHTTPRequestHandler):
+    """HTTP/1.1, no request log, and every method the fakes serve handed to ``_dispatch``."""
+
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format, *args):  # noqa: A002 - keep test output quiet
+        pass
+
+    def do_GET(self):
+        self._dispatch()
+
+    def do_POST(self):
+        self._dispatch()
+
+    def do_PUT(self):
+        self._dispatch()
+
+    def do_DELETE(self):
+        self._dispatch()
+
+    def _dispatch(self) -> None:
+        raise NotImplementedError
